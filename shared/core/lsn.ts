@@ -21,7 +21,12 @@ const TWO_TO_32 = 0x1_0000_0000;
 
 /** Whether `size` is a power of two between 1 MiB and 1 GiB. */
 export function isValidSegmentSize(size: number): boolean {
-  return Number.isInteger(size) && size >= MIN_SEGMENT_SIZE && size <= MAX_SEGMENT_SIZE && (size & (size - 1)) === 0;
+  return (
+    Number.isInteger(size) &&
+    size >= MIN_SEGMENT_SIZE &&
+    size <= MAX_SEGMENT_SIZE &&
+    (size & (size - 1)) === 0
+  );
 }
 
 /** Segments per "xlogid" (the middle field of a WAL file name): `2^32 / segmentSize`. */
