@@ -1,0 +1,551 @@
+/**
+ * The stored state of one cluster: a compact summary of its archive from which the whole report follows.
+ *
+ * The state is a deterministic function of the archive's current objects (plus, for the event pipeline,
+ * which objects were removed or overwritten). Two ways build it and must agree:
+ * - `buildClusterStates` from a full listing (the CLI, adoption of a bucket);
+ * - `refreshSegment` / `applyObjectChange` one object at a time (the event pipeline), after a per-key
+ *   last-writer-wins gate (`decideKeyFact`) has decided what the object's current version is.
+ * Every update re-derives the touched part from facts, so applying the same fact twice changes nothing and
+ * the order of events does not matter.
+ *
+ * Segment presence lives in runs; archive times are kept only where the analysis reads them: at run edges
+ * and at timeline switch points ("pins"). Times are epoch milliseconds.
+ */
+import { type HistoryEntry, parseHistory } from './history.js';
+import { type BackupName, type ObjectKind, type ParsedKey, parseObjectKey } from './keys.js';
+import { parseWalFileName, segmentOfLsn } from './lsn.js';
+import { addNumber, findRun, hasNumber, type Run, removeNumber, runsFromSorted } from './runs.js';
+import {
+  type BackupMetadataFacts,
+  type Parsed,
+  parseBackupMetadata,
+  parseSentinel,
+  type SentinelFacts,
+} from './sentinel.js';
+
+/** A segment and when it was stored. */
+export interface SegmentTime {
+  readonly timeline: number;
+  readonly segno: number;
+  readonly at: number;
+}
+
+/** A history object: its timeline, when stored, and its parsed content. */
+export interface HistoryState {
+  readonly timeline: number;
+  readonly at: number;
+  readonly parse:
+    | { readonly ok: true; readonly entries: HistoryEntry[] }
+    | { readonly ok: false; readonly error: string };
+}
+
+/** One stored JSON document of a backup (sentinel or metadata) with its parse outcome. */
+export interface DocumentState<T> {
+  readonly at: number;
+  readonly parse: Parsed<T>;
+}
+
+/** Everything known about one backup name. */
+export interface BackupState {
+  sentinel: DocumentState<SentinelFacts> | null;
+  metadata: DocumentState<BackupMetadataFacts> | null;
+  /** Other objects under `basebackups_005/<name>/`, by path relative to that folder → stored at. */
+  parts: Record<string, number>;
+}
+
+/** A key stored again with other content while present. */
+export interface Overwrite {
+  readonly key: string;
+  readonly at: number;
+  readonly previousSize: number | null;
+  readonly size: number | null;
+  readonly previousEtag: string | null;
+  readonly etag: string | null;
+}
+
+/** The summary of one cluster's archive. Plain JSON-compatible data. */
+export interface ClusterState {
+  readonly id: string;
+  readonly segmentSize: number;
+  /** Present segments per timeline (decimal timeline → runs). */
+  segments: Record<string, Run[]>;
+  /** Stored-at of present segments that are run edges or pins, by `"<timeline>:<segno>"`. */
+  edgeTimes: Record<string, number>;
+  /** Segments at timeline switch points whose times the analysis reads, by `"<timeline>:<segno>"`. */
+  pins: Record<string, true>;
+  /** The present segment stored last (for archive age). */
+  newest: SegmentTime | null;
+  /** Segments removed from the archive and absent since, per timeline (event pipeline only). */
+  deleted: Record<string, Run[]>;
+  /** Keys overwritten with other content (event pipeline only), by relative key. */
+  overwritten: Record<string, Overwrite>;
+  histories: Record<string, HistoryState>;
+  /** `.partial` objects by relative key → WAL file name and stored-at. */
+  partials: Record<string, { readonly walFile: string; readonly at: number }>;
+  backups: Record<string, BackupState>;
+  /** 24-hex names impossible for the segment size, by relative key → stored-at. */
+  outOfRange: Record<string, number>;
+  /** Unrecognised keys, by relative key → reason (at most `UNKNOWN_KEYS_KEPT`, then only counted). */
+  unknown: Record<string, string>;
+  unknownOverflow: number;
+}
+
+/** How many unknown keys a state names before it only counts them. */
+export const UNKNOWN_KEYS_KEPT = 200;
+
+/** An empty state for a cluster. */
+export function createClusterState(id: string, segmentSize: number): ClusterState {
+  return {
+    id,
+    segmentSize,
+    segments: {},
+    edgeTimes: {},
+    pins: {},
+    newest: null,
+    deleted: {},
+    overwritten: {},
+    histories: {},
+    partials: {},
+    backups: {},
+    outOfRange: {},
+    unknown: {},
+    unknownOverflow: 0,
+  };
+}
+
+/** Whether a segment currently exists, was removed, or was never seen — as the fact store knows it. */
+export type SegmentPresence =
+  | { readonly present: true; readonly at: number }
+  | { readonly present: false; readonly removed: boolean };
+
+/**
+ * Read access to per-segment facts, needed only for the few segments an update touches.
+ * The event pipeline answers from prefetched DynamoDB items; the in-memory archive from its maps.
+ */
+export interface SegmentLookup {
+  /** Presence of a segment, over every key (compression variant) that names it. */
+  segment(timeline: number, segno: number): SegmentPresence;
+  /** The present segment with the greatest stored-at (ties: higher timeline, then higher segno). */
+  newest(): SegmentTime | undefined;
+}
+
+/** The `"<timeline>:<segno>"` id used by `edgeTimes` and `pins`. */
+export function segmentKey(timeline: number, segno: number): string {
+  return `${timeline}:${segno}`;
+}
+
+/** Whether `a` was stored after `b` (ties broken by timeline, then segment number). */
+export function isNewer(a: SegmentTime, b: SegmentTime): boolean {
+  if (a.at !== b.at) return a.at > b.at;
+  if (a.timeline !== b.timeline) return a.timeline > b.timeline;
+  return a.segno > b.segno;
+}
+
+/**
+ * The segments whose facts `refreshSegment(state, timeline, segno, …)` may read: the segment and its two
+ * neighbours. The newest-segment query is needed only when `needsNewestLookup` says so.
+ */
+export function segmentsToLookUp(
+  timeline: number,
+  segno: number,
+): Array<{ timeline: number; segno: number }> {
+  return [
+    { timeline, segno: segno - 1 },
+    { timeline, segno },
+    { timeline, segno: segno + 1 },
+  ].filter((s) => s.segno >= 0);
+}
+
+/** Whether refreshing this segment may need `lookup.newest()`: it is the current newest. */
+export function needsNewestLookup(state: ClusterState, timeline: number, segno: number): boolean {
+  return state.newest !== null && state.newest.timeline === timeline && state.newest.segno === segno;
+}
+
+/**
+ * Re-derives everything the state holds about one segment from the facts: presence in the runs, the
+ * deleted set, the edge times of it and its neighbours, and the newest segment. Idempotent.
+ */
+export function refreshSegment(
+  state: ClusterState,
+  timeline: number,
+  segno: number,
+  lookup: SegmentLookup,
+): void {
+  const tli = String(timeline);
+  const runs = state.segments[tli] ?? [];
+  const fact = lookup.segment(timeline, segno);
+  if (fact.present) {
+    addNumber(runs, segno);
+    removeFromSet(state.deleted, tli, segno);
+  } else {
+    removeNumber(runs, segno);
+    if (fact.removed) addToSet(state.deleted, tli, segno);
+    else removeFromSet(state.deleted, tli, segno);
+  }
+  if (runs.length > 0) state.segments[tli] = runs;
+  else delete state.segments[tli];
+
+  for (const n of [segno - 1, segno, segno + 1]) if (n >= 0) syncEdgeTime(state, timeline, n, lookup);
+
+  const current = state.newest;
+  const isCurrent = current !== null && current.timeline === timeline && current.segno === segno;
+  if (fact.present) {
+    const candidate = { timeline, segno, at: fact.at };
+    if (current === null || isNewer(candidate, current)) state.newest = candidate;
+    else if (isCurrent && fact.at < current.at) state.newest = lookup.newest() ?? null;
+  } else if (isCurrent) {
+    state.newest = lookup.newest() ?? null;
+  }
+}
+
+function syncEdgeTime(state: ClusterState, timeline: number, segno: number, lookup: SegmentLookup): void {
+  const key = segmentKey(timeline, segno);
+  const runs = state.segments[String(timeline)];
+  const at = runs ? findRun(runs, segno) : -1;
+  const run = runs?.[at];
+  const wanted = run !== undefined && (run[0] === segno || run[1] === segno || state.pins[key] === true);
+  if (!wanted) {
+    delete state.edgeTimes[key];
+    return;
+  }
+  const fact = lookup.segment(timeline, segno);
+  if (fact.present) state.edgeTimes[key] = fact.at;
+  else delete state.edgeTimes[key];
+}
+
+function addToSet(sets: Record<string, Run[]>, tli: string, segno: number): void {
+  const runs = sets[tli] ?? [];
+  addNumber(runs, segno);
+  sets[tli] = runs;
+}
+
+function removeFromSet(sets: Record<string, Run[]>, tli: string, segno: number): void {
+  const runs = sets[tli];
+  if (!runs) return;
+  removeNumber(runs, segno);
+  if (runs.length === 0) delete sets[tli];
+}
+
+/**
+ * The segments a history pins: on each switch, the parent's segment before the switch segment (where a
+ * recovery chain on the parent ends) and the child's switch segment (where the child's range starts).
+ */
+export function pinsOfHistory(
+  timeline: number,
+  entries: readonly HistoryEntry[],
+  segmentSize: number,
+): SegmentTime[] {
+  const pins: SegmentTime[] = [];
+  entries.forEach((entry, index) => {
+    const child = entries[index + 1]?.parent ?? timeline;
+    const switchSegment = segmentOfLsn(BigInt(entry.switchLsn), segmentSize);
+    if (switchSegment > 0) pins.push({ timeline: entry.parent, segno: switchSegment - 1, at: 0 });
+    pins.push({ timeline: child, segno: switchSegment, at: 0 });
+  });
+  return pins;
+}
+
+function recomputePins(state: ClusterState): Record<string, true> {
+  const pins: Record<string, true> = {};
+  for (const history of Object.values(state.histories)) {
+    if (!history.parse.ok) continue;
+    for (const pin of pinsOfHistory(history.timeline, history.parse.entries, state.segmentSize)) {
+      pins[segmentKey(pin.timeline, pin.segno)] = true;
+    }
+  }
+  return pins;
+}
+
+/** The current version of one object, as the per-key gate decided it; `content` for documents read. */
+export type ObjectPresence =
+  | {
+      readonly present: true;
+      readonly at: number;
+      readonly size?: number | null;
+      readonly etag?: string | null;
+      /** Body text of sentinels, `metadata.json` and (decompressed) history files, or why it is unreadable. */
+      readonly content?: { readonly text: string } | { readonly error: string };
+    }
+  | { readonly present: false };
+
+/**
+ * The objects whose facts a non-segment change needs: a history change moves pins, whose segment times must
+ * then be read. Returns the segments to look up before calling `applyObjectChange`.
+ */
+export function objectChangeLookups(
+  state: ClusterState,
+  object: ObjectKind,
+  presence: ObjectPresence,
+): SegmentTime[] {
+  if (object.kind !== 'history' || !presence.present || !presence.content || !('text' in presence.content))
+    return [];
+  const parse = parseHistory(presence.content.text, object.timeline);
+  return parse.ok ? pinsOfHistory(object.timeline, parse.entries, state.segmentSize) : [];
+}
+
+/**
+ * Applies the current version of a non-segment object (history, partial, backup objects, unknown keys) to
+ * the state. Set semantics: applying it again changes nothing. Segments go through `refreshSegment`.
+ */
+export function applyObjectChange(
+  state: ClusterState,
+  key: ParsedKey,
+  presence: ObjectPresence,
+  lookup: SegmentLookup,
+): void {
+  const object = key.object;
+  const relativeKey = key.relativeKey;
+  switch (object.kind) {
+    case 'segment': {
+      const parsed = parseWalFileName(object.walFile, state.segmentSize);
+      if (parsed.ok) refreshSegment(state, parsed.timeline, parsed.segno, lookup);
+      else setEntry(state.outOfRange, relativeKey, presence.present ? presence.at : undefined);
+      return;
+    }
+    case 'partial':
+      setEntry(
+        state.partials,
+        relativeKey,
+        presence.present ? { walFile: object.walFile, at: presence.at } : undefined,
+      );
+      return;
+    case 'history': {
+      const before = state.pins;
+      setEntry(
+        state.histories,
+        relativeKey,
+        presence.present ? historyState(object.timeline, presence) : undefined,
+      );
+      state.pins = recomputePins(state);
+      for (const id of new Set([...Object.keys(before), ...Object.keys(state.pins)])) {
+        const [timeline, segno] = id.split(':').map(Number) as [number, number];
+        syncEdgeTime(state, timeline, segno, lookup);
+      }
+      return;
+    }
+    case 'sentinel':
+    case 'backup-metadata':
+    case 'backup-part':
+      applyBackupObject(state, object.backup, object, presence);
+      return;
+    case 'unknown':
+      if (
+        presence.present &&
+        !(relativeKey in state.unknown) &&
+        Object.keys(state.unknown).length >= UNKNOWN_KEYS_KEPT
+      ) {
+        state.unknownOverflow += 1;
+        return;
+      }
+      setEntry(state.unknown, relativeKey, presence.present ? object.reason : undefined);
+      return;
+    case 'backup-label':
+    case 'wal-metadata':
+    case 'wal-delta':
+      // Known objects the analysis does not need.
+      return;
+  }
+}
+
+function historyState(timeline: number, presence: ObjectPresence & { present: true }): HistoryState {
+  const content = presence.content;
+  if (!content) return { timeline, at: presence.at, parse: { ok: false, error: 'content not read' } };
+  if ('error' in content) return { timeline, at: presence.at, parse: { ok: false, error: content.error } };
+  return { timeline, at: presence.at, parse: parseHistory(content.text, timeline) };
+}
+
+function applyBackupObject(
+  state: ClusterState,
+  backup: BackupName,
+  object: ObjectKind & { kind: 'sentinel' | 'backup-metadata' | 'backup-part' },
+  presence: ObjectPresence,
+): void {
+  const entry = state.backups[backup.name] ?? { sentinel: null, metadata: null, parts: {} };
+  if (object.kind === 'sentinel')
+    entry.sentinel = presence.present ? documentState(presence, parseSentinel) : null;
+  else if (object.kind === 'backup-metadata') {
+    entry.metadata = presence.present ? documentState(presence, parseBackupMetadata) : null;
+  } else setEntry(entry.parts, object.part, presence.present ? presence.at : undefined);
+
+  if (entry.sentinel === null && entry.metadata === null && Object.keys(entry.parts).length === 0) {
+    delete state.backups[backup.name];
+  } else {
+    state.backups[backup.name] = entry;
+  }
+}
+
+function documentState<T>(
+  presence: ObjectPresence & { present: true },
+  parse: (text: string) => Parsed<T>,
+): DocumentState<T> {
+  const content = presence.content;
+  if (!content) return { at: presence.at, parse: { ok: false, error: 'content not read' } };
+  if ('error' in content) return { at: presence.at, parse: { ok: false, error: content.error } };
+  return { at: presence.at, parse: parse(content.text) };
+}
+
+function setEntry<T>(record: Record<string, T>, key: string, value: T | undefined): void {
+  if (value === undefined) delete record[key];
+  else record[key] = value;
+}
+
+/** One object of a listing: its full key, when it was stored, and its size and ETag when known. */
+export interface ListedObject {
+  readonly key: string;
+  readonly at: number;
+  readonly size?: number | null;
+  readonly etag?: string | null;
+}
+
+/** The content of documents a listing analysis read, by full key. */
+export type ContentByKey = (
+  key: string,
+) => { readonly text: string } | { readonly error: string } | undefined;
+
+/** Whether the analysis reads an object's body: sentinels, `metadata.json` and history files. */
+export function needsContent(object: ObjectKind): boolean {
+  return object.kind === 'sentinel' || object.kind === 'backup-metadata' || object.kind === 'history';
+}
+
+/**
+ * Builds the state of every cluster in a full listing, in one pass plus a sort per timeline.
+ * Equal to folding the same objects one by one through the event path, in any order.
+ *
+ * @example
+ * const states = buildClusterStates(objects, (key) => bodies.get(key), () => 16 * 1024 * 1024);
+ */
+export function buildClusterStates(
+  objects: Iterable<ListedObject>,
+  contentOf: ContentByKey,
+  segmentSizeOf: (clusterId: string) => number,
+): Map<string, ClusterState> {
+  const builders = new Map<string, StateBuilder>();
+  for (const listed of objects) {
+    const parsed = parseObjectKey(listed.key);
+    if (!parsed) continue;
+    let builder = builders.get(parsed.clusterId);
+    if (!builder) {
+      builder = new StateBuilder(createClusterState(parsed.clusterId, segmentSizeOf(parsed.clusterId)));
+      builders.set(parsed.clusterId, builder);
+    }
+    builder.add(parsed, listed, contentOf);
+  }
+  const states = new Map<string, ClusterState>();
+  for (const [id, builder] of builders) states.set(id, builder.finish());
+  return states;
+}
+
+/** Collects one cluster's segments in flat arrays, then builds runs and times in bulk. */
+class StateBuilder {
+  private readonly segnos = new Map<number, number[]>();
+  private readonly times = new Map<number, number[]>();
+  private readonly noLookup: SegmentLookup = {
+    segment: () => ({ present: false, removed: false }),
+    newest: () => undefined,
+  };
+
+  constructor(private readonly state: ClusterState) {}
+
+  add(parsed: ParsedKey, listed: ListedObject, contentOf: ContentByKey): void {
+    const object = parsed.object;
+    if (object.kind === 'segment') {
+      const name = parseWalFileName(object.walFile, this.state.segmentSize);
+      if (!name.ok) {
+        this.state.outOfRange[parsed.relativeKey] = listed.at;
+        return;
+      }
+      let segnos = this.segnos.get(name.timeline);
+      let times = this.times.get(name.timeline);
+      if (!segnos || !times) {
+        segnos = [];
+        times = [];
+        this.segnos.set(name.timeline, segnos);
+        this.times.set(name.timeline, times);
+      }
+      segnos.push(name.segno);
+      times.push(listed.at);
+      return;
+    }
+    const content = needsContent(object)
+      ? (contentOf(listed.key) ?? { error: 'content not read' })
+      : undefined;
+    const presence: ObjectPresence = content
+      ? { present: true, at: listed.at, content }
+      : { present: true, at: listed.at };
+    applyObjectChange(this.state, parsed, presence, this.noLookup);
+  }
+
+  finish(): ClusterState {
+    const state = this.state;
+    state.pins = recomputePins(state);
+    const wantedTimes = new Map<string, number>();
+    for (const [timeline, segnos] of this.segnos) {
+      const times = this.times.get(timeline) as number[];
+      const sorted = Float64Array.from(segnos).sort();
+      const runs = runsFromSorted(sorted);
+      state.segments[String(timeline)] = runs;
+      const wanted = new Set<number>();
+      for (const [first, last] of runs) {
+        wanted.add(first);
+        wanted.add(last);
+      }
+      for (const pin of Object.keys(state.pins)) {
+        const [pinTimeline, segno] = pin.split(':').map(Number) as [number, number];
+        if (pinTimeline === timeline && hasNumber(runs, segno)) wanted.add(segno);
+      }
+      let newest = state.newest;
+      for (let i = 0; i < segnos.length; i++) {
+        const segno = segnos[i] as number;
+        const at = times[i] as number;
+        // A segment stored under several keys (compression variants) counts from its earliest copy.
+        if (wanted.has(segno)) {
+          const key = segmentKey(timeline, segno);
+          const known = wantedTimes.get(key);
+          if (known === undefined || at < known) wantedTimes.set(key, at);
+        }
+        const candidate = { timeline, segno, at };
+        if (newest === null || isNewer(candidate, newest)) newest = candidate;
+      }
+      state.newest = newest;
+    }
+    for (const [key, at] of wantedTimes) state.edgeTimes[key] = at;
+    if (state.newest) {
+      // With compression variants the newest copy may not be the segment's earliest; use the segment's time.
+      const newest = state.newest;
+      const earliest = this.earliestTime(newest.timeline, newest.segno);
+      state.newest = { ...newest, at: earliest };
+      if (earliest !== newest.at) state.newest = this.newestByEarliest();
+    }
+    return state;
+  }
+
+  private earliestTime(timeline: number, segno: number): number {
+    const segnos = this.segnos.get(timeline) as number[];
+    const times = this.times.get(timeline) as number[];
+    let earliest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < segnos.length; i++) {
+      if (segnos[i] === segno && (times[i] as number) < earliest) earliest = times[i] as number;
+    }
+    return earliest;
+  }
+
+  /** Slow path, only when variants exist: newest by each segment's earliest copy. */
+  private newestByEarliest(): SegmentTime | null {
+    let newest: SegmentTime | null = null;
+    for (const [timeline, segnos] of this.segnos) {
+      const earliest = new Map<number, number>();
+      const times = this.times.get(timeline) as number[];
+      segnos.forEach((segno, i) => {
+        const at = times[i] as number;
+        const known = earliest.get(segno);
+        if (known === undefined || at < known) earliest.set(segno, at);
+      });
+      for (const [segno, at] of earliest) {
+        const candidate = { timeline, segno, at };
+        if (newest === null || isNewer(candidate, newest)) newest = candidate;
+      }
+    }
+    return newest;
+  }
+}
