@@ -1,0 +1,203 @@
+import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type CompressionMethod,
+  ContentTooLargeError,
+  ContentUnreadableError,
+  CorruptContentError,
+  decompress,
+} from '../../../shared/codec/decompress.js';
+
+/** Runs a Debian compression CLI on `input` (stdin → stdout), the way archive objects are really made. */
+function compressWith(command: string, args: string[], input: Uint8Array): Uint8Array {
+  return new Uint8Array(execFileSync(command, args, { input, maxBuffer: 256 * 1024 * 1024 }));
+}
+
+const TOOLS: Record<Exclude<CompressionMethod, 'lzo' | 'none'>, [string, string[]]> = {
+  lz4: ['lz4', ['-c', '-q']],
+  lzma: ['xz', ['--format=lzma', '-c']],
+  zstd: ['zstd', ['-c', '-q']],
+  gzip: ['gzip', ['-c']],
+  brotli: ['brotli', ['-c']],
+};
+const METHODS = Object.keys(TOOLS) as (keyof typeof TOOLS)[];
+
+function compress(method: keyof typeof TOOLS, input: Uint8Array, extra: string[] = []): Uint8Array {
+  const [command, args] = TOOLS[method];
+  return compressWith(command, [...args, ...extra], input);
+}
+
+/** WAL-like bytes: runs of zeros, repeated structures and incompressible noise, from a fixed seed. */
+function makeSample(size: number, seed = 7): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let state = seed;
+  const next = () => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    return state >>> 16;
+  };
+  for (let at = 0; at < size; at += 8192) {
+    const kind = next() % 3;
+    const end = Math.min(size, at + 8192);
+    for (let i = at; i < end; i++) {
+      if (kind === 0) bytes[i] = next() & 0xff;
+      else if (kind === 1) bytes[i] = (i * 31) & 0xff;
+      // kind 2 stays zero, like the unused tail of a WAL page
+    }
+  }
+  return bytes;
+}
+
+/** Incompressible bytes from a fixed seed, like ciphertext. */
+function makeNoise(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let state = seed;
+  for (let i = 0; i < size; i++) {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    bytes[i] = state >>> 24;
+  }
+  return bytes;
+}
+
+const sample = makeSample(3 * 1024 * 1024 + 123);
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('decompress', () => {
+  it.each(METHODS)('returns the original bytes of a body written by the %s command line', async (method) => {
+    const body = compress(method, sample);
+    expect(Buffer.from(await decompress(body, method)).equals(Buffer.from(sample))).toBe(true);
+  });
+
+  it.each([
+    ['block checksums and 64 KiB blocks', ['-BX', '-B4']],
+    ['linked blocks and a content size', ['-BD', '--content-size']],
+    ['no content checksum, high compression', ['--no-frame-crc', '-9']],
+  ])('returns the original bytes of an lz4 frame with %s', async (_name, flags) => {
+    const body = compress('lz4', sample, flags);
+    expect(Buffer.from(await decompress(body, 'lz4')).equals(Buffer.from(sample))).toBe(true);
+  });
+
+  it.each([['-0'], ['-9e']])(
+    'returns the original bytes of an lzma stream made with xz %s',
+    async (preset) => {
+      const body = compress('lzma', sample, [preset]);
+      expect(Buffer.from(await decompress(body, 'lzma')).equals(Buffer.from(sample))).toBe(true);
+    },
+  );
+
+  it('returns the original bytes of two concatenated lz4 frames', async () => {
+    const half = sample.length >> 1;
+    const body = Buffer.concat([
+      compress('lz4', sample.subarray(0, half)),
+      compress('lz4', sample.subarray(half)),
+    ]);
+    expect(Buffer.from(await decompress(body, 'lz4')).equals(Buffer.from(sample))).toBe(true);
+  });
+
+  it.each(METHODS)('returns empty bytes for an empty file compressed with %s', async (method) => {
+    expect((await decompress(compress(method, new Uint8Array(0)), method)).length).toBe(0);
+  });
+
+  it('returns the body itself for none', async () => {
+    expect(await decompress(sample, 'none')).toBe(sample);
+  });
+
+  it.each(METHODS)('throws CorruptContentError when a %s body is truncated', async (method) => {
+    const body = compress(method, sample);
+    for (const keep of [Math.floor(body.length / 2), body.length - 1]) {
+      const error = await failureOf(decompress(body.subarray(0, keep), method));
+      expect(error).toBeInstanceOf(CorruptContentError);
+    }
+  });
+
+  it.each(['lz4', 'gzip'] as const)(
+    'throws CorruptContentError when a byte of a %s body flips',
+    async (method) => {
+      const body = compress(method, sample);
+      const damaged = body.slice();
+      const at = Math.floor(body.length / 2);
+      damaged[at] = (damaged[at] as number) ^ 0x55;
+      expect(await failureOf(decompress(damaged, method))).toBeInstanceOf(CorruptContentError);
+    },
+  );
+
+  it.each(['lz4', 'lzma', 'zstd', 'gzip'] as const)(
+    'throws ContentUnreadableError when a %s body is encrypted or garbage',
+    async (method) => {
+      // A libsodium secretstream body starts with a random 24-byte header; OpenPGP with a packet tag (0x85…).
+      const random = makeNoise(4096, 99);
+      for (const body of [random, Uint8Array.from([0x85, 0x02, 0x0c, 0x03, ...random.subarray(0, 500)])]) {
+        const error = await failureOf(decompress(body, method));
+        expect(error).toBeInstanceOf(ContentUnreadableError);
+        expect((error as ContentUnreadableError).reason).toBe('unrecognised-format');
+      }
+    },
+  );
+
+  it('throws ContentUnreadableError for WAL-E lzop bodies and for garbage named .lzo', async () => {
+    const lzop = Uint8Array.from([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a, 0x10, 0x30]);
+    for (const body of [lzop, makeNoise(1000, 3)]) {
+      const error = await failureOf(decompress(body, 'lzo'));
+      expect(error).toBeInstanceOf(ContentUnreadableError);
+      expect((error as ContentUnreadableError).reason).toBe('unsupported-method');
+    }
+  });
+
+  it('throws ContentUnreadableError for an unknown method', async () => {
+    const error = await failureOf(decompress(sample, 'bzip2' as CompressionMethod));
+    expect(error).toBeInstanceOf(ContentUnreadableError);
+  });
+
+  it.each([...METHODS, 'none' as const])(
+    'throws ContentTooLargeError when %s output passes maxBytes',
+    async (method) => {
+      const zeros = new Uint8Array(2 * 1024 * 1024);
+      const body = method === 'none' ? zeros : compress(method, zeros);
+      const error = await failureOf(decompress(body, method, { maxBytes: 1024 * 1024 }));
+      expect(error).toBeInstanceOf(ContentTooLargeError);
+      expect((error as ContentTooLargeError).maxBytes).toBe(1024 * 1024);
+    },
+  );
+
+  it.each(['lz4', 'zstd', 'gzip'] as const)(
+    'throws ContentTooLargeError by default for a %s bomb just over 64 MiB',
+    async (method) => {
+      const body = compress(method, new Uint8Array(64 * 1024 * 1024 + 1));
+      expect(body.length).toBeLessThan(1024 * 1024);
+      expect(await failureOf(decompress(body, method))).toBeInstanceOf(ContentTooLargeError);
+    },
+  );
+
+  it('throws only codec errors, whatever bytes of a body are damaged', async () => {
+    const small = makeSample(40_000, 11);
+    const bodies = Object.fromEntries(METHODS.map((method) => [method, compress(method, small)]));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...METHODS),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat()),
+        async (method, flips, cut) => {
+          const body = (bodies[method] as Uint8Array).slice();
+          for (const [at, mask] of flips) body[at % body.length] = (body[at % body.length] as number) ^ mask;
+          const input = cut === null ? body : body.subarray(0, cut % body.length);
+          try {
+            const output = await decompress(input, method, { maxBytes: 1024 * 1024 });
+            expect(output.length).toBeLessThanOrEqual(1024 * 1024);
+          } catch (error) {
+            const known = [CorruptContentError, ContentUnreadableError, ContentTooLargeError];
+            expect(known.some((type) => error instanceof type)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
