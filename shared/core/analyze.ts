@@ -112,7 +112,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
 
   // §3 Backups.
   const views = new Map<string, BackupView>();
-  for (const [backupName, backup] of Object.entries(state.backups)) {
+  for (const [backupName, backup] of sortedEntries(state.backups)) {
     const view = viewBackup(backupName, backup, segmentSize, thresholds, now);
     if (view) views.set(backupName, view);
   }
@@ -291,7 +291,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
       );
     }
   }
-  for (const partial of Object.values(state.partials)) {
+  for (const [, partial] of sortedEntries(state.partials)) {
     const parsed = parseWalFileName(partial.walFile, segmentSize);
     const timeline = parsed.ok ? parsed.timeline : Number.parseInt(partial.walFile.slice(0, 8), 16);
     if (![...seen].some((other) => other > timeline)) {
@@ -320,7 +320,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
       }
     }
   }
-  for (const overwrite of Object.values(state.overwritten)) {
+  for (const [, overwrite] of sortedEntries(state.overwritten)) {
     problem(
       'wal-overwritten',
       'critical',
@@ -342,7 +342,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     if (metadata && !metadata.parse.ok)
       problem('metadata-invalid', 'warning', subject, `${subject}/metadata.json: ${metadata.parse.error}`);
   }
-  const outOfRange = Object.keys(state.outOfRange);
+  const outOfRange = Object.keys(state.outOfRange).sort();
   if (outOfRange.length > 0) {
     problem(
       'segment-size-mismatch',
@@ -351,13 +351,14 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
       `${outOfRange.length} segment name(s) are impossible with ${segmentSize}-byte segments (e.g. ${outOfRange[0]}): is the cluster's segment size set right?`,
     );
   }
-  const unknownCount = Object.keys(state.unknown).length + state.unknownOverflow;
+  const unknownKeys = Object.keys(state.unknown).sort();
+  const unknownCount = unknownKeys.length + state.unknownOverflow;
   if (unknownCount > 0) {
     problem(
       'unknown-objects',
       'info',
       String(unknownCount),
-      `${unknownCount} object(s) are neither WAL nor backups (e.g. ${Object.keys(state.unknown)[0] ?? '?'})`,
+      `${unknownCount} object(s) are neither WAL nor backups (e.g. ${unknownKeys[0] ?? '?'})`,
     );
   }
 
@@ -424,10 +425,15 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   };
 }
 
+/** A record's entries in key order, so reports do not depend on the order objects arrived in. */
+function sortedEntries<T>(record: Record<string, T>): Array<[string, T]> {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Per timeline, the history object to trust: a readable one, the most recently stored first. */
 function pickHistories(state: ClusterState): Map<number, HistoryState> {
   const chosen = new Map<number, HistoryState>();
-  for (const history of Object.values(state.histories)) {
+  for (const [, history] of sortedEntries(state.histories)) {
     const current = chosen.get(history.timeline);
     const better =
       current === undefined ||
@@ -442,7 +448,7 @@ function seenTimelines(state: ClusterState, segmentSize: number): Set<number> {
   const seen = new Set<number>([1]);
   for (const timeline of Object.keys(state.segments)) seen.add(Number(timeline));
   for (const history of Object.values(state.histories)) seen.add(history.timeline);
-  for (const partial of Object.values(state.partials)) {
+  for (const [, partial] of sortedEntries(state.partials)) {
     const parsed = parseWalFileName(partial.walFile, segmentSize);
     if (parsed.ok) seen.add(parsed.timeline);
   }

@@ -1,0 +1,97 @@
+/**
+ * Full-listing analysis of an archive source: list, read the few documents the analysis needs
+ * (sentinels, `metadata.json`, history files — decompressed), build each cluster's state, analyse it.
+ * The CLI runs this; the reconcile job uses the same listing to adopt a bucket.
+ */
+
+import { decompress } from '../codec/decompress.js';
+import { analyzeCluster } from '../core/analyze.js';
+import type { AnalysisOptions } from '../core/config.js';
+import { parseObjectKey } from '../core/keys.js';
+import { DEFAULT_SEGMENT_SIZE } from '../core/lsn.js';
+import type { Report } from '../core/report.js';
+import { buildClusterStates, type ListedObject, needsContent } from '../core/state.js';
+import type { ArchiveSource } from './archive-source.js';
+
+/** Options of a full-listing analysis. */
+export interface ArchiveAnalysisOptions extends AnalysisOptions {
+  /** Segment size per cluster id. @default 16 MiB for every cluster */
+  readonly segmentSizeOf?: (clusterId: string) => number;
+  /** Keep only this cluster. */
+  readonly cluster?: string;
+  /** Called as the listing and reading advance. */
+  readonly onProgress?: (event: { phase: 'listing' | 'reading'; done: number; total?: number }) => void;
+  /** How many documents to read at once. @default 16 */
+  readonly concurrency?: number;
+}
+
+const PROGRESS_EVERY = 10_000;
+
+/** Lists and analyses a whole source into the report of `spec/report.md`. */
+export async function analyzeArchive(
+  source: ArchiveSource,
+  options: ArchiveAnalysisOptions,
+): Promise<Report> {
+  const objects: ListedObject[] = [];
+  const documents: Array<{ key: string; compression: string }> = [];
+  for await (const object of source.list()) {
+    const parsed = parseObjectKey(object.key);
+    if (!parsed || (options.cluster !== undefined && parsed.clusterId !== options.cluster)) continue;
+    objects.push(object);
+    if (needsContent(parsed.object)) {
+      const compression = 'compression' in parsed.object ? parsed.object.compression : 'none';
+      documents.push({ key: object.key, compression });
+    }
+    if (objects.length % PROGRESS_EVERY === 0)
+      options.onProgress?.({ phase: 'listing', done: objects.length });
+  }
+  options.onProgress?.({ phase: 'listing', done: objects.length });
+
+  const contents = await readDocuments(source, documents, options);
+  const states = buildClusterStates(
+    objects,
+    (key) => contents.get(key),
+    options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE),
+  );
+  const clusters = [...states.values()]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((state) => analyzeCluster(state, options));
+  return { generatedAt: new Date(options.now).toISOString(), clusters };
+}
+
+async function readDocuments(
+  source: ArchiveSource,
+  documents: ReadonlyArray<{ key: string; compression: string }>,
+  options: ArchiveAnalysisOptions,
+): Promise<Map<string, { text: string } | { error: string }>> {
+  const contents = new Map<string, { text: string } | { error: string }>();
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < documents.length) {
+      const { key, compression } = documents[next++] as { key: string; compression: string };
+      contents.set(key, await readDocument(source, key, compression));
+      done += 1;
+      if (done % 100 === 0) options.onProgress?.({ phase: 'reading', done, total: documents.length });
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  return contents;
+}
+
+/** Reads and decompresses one document; a failure becomes the document's error, never the run's. */
+export async function readDocument(
+  source: ArchiveSource,
+  key: string,
+  compression: string,
+): Promise<{ text: string } | { error: string }> {
+  try {
+    const body = await source.read(key);
+    const plain = await decompress(body, compression as Parameters<typeof decompress>[1], {
+      maxBytes: 16 * 1024 * 1024,
+    });
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(plain) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}

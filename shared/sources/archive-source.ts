@@ -1,0 +1,23 @@
+/**
+ * Where an archive's objects come from: an S3 bucket or a folder used as one. Each source lists objects
+ * and reads single object bodies; everything else is the same for both.
+ */
+import type { ListedObject } from '../core/state.js';
+
+/** A bucket-like store of archive objects. */
+export interface ArchiveSource {
+  /** Human description for messages, e.g. `s3://bucket/prefix` or a folder path. */
+  readonly description: string;
+  /** Lists every object below the source's prefix, in any order. */
+  list(): AsyncIterable<ListedObject>;
+  /** Reads one object body by its full key. */
+  read(key: string): Promise<Uint8Array>;
+}
+
+/** A source that could not be reached or read (missing bucket, no permission, missing folder). */
+export class SourceAccessError extends Error {
+  override readonly name = 'SourceAccessError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
