@@ -1,0 +1,3 @@
+import { createWalwatchApp } from './create-app.js';
+
+createWalwatchApp();
