@@ -1,3 +1,5 @@
+import { isWalFileName } from './lsn.js';
+
 /**
  * Object keys of WAL-G/WAL-E archives: which cluster an object belongs to and what kind of object it is.
  *
@@ -65,7 +67,6 @@ export interface ParsedKey {
 const WAL_DIR = 'wal_005/';
 const BACKUP_DIR = 'basebackups_005/';
 const SENTINEL_SUFFIX = '_backup_stop_sentinel.json';
-const HEX24 = /^[0-9A-F]{24}$/;
 const PARTIAL = /^([0-9A-F]{24})\.partial$/;
 const HISTORY = /^([0-9A-F]{8})\.history$/;
 const BACKUP_LABEL = /^([0-9A-F]{24})\.([0-9A-F]{8})\.backup$/;
@@ -121,9 +122,9 @@ function classifyWalObject(fileName: string): ObjectKind {
   if (fileName.length === 0 || fileName.includes('/'))
     return { kind: 'unknown', reason: 'not a file of wal_005/' };
   // WAL metadata is raw JSON: `<seg>.json` would otherwise pass for a segment once `.json` is stripped.
-  if (WAL_METADATA.test(fileName)) return { kind: 'wal-metadata' };
+  if (fileName.endsWith('.json') && WAL_METADATA.test(fileName)) return { kind: 'wal-metadata' };
   const { base, compression } = stripCompression(fileName);
-  if (HEX24.test(base)) return { kind: 'segment', walFile: base, compression };
+  if (isWalFileName(base)) return { kind: 'segment', walFile: base, compression };
   let match = PARTIAL.exec(base);
   if (match) return { kind: 'partial', walFile: match[1] as string, compression };
   match = HISTORY.exec(base);

@@ -420,20 +420,38 @@ export function buildClusterStates(
   contentOf: ContentByKey,
   segmentSizeOf: (clusterId: string) => number,
 ): Map<string, ClusterState> {
-  const builders = new Map<string, StateBuilder>();
-  for (const listed of objects) {
+  const builder = new ClusterStatesBuilder(segmentSizeOf);
+  for (const listed of objects) builder.add(listed, contentOf);
+  return builder.finish();
+}
+
+/**
+ * Builds cluster states from objects added one at a time, keeping only flat arrays of segment numbers and
+ * times: a listing can stream through it without ever being held in memory.
+ */
+export class ClusterStatesBuilder {
+  private readonly builders = new Map<string, StateBuilder>();
+
+  constructor(private readonly segmentSizeOf: (clusterId: string) => number) {}
+
+  /** Adds one listed object; `contentOf` answers for documents (sentinels, metadata, history). */
+  add(listed: ListedObject, contentOf: ContentByKey): void {
     const parsed = parseObjectKey(listed.key);
-    if (!parsed) continue;
-    let builder = builders.get(parsed.clusterId);
+    if (!parsed) return;
+    let builder = this.builders.get(parsed.clusterId);
     if (!builder) {
-      builder = new StateBuilder(createClusterState(parsed.clusterId, segmentSizeOf(parsed.clusterId)));
-      builders.set(parsed.clusterId, builder);
+      builder = new StateBuilder(createClusterState(parsed.clusterId, this.segmentSizeOf(parsed.clusterId)));
+      this.builders.set(parsed.clusterId, builder);
     }
     builder.add(parsed, listed, contentOf);
   }
-  const states = new Map<string, ClusterState>();
-  for (const [id, builder] of builders) states.set(id, builder.finish());
-  return states;
+
+  /** The state of every cluster seen. */
+  finish(): Map<string, ClusterState> {
+    const states = new Map<string, ClusterState>();
+    for (const [id, builder] of this.builders) states.set(id, builder.finish());
+    return states;
+  }
 }
 
 /** Collects one cluster's segments in flat arrays, then builds runs and times in bulk. */

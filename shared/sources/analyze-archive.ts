@@ -10,7 +10,7 @@ import type { AnalysisOptions } from '../core/config.js';
 import { parseObjectKey } from '../core/keys.js';
 import { DEFAULT_SEGMENT_SIZE } from '../core/lsn.js';
 import type { Report } from '../core/report.js';
-import { buildClusterStates, type ListedObject, needsContent } from '../core/state.js';
+import { ClusterStatesBuilder, type ListedObject, needsContent } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
 
 /** Options of a full-listing analysis. */
@@ -32,28 +32,28 @@ export async function analyzeArchive(
   source: ArchiveSource,
   options: ArchiveAnalysisOptions,
 ): Promise<Report> {
-  const objects: ListedObject[] = [];
-  const documents: Array<{ key: string; compression: string }> = [];
+  // Segments stream straight into the builder; only the few documents wait for their bodies.
+  const builder = new ClusterStatesBuilder(options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE));
+  const noContent = (): undefined => undefined;
+  const documents: Array<{ object: ListedObject; compression: string }> = [];
+  let listed = 0;
   for await (const object of source.list()) {
     const parsed = parseObjectKey(object.key);
     if (!parsed || (options.cluster !== undefined && parsed.clusterId !== options.cluster)) continue;
-    objects.push(object);
+    listed += 1;
     if (needsContent(parsed.object)) {
       const compression = 'compression' in parsed.object ? parsed.object.compression : 'none';
-      documents.push({ key: object.key, compression });
+      documents.push({ object, compression });
+    } else {
+      builder.add(object, noContent);
     }
-    if (objects.length % PROGRESS_EVERY === 0)
-      options.onProgress?.({ phase: 'listing', done: objects.length });
+    if (listed % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'listing', done: listed });
   }
-  options.onProgress?.({ phase: 'listing', done: objects.length });
+  options.onProgress?.({ phase: 'listing', done: listed });
 
   const contents = await readDocuments(source, documents, options);
-  const states = buildClusterStates(
-    objects,
-    (key) => contents.get(key),
-    options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE),
-  );
-  const clusters = [...states.values()]
+  for (const { object } of documents) builder.add(object, (key) => contents.get(key));
+  const clusters = [...builder.finish().values()]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((state) => analyzeCluster(state, options));
   return { generatedAt: new Date(options.now).toISOString(), clusters };
@@ -61,7 +61,7 @@ export async function analyzeArchive(
 
 async function readDocuments(
   source: ArchiveSource,
-  documents: ReadonlyArray<{ key: string; compression: string }>,
+  documents: ReadonlyArray<{ object: ListedObject; compression: string }>,
   options: ArchiveAnalysisOptions,
 ): Promise<Map<string, { text: string } | { error: string }>> {
   const contents = new Map<string, { text: string } | { error: string }>();
@@ -69,7 +69,8 @@ async function readDocuments(
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < documents.length) {
-      const { key, compression } = documents[next++] as { key: string; compression: string };
+      const { object, compression } = documents[next++] as { object: ListedObject; compression: string };
+      const key = object.key;
       contents.set(key, await readDocument(source, key, compression));
       done += 1;
       if (done % 100 === 0) options.onProgress?.({ phase: 'reading', done, total: documents.length });

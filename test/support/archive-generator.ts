@@ -44,13 +44,17 @@ const BASE_TIME = Date.parse('2026-11-01T00:00:00Z');
 
 /** Builds every object of the archive described by `spec`. */
 export function generateArchive(spec: ArchiveSpec): GeneratedObject[] {
+  return [...iterateArchive(spec)];
+}
+
+/** Yields the objects of the archive described by `spec` one by one, without holding them. */
+export function* iterateArchive(spec: ArchiveSpec): Generator<GeneratedObject> {
   const size = spec.segmentSize;
   const first = spec.firstSegno ?? 1;
   const interval = spec.intervalMs ?? 60_000;
   const start = spec.startAt ?? BASE_TIME;
   const holes = new Set((spec.holes ?? []).map((n) => n + first));
   const root = spec.clusterId === '' ? '' : `${spec.clusterId}/`;
-  const objects: GeneratedObject[] = [];
   const timeOf = (segno: number): number => start + (segno - first) * interval;
   const switchSegnos = spec.switches.map((n) => n + first);
 
@@ -60,16 +64,16 @@ export function generateArchive(spec: ArchiveSpec): GeneratedObject[] {
   for (let segno = first; segno <= last; segno++) {
     if (holes.has(segno)) continue;
     const timeline = timelineOf(segno);
-    objects.push({
+    yield {
       key: `${root}wal_005/${walFileName(timeline, segno, size)}.lz4`,
       at: timeOf(segno),
       size: 1000 + (segno % 97),
       etag: `e${timeline}-${segno}`,
-    });
+    };
   }
 
   const history: string[] = [];
-  switchSegnos.forEach((switchSegno, index) => {
+  for (const [index, switchSegno] of switchSegnos.entries()) {
     const parent = index + 1;
     const child = index + 2;
     const offset = spec.midSegmentSwitch ? 0x1a0n : 0n;
@@ -77,32 +81,32 @@ export function generateArchive(spec: ArchiveSpec): GeneratedObject[] {
     if (history.length > 0) history.push('');
     history.push(`${parent}\t${formatLsn(switchLsn)}\tno recovery target specified`);
     const at = timeOf(switchSegno) - interval / 2;
-    objects.push({
+    yield {
       key: `${root}wal_005/${hexTimeline(child)}.history.lz4`,
       at,
       size: 60,
       content: `${history.join('\n')}\n`,
-    });
+    };
     if (spec.midSegmentSwitch) {
-      objects.push({
+      yield {
         key: `${root}wal_005/${walFileName(parent, switchSegno, size)}.partial.lz4`,
         at,
         size: 900,
-      });
+      };
     }
     for (let d = 0; d < (spec.divergedTail ?? 0); d++) {
       const segno = switchSegno + d + (spec.midSegmentSwitch ? 0 : 0);
-      objects.push({
+      yield {
         key: `${root}wal_005/${walFileName(parent, segno, size)}.lz4`,
         at: at + d,
         size: 500,
         etag: `d${parent}-${segno}`,
-      });
+      };
     }
-  });
+  }
 
   const length = spec.backupLength ?? 2;
-  spec.backups.forEach((relative, index) => {
+  for (const [index, relative] of spec.backups.entries()) {
     const startSegno = relative + first;
     const timeline = timelineOf(startSegno);
     const startWal = walFileName(timeline, startSegno, size);
@@ -115,13 +119,13 @@ export function generateArchive(spec: ArchiveSpec): GeneratedObject[] {
     const startLsn = segmentStartLsn(startSegno, size) + 0x28n;
     const finishLsn = segmentStartLsn(startSegno + length - 1, size) + 0x100n;
     const finishAt = timeOf(startSegno + length - 1) + 1000;
-    objects.push({
+    yield {
       key: `${root}basebackups_005/${name}/tar_partitions/part_001.tar.lz4`,
       at: finishAt - 500,
       size: 10_000,
-    });
-    if ((spec.failed ?? []).includes(index)) return;
-    objects.push({
+    };
+    if ((spec.failed ?? []).includes(index)) continue;
+    yield {
       key: `${root}basebackups_005/${name}/metadata.json`,
       at: finishAt,
       size: 300,
@@ -130,18 +134,17 @@ export function generateArchive(spec: ArchiveSpec): GeneratedObject[] {
         finish_lsn: Number(finishLsn),
         is_permanent: false,
       }),
-    });
+    };
     const sentinel = (spec.corrupt ?? []).includes(index)
       ? '{"LSN": garbage'
       : `{"LSN":${startLsn},${parentName ? `"DeltaLSN":1,"DeltaFrom":"${parentName}","DeltaFullName":"${parentName}","DeltaCount":1,` : ''}"PgVersion":150015,"FinishLSN":${finishLsn},"SystemIdentifier":7507672962298572862,"UncompressedSize":1000,"CompressedSize":500,"ChkpNum":null,"Version":2,"StartTime":"${new Date(timeOf(startSegno)).toISOString()}","FinishTime":"${new Date(finishAt).toISOString()}","DateFmt":"%Y-%m-%dT%H:%M:%S.%fZ","Hostname":"pg-0","DataDir":"/home/postgres/pgdata/pgroot/data","IsPermanent":false}`;
-    objects.push({
+    yield {
       key: `${root}basebackups_005/${name}_backup_stop_sentinel.json`,
       at: finishAt + 1,
       size: 400,
       content: sentinel,
-    });
-  });
-  return objects;
+    };
+  }
 }
 
 function hexTimeline(timeline: number): string {

@@ -2,74 +2,118 @@
  * CRC-32C (Castagnoli), the checksum of every WAL record (`xl_crc`).
  *
  * Reflected polynomial 0x82F63B78, initial value 0xFFFFFFFF, final XOR 0xFFFFFFFF (PostgreSQL `pg_crc32c`).
- * Table-driven, eight bytes per step ("slicing by 8"): one table per byte position, so a step is eight
- * independent lookups instead of eight dependent ones. This checksum covers every byte the reader scans, so
- * its speed is the reader's speed.
+ * Table-driven, eight bytes per step ("slicing by 8"): eight tables, one per byte position, so a step is eight
+ * independent lookups instead of eight dependent ones. The checksum covers every byte the WAL reader scans,
+ * so its speed is the reader's speed; callers that can offer a 32-bit word view of their buffer get the
+ * fast path (two word loads per step instead of eight byte loads).
  */
 
 const POLYNOMIAL = 0x82f6_3b78;
 
-function buildTables(): Uint32Array[] {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
-  const first = tables[0] as Uint32Array;
+/** Table `t` (0–7) lives at `[t * 256, t * 256 + 256)`: CRC of byte `n` followed by `t` zero bytes. */
+const TABLE = buildTable();
+
+function buildTable(): Int32Array {
+  const table = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? POLYNOMIAL ^ (c >>> 1) : c >>> 1;
-    first[n] = c >>> 0;
+    table[n] = c;
   }
   for (let t = 1; t < 8; t++) {
-    const previous = tables[t - 1] as Uint32Array;
-    const table = tables[t] as Uint32Array;
     for (let n = 0; n < 256; n++) {
-      const c = previous[n] as number;
-      table[n] = ((c >>> 8) ^ (first[c & 0xff] as number)) >>> 0;
+      const c = table[(t - 1) * 256 + n] as number;
+      table[t * 256 + n] = (c >>> 8) ^ (table[c & 0xff] as number);
     }
   }
-  return tables;
+  return table;
 }
 
-const [T0, T1, T2, T3, T4, T5, T6, T7] = buildTables() as [
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-  Uint32Array,
-];
-
 /** The register value to start a CRC-32C with. */
-export const CRC32C_INIT = 0xffff_ffff;
+export const CRC32C_INIT = -1;
 
 /**
  * Feeds `bytes[start, end)` into a running CRC-32C register and returns the new register.
  * Start with {@link CRC32C_INIT}; finish with {@link finishCrc32c}.
+ *
+ * @param words - optional little-endian 32-bit view of the same memory as `bytes`, starting at the same
+ *   address (`new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2)`, byteOffset a multiple of 4)
  */
-export function updateCrc32c(register: number, bytes: Uint8Array, start: number, end: number): number {
+export function updateCrc32c(
+  register: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  words?: Int32Array,
+): number {
+  return words === undefined
+    ? updateBytewise(register, bytes, start, end)
+    : updateWordwise(register, bytes, start, end, words);
+}
+
+function updateWordwise(
+  register: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  words: Int32Array,
+): number {
+  const T = TABLE;
   let crc = register;
   let i = start;
-  const stop8 = end - 8;
-  while (i <= stop8) {
-    const low =
+  while (i < end && (i & 3) !== 0) {
+    crc = (T[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+    i++;
+  }
+  let w = i >> 2;
+  const stop = (end >> 2) - 1;
+  while (w < stop) {
+    const a = crc ^ (words[w] as number);
+    const b = words[w + 1] as number;
+    crc =
+      (T[1792 + (a & 0xff)] as number) ^
+      (T[1536 + ((a >>> 8) & 0xff)] as number) ^
+      (T[1280 + ((a >>> 16) & 0xff)] as number) ^
+      (T[1024 + (a >>> 24)] as number) ^
+      (T[768 + (b & 0xff)] as number) ^
+      (T[512 + ((b >>> 8) & 0xff)] as number) ^
+      (T[256 + ((b >>> 16) & 0xff)] as number) ^
+      (T[b >>> 24] as number);
+    w += 2;
+  }
+  i = w << 2;
+  while (i < end) {
+    crc = (T[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+    i++;
+  }
+  return crc;
+}
+
+function updateBytewise(register: number, bytes: Uint8Array, start: number, end: number): number {
+  const T = TABLE;
+  let crc = register;
+  let i = start;
+  const stop = end - 8;
+  while (i <= stop) {
+    const a =
       crc ^
       ((bytes[i] as number) |
         ((bytes[i + 1] as number) << 8) |
         ((bytes[i + 2] as number) << 16) |
         ((bytes[i + 3] as number) << 24));
     crc =
-      (T7[low & 0xff] as number) ^
-      (T6[(low >>> 8) & 0xff] as number) ^
-      (T5[(low >>> 16) & 0xff] as number) ^
-      (T4[low >>> 24] as number) ^
-      (T3[bytes[i + 4] as number] as number) ^
-      (T2[bytes[i + 5] as number] as number) ^
-      (T1[bytes[i + 6] as number] as number) ^
-      (T0[bytes[i + 7] as number] as number);
+      (T[1792 + (a & 0xff)] as number) ^
+      (T[1536 + ((a >>> 8) & 0xff)] as number) ^
+      (T[1280 + ((a >>> 16) & 0xff)] as number) ^
+      (T[1024 + (a >>> 24)] as number) ^
+      (T[768 + (bytes[i + 4] as number)] as number) ^
+      (T[512 + (bytes[i + 5] as number)] as number) ^
+      (T[256 + (bytes[i + 6] as number)] as number) ^
+      (T[bytes[i + 7] as number] as number);
     i += 8;
   }
   while (i < end) {
-    crc = (T0[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+    crc = (T[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
     i++;
   }
   return crc;
@@ -77,7 +121,7 @@ export function updateCrc32c(register: number, bytes: Uint8Array, start: number,
 
 /** The final CRC-32C value of a register, as an unsigned 32-bit number. */
 export function finishCrc32c(register: number): number {
-  return (register ^ 0xffff_ffff) >>> 0;
+  return (register ^ -1) >>> 0;
 }
 
 /**

@@ -1,0 +1,783 @@
+/**
+ * A streaming reader of PostgreSQL WAL segments (10–17): bytes in, a {@link SegmentContent} summary out.
+ *
+ * Feed consecutive segments to one {@link WalReader} and records that cross segment boundaries are joined;
+ * feed a single segment and a record cut at its start is skipped, one cut at its end is reported as
+ * incomplete. Bad bytes never throw: reading stops and the summary says why (`error`).
+ * Facts: `../shared/reference/walg-layout.md` §4.6–4.9 (`xlogreader.c`, `xlog_internal.h`, `xlogrecord.h`).
+ */
+import { isValidSegmentSize, type Lsn } from '../lsn.js';
+import { CRC32C_INIT, finishCrc32c, updateCrc32c } from './crc32c.js';
+import {
+  checkPageHeader,
+  isZeroed,
+  LONG_PAGE_HEADER_SIZE,
+  PageFlag,
+  type PageHeader,
+  postgresVersionOfMagic,
+  readPageHeader,
+  SHORT_PAGE_HEADER_SIZE,
+  WAL_PAGE_SIZE,
+} from './page-header.js';
+import { describeTimedRecord, type TimedRecord, XactOpcode, XlogOpcode } from './record-facts.js';
+import {
+  locateMainData,
+  MAX_BUILTIN_RMGR_ID,
+  MAX_RECORD_SIZE,
+  RECORD_CRC_OFFSET,
+  RECORD_HEADER_SIZE,
+  ResourceManager,
+} from './record-header.js';
+import type {
+  Checkpoint,
+  EndOfRecovery,
+  RestorePoint,
+  SegmentContent,
+  SegmentEnd,
+  TransactionEnd,
+} from './segment-content.js';
+
+/** Options of {@link WalReader}. */
+export interface WalReaderOptions {
+  /** Collect every record with a time into `SegmentContent.timedRecords`. @default false */
+  readonly collectTimedRecords?: boolean;
+  /** Called for every complete, valid record, in order (for tools and tests). */
+  readonly onRecord?: (record: RecordInfo) => void;
+}
+
+/** The header facts of one valid record, as given to {@link WalReaderOptions.onRecord}. */
+export interface RecordInfo {
+  readonly lsn: Lsn;
+  readonly totalLength: number;
+  readonly rmid: number;
+  readonly info: number;
+  readonly xid: number;
+}
+
+/** Options of {@link WalReader.readSegment}. */
+export interface ReadSegmentOptions {
+  /**
+   * The file's name (`000000010000000000000003`, `.partial` allowed): when given, a segment whose header
+   * names another segment number is reported as foreign.
+   */
+  readonly fileName?: string;
+}
+
+/** A record whose bytes are being gathered across pages (and maybe segments). */
+interface PendingRecord {
+  readonly lsn: bigint;
+  readonly buffer: Uint8Array;
+  filled: number;
+}
+
+/** What the reader carries from one segment to the next. */
+interface Carry {
+  readonly nextStart: bigint;
+  readonly magic: number;
+  readonly segmentSize: number;
+  readonly systemIdentifier: bigint;
+  readonly timeline: number;
+  readonly pending: PendingRecord | undefined;
+  readonly lastRecordLsn: bigint | undefined;
+}
+
+/** A transaction end seen in the hot loop, decoded only if it turns out to be first or last. */
+interface RawTransactionEnd {
+  readonly view: DataView;
+  readonly mainOffset: number;
+  readonly info: number;
+  readonly xid: number;
+  readonly lsn: bigint;
+}
+
+const MAXALIGN = 8;
+const FILE_NAME = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
+
+function alignUp(offset: number): number {
+  return (offset + MAXALIGN - 1) & ~(MAXALIGN - 1);
+}
+
+function hexLsn(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffff_ffffn).toString(16).toUpperCase()}`;
+}
+
+/** One pass over one segment. Offsets are numbers within the segment; LSNs are made only when reported. */
+class SegmentScan {
+  private readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private readonly words: Int32Array;
+  private readonly limit: number;
+  private readonly startLsn: bigint;
+  /** High and low halves of `startLsn`, to check `xl_prev` without making bigints in the hot loop. */
+  private readonly startHigh: number;
+  private readonly startLow: number;
+  private readonly segmentSize: number;
+  private readonly magic: number;
+  private readonly systemIdentifier: bigint;
+  private readonly version: number;
+  private readonly options: WalReaderOptions;
+  private pageTimeline: number;
+
+  /** Previous record: its segment offset, or its LSN when it lies in an earlier segment. */
+  private previousOffset = -1;
+  private previousLsn: bigint | undefined;
+
+  recordCount = 0;
+  recordBytes = 0;
+  firstRecordOffset = -1;
+  lastRecordOffset = -1;
+  lastRecordLsnOutside: bigint | undefined;
+  endOffset = -1;
+  endLsnOutside: bigint | undefined;
+  commitCount = 0;
+  abortCount = 0;
+  firstCommit: RawTransactionEnd | undefined;
+  lastCommit: RawTransactionEnd | undefined;
+  lastAbort: RawTransactionEnd | undefined;
+  lastEndIsCommit = false;
+  readonly restorePoints: RestorePoint[] = [];
+  endOfRecovery: EndOfRecovery | undefined;
+  lastCheckpoint: Checkpoint | undefined;
+  readonly timedRecords: TimedRecord[] | undefined;
+  end: SegmentEnd = 'segment-end';
+  error: string | undefined;
+  errorLsn: bigint | undefined;
+  continuation: 'none' | 'joined' | 'skipped' = 'none';
+  pending: PendingRecord | undefined;
+  abandonedRecordLsn: bigint | undefined;
+
+  constructor(
+    bytes: Uint8Array,
+    first: PageHeader,
+    version: number,
+    options: WalReaderOptions,
+    previousLsn: bigint | undefined,
+  ) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+    this.segmentSize = first.segmentSize as number;
+    this.limit = Math.min(bytes.length, this.segmentSize);
+    this.startLsn = first.pageAddress;
+    this.startHigh = Number(first.pageAddress >> 32n);
+    this.startLow = Number(first.pageAddress & 0xffff_ffffn);
+    this.magic = first.magic;
+    this.systemIdentifier = first.systemIdentifier as bigint;
+    this.version = version;
+    this.options = options;
+    this.pageTimeline = first.timeline;
+    this.previousLsn = previousLsn;
+    this.timedRecords = options.collectTimedRecords ? [] : undefined;
+  }
+
+  lsnAt(offset: number): bigint {
+    return this.startLsn + BigInt(offset);
+  }
+
+  private fail(message: string, offset: number): false {
+    this.end = 'invalid';
+    this.error = message;
+    this.errorLsn = this.lsnAt(offset);
+    return false;
+  }
+
+  private stopAtEndOfWal(): false {
+    this.end = 'end-of-wal';
+    return false;
+  }
+
+  /**
+   * Validates the header of the page at `pageOffset` (not the first page). Returns the header, or undefined
+   * after recording why reading stops there.
+   */
+  private enterPage(pageOffset: number): PageHeader | undefined {
+    if (pageOffset + SHORT_PAGE_HEADER_SIZE > this.limit) {
+      this.fail(`file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`, pageOffset);
+      return undefined;
+    }
+    if (isZeroed(this.bytes, pageOffset, SHORT_PAGE_HEADER_SIZE)) {
+      this.stopAtEndOfWal();
+      return undefined;
+    }
+    const header = readPageHeader(this.view, pageOffset);
+    const problem = checkPageHeader(header, {
+      magic: this.magic,
+      pageAddress: this.lsnAt(pageOffset),
+      firstOfSegment: false,
+      segmentSize: this.segmentSize,
+      systemIdentifier: this.systemIdentifier,
+      minimumTimeline: this.pageTimeline,
+    });
+    if (problem !== undefined) {
+      // A page left over from an earlier use of a recycled file: where WAL ended when the file was copied.
+      if (header.magic === this.magic && header.pageAddress < this.lsnAt(pageOffset) && header.pageAddress > 0n) {
+        this.stopAtEndOfWal();
+        return undefined;
+      }
+      this.fail(`invalid page header at ${hexLsn(this.lsnAt(pageOffset))}: ${problem}`, pageOffset);
+      return undefined;
+    }
+    this.pageTimeline = header.timeline;
+    return header;
+  }
+
+  /**
+   * Consumes continuation bytes starting at `offset` (just after a page header whose `xlp_rem_len` is
+   * `remaining`), into `pending` or, when undefined, skipping them. Returns the offset after the record, or
+   * -1 when reading stops (segment end with the record still open, end of WAL, or an error).
+   */
+  private continueRecord(offset: number, remaining: number, pending: PendingRecord | undefined): number {
+    let at = offset;
+    let left = remaining;
+    for (;;) {
+      const pageEnd = Math.min((Math.floor(at / WAL_PAGE_SIZE) + 1) * WAL_PAGE_SIZE, this.segmentSize);
+      const take = Math.min(left, pageEnd - at);
+      if (at + take > this.limit) {
+        this.fail(`file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`, at);
+        return -1;
+      }
+      if (pending !== undefined) {
+        pending.buffer.set(this.bytes.subarray(at, at + take), pending.filled);
+        pending.filled += take;
+      }
+      at += take;
+      left -= take;
+      if (left === 0) return at;
+      if (pageEnd >= this.segmentSize) {
+        // The record goes on in the next segment.
+        this.pending = pending;
+        this.end = 'segment-end';
+        return -1;
+      }
+      const header = this.enterPage(pageEnd);
+      if (header === undefined) return -1;
+      if ((header.info & PageFlag.firstIsContRecord) === 0) {
+        if (header.info & PageFlag.firstIsOverwriteContRecord) {
+          // The record was never finished; a new one starts after this header.
+          this.abandonedRecordLsn = pending?.lsn;
+          return -2 - (pageEnd + header.size);
+        }
+        return this.fail(`no continuation flag at ${hexLsn(this.lsnAt(pageEnd))} inside a record`, pageEnd) ? 0 : -1;
+      }
+      if (header.remainingLength !== left) {
+        this.fail(
+          `continuation length ${header.remainingLength} at ${hexLsn(this.lsnAt(pageEnd))} should be ${left}`,
+          pageEnd,
+        );
+        return -1;
+      }
+      at = pageEnd + header.size;
+    }
+  }
+
+  /** Checks header fields that need no payload (`ValidXLogRecordHeader`). */
+  private checkRecordHeader(view: DataView, start: number, totalLength: number, offset: number): boolean {
+    const rmid = view.getUint8(start + 17);
+    if (rmid > MAX_BUILTIN_RMGR_ID && (this.version < 15 || rmid < 128)) {
+      return this.fail(`invalid resource manager id ${rmid} at ${hexLsn(this.lsnAt(offset))}`, offset);
+    }
+    if (totalLength < RECORD_HEADER_SIZE || totalLength > MAX_RECORD_SIZE) {
+      return this.fail(`invalid record length ${totalLength} at ${hexLsn(this.lsnAt(offset))}`, offset);
+    }
+    const prevLow = view.getUint32(start + 8, true);
+    const prevHigh = view.getUint32(start + 12, true);
+    if (this.previousOffset >= 0) {
+      if (prevHigh !== this.startHigh || prevLow !== this.startLow + this.previousOffset) {
+        return this.fail(`record at ${hexLsn(this.lsnAt(offset))} has a wrong prev-link`, offset);
+      }
+    } else if (this.previousLsn !== undefined) {
+      if (((BigInt(prevHigh) << 32n) | BigInt(prevLow)) !== this.previousLsn) {
+        return this.fail(`record at ${hexLsn(this.lsnAt(offset))} has a wrong prev-link`, offset);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Verifies and takes in one complete record `bytes[start, start + totalLength)` whose LSN is
+   * `this.startLsn + offset` (offset may be negative for a record that began in an earlier segment).
+   * Returns false when reading stops (error, or `XLOG_SWITCH`).
+   */
+  private takeRecord(
+    bytes: Uint8Array,
+    view: DataView,
+    words: Int32Array | undefined,
+    start: number,
+    totalLength: number,
+    offset: number,
+    lsnOutside: bigint | undefined,
+  ): boolean {
+    let crc = updateCrc32c(CRC32C_INIT, bytes, start + RECORD_HEADER_SIZE, start + totalLength, words);
+    crc = finishCrc32c(updateCrc32c(crc, bytes, start, start + RECORD_CRC_OFFSET, words));
+    if (crc !== view.getUint32(start + RECORD_CRC_OFFSET, true)) {
+      const at = lsnOutside ?? this.lsnAt(offset);
+      this.end = 'invalid';
+      this.error = `record at ${hexLsn(at)} fails its CRC-32C check`;
+      this.errorLsn = at;
+      return false;
+    }
+    const rmid = bytes[start + 17] as number;
+    const info = bytes[start + 16] as number;
+    this.recordCount++;
+    this.recordBytes += totalLength;
+    if (lsnOutside === undefined) {
+      if (this.firstRecordOffset < 0) this.firstRecordOffset = offset;
+      this.lastRecordOffset = offset;
+      this.endOffset = offset + totalLength;
+      this.previousOffset = offset;
+    } else {
+      this.lastRecordLsnOutside = lsnOutside;
+      this.endLsnOutside = lsnOutside + BigInt(totalLength);
+      this.previousLsn = lsnOutside;
+    }
+    if (this.options.onRecord) {
+      this.options.onRecord({
+        lsn: lsnOutside ?? this.lsnAt(offset),
+        totalLength,
+        rmid,
+        info,
+        xid: view.getUint32(start + 4, true),
+      });
+    }
+    if (rmid === ResourceManager.transaction) {
+      const opcode = info & 0x70;
+      if (opcode === XactOpcode.commit || opcode === XactOpcode.commitPrepared) {
+        const raw = this.rawTransactionEnd(bytes, view, start, totalLength, offset, lsnOutside, info);
+        if (raw === undefined) return false;
+        this.commitCount++;
+        if (this.firstCommit === undefined) this.firstCommit = raw;
+        this.lastCommit = raw;
+        this.lastEndIsCommit = true;
+        this.collect(raw);
+      } else if (opcode === XactOpcode.abort || opcode === XactOpcode.abortPrepared) {
+        const raw = this.rawTransactionEnd(bytes, view, start, totalLength, offset, lsnOutside, info);
+        if (raw === undefined) return false;
+        this.abortCount++;
+        this.lastAbort = raw;
+        this.lastEndIsCommit = false;
+        this.collect(raw);
+      }
+      return true;
+    }
+    if (rmid === ResourceManager.xlog) {
+      const opcode = info & 0xf0;
+      if (opcode === XlogOpcode.switch) {
+        this.end = 'switch';
+        return false;
+      }
+      if (
+        opcode === XlogOpcode.restorePoint ||
+        opcode === XlogOpcode.endOfRecovery ||
+        opcode === XlogOpcode.checkpointOnline ||
+        opcode === XlogOpcode.checkpointShutdown
+      ) {
+        const main = locateMainData(bytes, start, totalLength, this.version);
+        if (typeof main === 'string') return this.fail(main, offset);
+        const lsn = lsnOutside ?? this.lsnAt(offset);
+        const record = describeTimedRecord(
+          view,
+          { offset: start + main.offset, length: main.length },
+          rmid,
+          info,
+          view.getUint32(start + 4, true),
+          lsn,
+        );
+        if (record?.kind === 'restore-point') this.restorePoints.push(record);
+        else if (record?.kind === 'end-of-recovery') this.endOfRecovery = record;
+        else if (record?.kind === 'checkpoint') this.lastCheckpoint = record;
+        if (record !== undefined) this.timedRecords?.push(record);
+      }
+    }
+    return true;
+  }
+
+  private rawTransactionEnd(
+    bytes: Uint8Array,
+    view: DataView,
+    start: number,
+    totalLength: number,
+    offset: number,
+    lsnOutside: bigint | undefined,
+    info: number,
+  ): RawTransactionEnd | undefined {
+    const main = locateMainData(bytes, start, totalLength, this.version);
+    if (typeof main === 'string') {
+      this.fail(main, offset);
+      return undefined;
+    }
+    if (main.length < 8) {
+      this.fail(`transaction record at ${hexLsn(lsnOutside ?? this.lsnAt(offset))} has no time`, offset);
+      return undefined;
+    }
+    return {
+      view,
+      mainOffset: start + main.offset,
+      info,
+      xid: view.getUint32(start + 4, true),
+      lsn: lsnOutside ?? this.lsnAt(offset),
+    };
+  }
+
+  private collect(raw: RawTransactionEnd): void {
+    if (this.timedRecords !== undefined) this.timedRecords.push(decodeTransactionEnd(raw));
+  }
+
+  /** Completes a record gathered in `pending` (which started at an earlier offset or segment). */
+  private takePending(pending: PendingRecord): boolean {
+    const buffer = pending.buffer;
+    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    const offset = Number(pending.lsn - this.startLsn);
+    const outside = pending.lsn < this.startLsn ? pending.lsn : undefined;
+    if (!this.checkRecordHeader(view, 0, buffer.length, Math.max(0, offset))) return false;
+    return this.takeRecord(buffer, view, undefined, 0, buffer.length, offset, outside);
+  }
+
+  /** Reads the segment from its first page; `carried` is a record the previous segment left open. */
+  run(first: PageHeader, carried: PendingRecord | undefined): void {
+    let at = first.size;
+    if (first.info & PageFlag.firstIsContRecord) {
+      const remaining = first.remainingLength;
+      const joins = carried !== undefined && carried.buffer.length - carried.filled === remaining;
+      this.continuation = joins ? 'joined' : 'skipped';
+      if (carried !== undefined && !joins) {
+        this.fail(
+          `continuation length ${remaining} does not match the ${carried.buffer.length - carried.filled} bytes ` +
+            `missing from the record at ${hexLsn(carried.lsn)}`,
+          0,
+        );
+        return;
+      }
+      const next = this.continueRecord(at, remaining, joins ? carried : undefined);
+      if (next === -1) return;
+      if (next < -1) {
+        at = -2 - next;
+      } else {
+        if (joins && !this.takePending(carried as PendingRecord)) return;
+        at = next;
+      }
+      if (!joins) this.previousLsn = undefined;
+    } else if (carried !== undefined) {
+      if (first.info & PageFlag.firstIsOverwriteContRecord) {
+        this.abandonedRecordLsn = carried.lsn;
+      } else {
+        this.fail(`record at ${hexLsn(carried.lsn)} should continue here but the page has no continuation flag`, 0);
+        return;
+      }
+    }
+    this.readRecords(at);
+  }
+
+  private readRecords(from: number): void {
+    const bytes = this.bytes;
+    const view = this.view;
+    const words = this.words;
+    let at = from;
+    for (;;) {
+      at = alignUp(at);
+      if (at % WAL_PAGE_SIZE === 0) {
+        if (at >= this.segmentSize) {
+          this.end = 'segment-end';
+          return;
+        }
+        const header = this.enterPage(at);
+        if (header === undefined) return;
+        if (header.info & PageFlag.firstIsContRecord) {
+          this.fail(`page at ${hexLsn(this.lsnAt(at))} continues a record that already ended`, at);
+          return;
+        }
+        at += header.size;
+      }
+      if (at + 4 > this.limit) {
+        this.fail(`file ends at byte ${bytes.length}, before the end of the ${this.segmentSize}-byte segment`, at);
+        return;
+      }
+      const totalLength = view.getUint32(at, true);
+      if (totalLength === 0) {
+        this.stopAtEndOfWal();
+        return;
+      }
+      const pageEnd = (Math.floor(at / WAL_PAGE_SIZE) + 1) * WAL_PAGE_SIZE;
+      if (at + totalLength <= pageEnd) {
+        if (at + totalLength > this.limit) {
+          this.fail(`file ends at byte ${bytes.length}, inside the record at ${hexLsn(this.lsnAt(at))}`, at);
+          return;
+        }
+        if (!this.checkRecordHeader(view, at, totalLength, at)) return;
+        if (!this.takeRecord(bytes, view, words, at, totalLength, at, undefined)) return;
+        at += totalLength;
+        continue;
+      }
+      // The record spans pages: check what of its header is here before trusting its length.
+      if (at + RECORD_HEADER_SIZE <= pageEnd) {
+        if (!this.checkRecordHeader(view, at, totalLength, at)) return;
+      } else if (totalLength < RECORD_HEADER_SIZE || totalLength > MAX_RECORD_SIZE) {
+        this.fail(`invalid record length ${totalLength} at ${hexLsn(this.lsnAt(at))}`, at);
+        return;
+      }
+      const firstPart = Math.min(pageEnd, this.limit) - at;
+      const pending: PendingRecord = { lsn: this.lsnAt(at), buffer: new Uint8Array(totalLength), filled: 0 };
+      pending.buffer.set(bytes.subarray(at, at + firstPart));
+      pending.filled = firstPart;
+      if (pageEnd > this.limit) {
+        this.fail(`file ends at byte ${bytes.length}, inside the record at ${hexLsn(pending.lsn)}`, at);
+        return;
+      }
+      if (pageEnd >= this.segmentSize) {
+        this.pending = pending;
+        this.end = 'segment-end';
+        return;
+      }
+      const header = this.enterPage(pageEnd);
+      if (header === undefined) return;
+      if ((header.info & PageFlag.firstIsContRecord) === 0) {
+        if (header.info & PageFlag.firstIsOverwriteContRecord) {
+          this.abandonedRecordLsn = pending.lsn;
+          at = pageEnd + header.size;
+          continue;
+        }
+        this.fail(`no continuation flag at ${hexLsn(this.lsnAt(pageEnd))} inside a record`, pageEnd);
+        return;
+      }
+      if (header.remainingLength !== totalLength - firstPart) {
+        this.fail(
+          `continuation length ${header.remainingLength} at ${hexLsn(this.lsnAt(pageEnd))} should be ` +
+            `${totalLength - firstPart}`,
+          pageEnd,
+        );
+        return;
+      }
+      const next = this.continueRecord(pageEnd + header.size, totalLength - firstPart, pending);
+      if (next === -1) return;
+      if (next < -1) {
+        at = -2 - next;
+        continue;
+      }
+      if (!this.takePending(pending)) return;
+      at = next;
+    }
+  }
+}
+
+function decodeTransactionEnd(raw: RawTransactionEnd): TransactionEnd {
+  const record = describeTimedRecord(
+    raw.view,
+    { offset: raw.mainOffset, length: 8 },
+    ResourceManager.transaction,
+    raw.info,
+    raw.xid,
+    raw.lsn,
+  );
+  return record as TransactionEnd;
+}
+
+/** A summary for bytes that are not a readable segment at all. */
+function unreadable(fileSize: number, error: string, header?: PageHeader, version?: number): SegmentContent {
+  return {
+    fileSize,
+    startLsn: header?.pageAddress,
+    timeline: header?.timeline,
+    segmentSize: header?.segmentSize,
+    systemIdentifier: header?.systemIdentifier,
+    pageMagic: header?.magic,
+    postgresVersion: version,
+    firstRecordLsn: undefined,
+    lastRecordLsn: undefined,
+    endLsn: undefined,
+    recordCount: 0,
+    recordBytes: 0,
+    commitCount: 0,
+    abortCount: 0,
+    firstCommit: undefined,
+    lastCommit: undefined,
+    lastAbort: undefined,
+    lastTransactionEnd: undefined,
+    firstCommitTime: undefined,
+    lastCommitTime: undefined,
+    lastCommitTimeMicros: undefined,
+    lastCommitLsn: undefined,
+    restorePoints: [],
+    endOfRecovery: undefined,
+    lastCheckpoint: undefined,
+    end: 'invalid',
+    endsWithSwitch: false,
+    continuation: 'none',
+    incompleteRecord: undefined,
+    abandonedRecordLsn: undefined,
+    error,
+    errorLsn: header?.pageAddress,
+    timedRecords: undefined,
+  };
+}
+
+/**
+ * Reads WAL segments one after another, joining records that cross from one into the next.
+ *
+ * @example
+ * const reader = new WalReader();
+ * for (const file of files) {
+ *   const content = reader.readSegment(file.bytes, { fileName: file.name });
+ *   if (content.error) console.log(`${file.name}: ${content.error}`);
+ *   else console.log(file.name, content.lastCommitTime);
+ * }
+ */
+export class WalReader {
+  private readonly options: WalReaderOptions;
+  private carry: Carry | undefined;
+
+  constructor(options: WalReaderOptions = {}) {
+    this.options = options;
+  }
+
+  /** Forgets the previous segment: the next one is read as if alone. */
+  reset(): void {
+    this.carry = undefined;
+  }
+
+  /**
+   * Reads one segment file's bytes and summarises them. Joins a record left open by the previous call
+   * when this segment directly follows it (same cluster, next LSN); otherwise reads it alone.
+   */
+  readSegment(input: Uint8Array, options: ReadSegmentOptions = {}): SegmentContent {
+    const carry = this.carry;
+    this.carry = undefined;
+    // The CRC's fast path reads 32-bit words: it needs a 4-byte aligned start.
+    const bytes = input.byteOffset % 4 === 0 ? input : input.slice();
+    if (bytes.length < LONG_PAGE_HEADER_SIZE) {
+      return unreadable(bytes.length, `file has ${bytes.length} bytes: too short for a WAL segment`);
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const first = readPageHeader(view, 0);
+    const version = postgresVersionOfMagic(first.magic);
+    if (version === undefined) {
+      const magic = first.magic.toString(16).toUpperCase().padStart(4, '0');
+      return unreadable(
+        bytes.length,
+        `page magic 0x${magic} is not PostgreSQL 10–17 WAL (encrypted, compressed or another file)`,
+      );
+    }
+    if (first.size !== LONG_PAGE_HEADER_SIZE) {
+      return unreadable(bytes.length, 'first page has no long header: not the start of a WAL segment', first, version);
+    }
+    const segmentSize = first.segmentSize as number;
+    if (!isValidSegmentSize(segmentSize)) {
+      return unreadable(bytes.length, `long header gives an invalid segment size ${segmentSize}`, first, version);
+    }
+    if (first.pageSize !== WAL_PAGE_SIZE) {
+      return unreadable(bytes.length, `WAL page size ${first.pageSize} is not ${WAL_PAGE_SIZE}`, first, version);
+    }
+    if (first.pageAddress % BigInt(segmentSize) !== 0n) {
+      return unreadable(bytes.length, 'first page address is not at a segment start', first, version);
+    }
+    if ((first.info & PageFlag.firstIsContRecord) === 0 && first.remainingLength !== 0) {
+      return unreadable(bytes.length, 'first page has a continuation length but no flag', first, version);
+    }
+    const nameProblem = checkFileName(options.fileName, first.pageAddress, segmentSize);
+    if (nameProblem !== undefined) return unreadable(bytes.length, nameProblem, first, version);
+
+    const follows =
+      carry !== undefined &&
+      carry.nextStart === first.pageAddress &&
+      carry.magic === first.magic &&
+      carry.segmentSize === segmentSize &&
+      carry.systemIdentifier === first.systemIdentifier &&
+      first.timeline >= carry.timeline;
+    const scan = new SegmentScan(bytes, first, version, this.options, follows ? carry?.lastRecordLsn : undefined);
+    scan.run(first, follows ? carry?.pending : undefined);
+
+    if (bytes.length > segmentSize && scan.error === undefined) {
+      scan.end = 'invalid';
+      scan.error = `file has ${bytes.length} bytes, more than its ${segmentSize}-byte segment`;
+    } else if (bytes.length < segmentSize && scan.error === undefined && scan.end === 'segment-end') {
+      scan.end = 'invalid';
+      scan.error = `file ends at byte ${bytes.length}, before the end of the ${segmentSize}-byte segment`;
+      scan.errorLsn = first.pageAddress + BigInt(bytes.length);
+    }
+    const content = summarise(scan, bytes.length, first, version);
+    if (scan.end === 'segment-end' || scan.end === 'switch') {
+      this.carry = {
+        nextStart: first.pageAddress + BigInt(segmentSize),
+        magic: first.magic,
+        segmentSize,
+        systemIdentifier: first.systemIdentifier as bigint,
+        timeline: first.timeline,
+        pending: scan.end === 'segment-end' ? scan.pending : undefined,
+        lastRecordLsn: content.lastRecordLsn,
+      };
+    }
+    return content;
+  }
+}
+
+function checkFileName(fileName: string | undefined, startLsn: bigint, segmentSize: number): string | undefined {
+  if (fileName === undefined) return undefined;
+  const base = fileName.slice(fileName.lastIndexOf('/') + 1);
+  const match = FILE_NAME.exec(base);
+  if (!match) return undefined;
+  const perId = 0x1_0000_0000n / BigInt(segmentSize);
+  const segno = BigInt(`0x${match[2]}`) * perId + BigInt(`0x${match[3]}`);
+  const headerSegno = startLsn / BigInt(segmentSize);
+  if (segno !== headerSegno || BigInt(`0x${match[3]}`) >= perId) {
+    return `file name ${base} does not match its header, which starts at ${hexLsn(startLsn)} (a foreign or misnamed file)`;
+  }
+  return undefined;
+}
+
+function summarise(scan: SegmentScan, fileSize: number, first: PageHeader, version: number): SegmentContent {
+  const firstCommit = scan.firstCommit && decodeTransactionEnd(scan.firstCommit);
+  const lastCommit = scan.lastCommit && decodeTransactionEnd(scan.lastCommit);
+  const lastAbort = scan.lastAbort && decodeTransactionEnd(scan.lastAbort);
+  const lastRecordLsn = scan.lastRecordOffset >= 0 ? scan.lsnAt(scan.lastRecordOffset) : scan.lastRecordLsnOutside;
+  const endLsn = scan.endOffset >= 0 ? scan.lsnAt(scan.endOffset) : scan.endLsnOutside;
+  const pending = scan.end === 'segment-end' ? scan.pending : undefined;
+  return {
+    fileSize,
+    startLsn: first.pageAddress,
+    timeline: first.timeline,
+    segmentSize: first.segmentSize,
+    systemIdentifier: first.systemIdentifier,
+    pageMagic: first.magic,
+    postgresVersion: version,
+    firstRecordLsn: scan.firstRecordOffset >= 0 ? scan.lsnAt(scan.firstRecordOffset) : undefined,
+    lastRecordLsn,
+    endLsn,
+    recordCount: scan.recordCount,
+    recordBytes: scan.recordBytes,
+    commitCount: scan.commitCount,
+    abortCount: scan.abortCount,
+    firstCommit,
+    lastCommit,
+    lastAbort,
+    lastTransactionEnd: scan.lastEndIsCommit ? lastCommit : lastAbort,
+    firstCommitTime: firstCommit?.time,
+    lastCommitTime: lastCommit?.time,
+    lastCommitTimeMicros: lastCommit?.timeMicros,
+    lastCommitLsn: lastCommit?.lsn,
+    restorePoints: scan.restorePoints,
+    endOfRecovery: scan.endOfRecovery,
+    lastCheckpoint: scan.lastCheckpoint,
+    end: scan.end,
+    endsWithSwitch: scan.end === 'switch',
+    continuation: scan.continuation,
+    incompleteRecord: pending && {
+      lsn: pending.lsn,
+      totalLength: pending.buffer.length,
+      bytesRead: pending.filled,
+    },
+    abandonedRecordLsn: scan.abandonedRecordLsn,
+    error: scan.error,
+    errorLsn: scan.errorLsn,
+    timedRecords: scan.timedRecords,
+  };
+}
+
+/**
+ * Reads a single segment on its own: a record cut at its start is skipped, one cut at its end is reported
+ * in `incompleteRecord`.
+ *
+ * @example
+ * const content = readSegment(bytes, { fileName: '000000010000000000000003' });
+ * content.lastCommitTime // '2026-11-24T14:32:15.485281Z'
+ */
+export function readSegment(bytes: Uint8Array, options: ReadSegmentOptions & WalReaderOptions = {}): SegmentContent {
+  return new WalReader(options).readSegment(bytes, options);
+}
