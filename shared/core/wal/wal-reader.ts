@@ -78,6 +78,8 @@ interface Carry {
   readonly systemIdentifier: bigint;
   readonly timeline: number;
   readonly pending: PendingRecord | undefined;
+  /** The previous segment ended inside a record whose start was never seen. */
+  readonly skipping: boolean;
   readonly lastRecordLsn: bigint | undefined;
 }
 
@@ -144,6 +146,7 @@ class SegmentScan {
   errorLsn: bigint | undefined;
   continuation: 'none' | 'joined' | 'skipped' = 'none';
   pending: PendingRecord | undefined;
+  skippingAtEnd = false;
   abandonedRecordLsn: bigint | undefined;
 
   constructor(
@@ -192,7 +195,10 @@ class SegmentScan {
    */
   private enterPage(pageOffset: number): PageHeader | undefined {
     if (pageOffset + SHORT_PAGE_HEADER_SIZE > this.limit) {
-      this.fail(`file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`, pageOffset);
+      this.fail(
+        `file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`,
+        pageOffset,
+      );
       return undefined;
     }
     if (isZeroed(this.bytes, pageOffset, SHORT_PAGE_HEADER_SIZE)) {
@@ -210,7 +216,11 @@ class SegmentScan {
     });
     if (problem !== undefined) {
       // A page left over from an earlier use of a recycled file: where WAL ended when the file was copied.
-      if (header.magic === this.magic && header.pageAddress < this.lsnAt(pageOffset) && header.pageAddress > 0n) {
+      if (
+        header.magic === this.magic &&
+        header.pageAddress < this.lsnAt(pageOffset) &&
+        header.pageAddress > 0n
+      ) {
         this.stopAtEndOfWal();
         return undefined;
       }
@@ -223,18 +233,26 @@ class SegmentScan {
 
   /**
    * Consumes continuation bytes starting at `offset` (just after a page header whose `xlp_rem_len` is
-   * `remaining`), into `pending` or, when undefined, skipping them. Returns the offset after the record, or
-   * -1 when reading stops (segment end with the record still open, end of WAL, or an error).
+   * `remaining`), into `pending` or, when undefined, skipping them. Returns where reading goes on:
+   * `done` after the record, `abandoned` after an overwrite-contrecord page header; undefined when reading
+   * stops (segment end with the record still open, end of WAL, or an error).
    */
-  private continueRecord(offset: number, remaining: number, pending: PendingRecord | undefined): number {
+  private continueRecord(
+    offset: number,
+    remaining: number,
+    pending: PendingRecord | undefined,
+  ): { readonly kind: 'done' | 'abandoned'; readonly at: number } | undefined {
     let at = offset;
     let left = remaining;
     for (;;) {
       const pageEnd = Math.min((Math.floor(at / WAL_PAGE_SIZE) + 1) * WAL_PAGE_SIZE, this.segmentSize);
       const take = Math.min(left, pageEnd - at);
       if (at + take > this.limit) {
-        this.fail(`file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`, at);
-        return -1;
+        this.fail(
+          `file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`,
+          at,
+        );
+        return undefined;
       }
       if (pending !== undefined) {
         pending.buffer.set(this.bytes.subarray(at, at + take), pending.filled);
@@ -242,29 +260,31 @@ class SegmentScan {
       }
       at += take;
       left -= take;
-      if (left === 0) return at;
+      if (left === 0) return { kind: 'done', at };
       if (pageEnd >= this.segmentSize) {
         // The record goes on in the next segment.
         this.pending = pending;
+        this.skippingAtEnd = pending === undefined;
         this.end = 'segment-end';
-        return -1;
+        return undefined;
       }
       const header = this.enterPage(pageEnd);
-      if (header === undefined) return -1;
+      if (header === undefined) return undefined;
       if ((header.info & PageFlag.firstIsContRecord) === 0) {
         if (header.info & PageFlag.firstIsOverwriteContRecord) {
           // The record was never finished; a new one starts after this header.
           this.abandonedRecordLsn = pending?.lsn;
-          return -2 - (pageEnd + header.size);
+          return { kind: 'abandoned', at: pageEnd + header.size };
         }
-        return this.fail(`no continuation flag at ${hexLsn(this.lsnAt(pageEnd))} inside a record`, pageEnd) ? 0 : -1;
+        this.fail(`no continuation flag at ${hexLsn(this.lsnAt(pageEnd))} inside a record`, pageEnd);
+        return undefined;
       }
       if (header.remainingLength !== left) {
         this.fail(
           `continuation length ${header.remainingLength} at ${hexLsn(this.lsnAt(pageEnd))} should be ${left}`,
           pageEnd,
         );
-        return -1;
+        return undefined;
       }
       at = pageEnd + header.size;
     }
@@ -428,17 +448,19 @@ class SegmentScan {
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     const offset = Number(pending.lsn - this.startLsn);
     const outside = pending.lsn < this.startLsn ? pending.lsn : undefined;
-    if (!this.checkRecordHeader(view, 0, buffer.length, Math.max(0, offset))) return false;
+    if (!this.checkRecordHeader(view, 0, buffer.length, offset)) return false;
     return this.takeRecord(buffer, view, undefined, 0, buffer.length, offset, outside);
   }
 
-  /** Reads the segment from its first page; `carried` is a record the previous segment left open. */
-  run(first: PageHeader, carried: PendingRecord | undefined): void {
+  /**
+   * Reads the segment from its first page. `carried` is a record the previous segment left open;
+   * `skipping` says the previous segment ended inside a record whose start this reader never saw.
+   */
+  run(first: PageHeader, carried: PendingRecord | undefined, skipping: boolean): void {
     let at = first.size;
     if (first.info & PageFlag.firstIsContRecord) {
       const remaining = first.remainingLength;
       const joins = carried !== undefined && carried.buffer.length - carried.filled === remaining;
-      this.continuation = joins ? 'joined' : 'skipped';
       if (carried !== undefined && !joins) {
         this.fail(
           `continuation length ${remaining} does not match the ${carried.buffer.length - carried.filled} bytes ` +
@@ -447,20 +469,23 @@ class SegmentScan {
         );
         return;
       }
-      const next = this.continueRecord(at, remaining, joins ? carried : undefined);
-      if (next === -1) return;
-      if (next < -1) {
-        at = -2 - next;
-      } else {
-        if (joins && !this.takePending(carried as PendingRecord)) return;
-        at = next;
+      if (carried === undefined && this.previousLsn !== undefined && !skipping) {
+        this.fail('page continues a record but the previous segment ended between records', 0);
+        return;
       }
-      if (!joins) this.previousLsn = undefined;
+      this.continuation = joins ? 'joined' : 'skipped';
+      const next = this.continueRecord(at, remaining, joins ? carried : undefined);
+      if (next === undefined) return;
+      at = next.at;
+      if (next.kind === 'done' && joins && !this.takePending(carried as PendingRecord)) return;
     } else if (carried !== undefined) {
       if (first.info & PageFlag.firstIsOverwriteContRecord) {
         this.abandonedRecordLsn = carried.lsn;
       } else {
-        this.fail(`record at ${hexLsn(carried.lsn)} should continue here but the page has no continuation flag`, 0);
+        this.fail(
+          `record at ${hexLsn(carried.lsn)} should continue here but the page has no continuation flag`,
+          0,
+        );
         return;
       }
     }
@@ -488,7 +513,10 @@ class SegmentScan {
         at += header.size;
       }
       if (at + 4 > this.limit) {
-        this.fail(`file ends at byte ${bytes.length}, before the end of the ${this.segmentSize}-byte segment`, at);
+        this.fail(
+          `file ends at byte ${bytes.length}, before the end of the ${this.segmentSize}-byte segment`,
+          at,
+        );
         return;
       }
       const totalLength = view.getUint32(at, true);
@@ -547,13 +575,9 @@ class SegmentScan {
         return;
       }
       const next = this.continueRecord(pageEnd + header.size, totalLength - firstPart, pending);
-      if (next === -1) return;
-      if (next < -1) {
-        at = -2 - next;
-        continue;
-      }
-      if (!this.takePending(pending)) return;
-      at = next;
+      if (next === undefined) return;
+      if (next.kind === 'done' && !this.takePending(pending)) return;
+      at = next.at;
     }
   }
 }
@@ -656,14 +680,29 @@ export class WalReader {
       );
     }
     if (first.size !== LONG_PAGE_HEADER_SIZE) {
-      return unreadable(bytes.length, 'first page has no long header: not the start of a WAL segment', first, version);
+      return unreadable(
+        bytes.length,
+        'first page has no long header: not the start of a WAL segment',
+        first,
+        version,
+      );
     }
     const segmentSize = first.segmentSize as number;
     if (!isValidSegmentSize(segmentSize)) {
-      return unreadable(bytes.length, `long header gives an invalid segment size ${segmentSize}`, first, version);
+      return unreadable(
+        bytes.length,
+        `long header gives an invalid segment size ${segmentSize}`,
+        first,
+        version,
+      );
     }
     if (first.pageSize !== WAL_PAGE_SIZE) {
-      return unreadable(bytes.length, `WAL page size ${first.pageSize} is not ${WAL_PAGE_SIZE}`, first, version);
+      return unreadable(
+        bytes.length,
+        `WAL page size ${first.pageSize} is not ${WAL_PAGE_SIZE}`,
+        first,
+        version,
+      );
     }
     if (first.pageAddress % BigInt(segmentSize) !== 0n) {
       return unreadable(bytes.length, 'first page address is not at a segment start', first, version);
@@ -681,13 +720,19 @@ export class WalReader {
       carry.segmentSize === segmentSize &&
       carry.systemIdentifier === first.systemIdentifier &&
       first.timeline >= carry.timeline;
-    const scan = new SegmentScan(bytes, first, version, this.options, follows ? carry?.lastRecordLsn : undefined);
-    scan.run(first, follows ? carry?.pending : undefined);
+    const scan = new SegmentScan(
+      bytes,
+      first,
+      version,
+      this.options,
+      follows ? carry?.lastRecordLsn : undefined,
+    );
+    scan.run(first, follows ? carry?.pending : undefined, follows && carry?.skipping === true);
 
     if (bytes.length > segmentSize && scan.error === undefined) {
       scan.end = 'invalid';
       scan.error = `file has ${bytes.length} bytes, more than its ${segmentSize}-byte segment`;
-    } else if (bytes.length < segmentSize && scan.error === undefined && scan.end === 'segment-end') {
+    } else if (bytes.length < segmentSize && scan.error === undefined) {
       scan.end = 'invalid';
       scan.error = `file ends at byte ${bytes.length}, before the end of the ${segmentSize}-byte segment`;
       scan.errorLsn = first.pageAddress + BigInt(bytes.length);
@@ -701,6 +746,7 @@ export class WalReader {
         systemIdentifier: first.systemIdentifier as bigint,
         timeline: first.timeline,
         pending: scan.end === 'segment-end' ? scan.pending : undefined,
+        skipping: scan.end === 'segment-end' && scan.skippingAtEnd,
         lastRecordLsn: content.lastRecordLsn,
       };
     }
@@ -708,7 +754,11 @@ export class WalReader {
   }
 }
 
-function checkFileName(fileName: string | undefined, startLsn: bigint, segmentSize: number): string | undefined {
+function checkFileName(
+  fileName: string | undefined,
+  startLsn: bigint,
+  segmentSize: number,
+): string | undefined {
   if (fileName === undefined) return undefined;
   const base = fileName.slice(fileName.lastIndexOf('/') + 1);
   const match = FILE_NAME.exec(base);
@@ -726,7 +776,8 @@ function summarise(scan: SegmentScan, fileSize: number, first: PageHeader, versi
   const firstCommit = scan.firstCommit && decodeTransactionEnd(scan.firstCommit);
   const lastCommit = scan.lastCommit && decodeTransactionEnd(scan.lastCommit);
   const lastAbort = scan.lastAbort && decodeTransactionEnd(scan.lastAbort);
-  const lastRecordLsn = scan.lastRecordOffset >= 0 ? scan.lsnAt(scan.lastRecordOffset) : scan.lastRecordLsnOutside;
+  const lastRecordLsn =
+    scan.lastRecordOffset >= 0 ? scan.lsnAt(scan.lastRecordOffset) : scan.lastRecordLsnOutside;
   const endLsn = scan.endOffset >= 0 ? scan.lsnAt(scan.endOffset) : scan.endLsnOutside;
   const pending = scan.end === 'segment-end' ? scan.pending : undefined;
   return {
@@ -778,6 +829,9 @@ function summarise(scan: SegmentScan, fileSize: number, first: PageHeader, versi
  * const content = readSegment(bytes, { fileName: '000000010000000000000003' });
  * content.lastCommitTime // '2026-11-24T14:32:15.485281Z'
  */
-export function readSegment(bytes: Uint8Array, options: ReadSegmentOptions & WalReaderOptions = {}): SegmentContent {
+export function readSegment(
+  bytes: Uint8Array,
+  options: ReadSegmentOptions & WalReaderOptions = {},
+): SegmentContent {
   return new WalReader(options).readSegment(bytes, options);
 }
