@@ -28,16 +28,13 @@ export function locateArchivedWal(archive: ArchiveLayout, fileName: string): str
  * Writes the `archive_command` and `restore_command` scripts for an archive into `binDir` and returns the
  * two settings' values. The archive script stores `%p` as `wal_005/%f.lz4` (LZ4 frame through the `lz4`
  * CLI, whatever the file kind), like `wal-g wal-push`; like WAL-G it refuses to overwrite a `.history`
- * object with other content. The restore script decompresses `wal_005/%f.lz4` to `%p`, like
- * `wal-g wal-fetch`, and exits 1 when the object is absent.
+ * object with other content. For the restore command see {@link formatRestoreCommand}.
  */
 export async function writeArchiveScripts(
   archive: ArchiveLayout,
   binDir: string,
 ): Promise<{ archiveCommand: string; restoreCommand: string }> {
-  const walDir = join(archive.root, 'wal_005');
   const archiveScript = join(binDir, 'archive-wal');
-  const restoreScript = join(binDir, 'restore-wal');
   await writeFile(
     archiveScript,
     `#!/bin/sh
@@ -47,7 +44,7 @@ set -eu
 umask 022
 src=$1
 name=$2
-target=${quoteShell(walDir)}/"$name".lz4
+target=${quoteShell(join(archive.root, 'wal_005'))}/"$name".lz4
 staged=${quoteShell(archive.stagingDir)}/"$name".lz4.$$
 trap 'rm -f "$staged"' EXIT
 case $name in
@@ -64,21 +61,31 @@ mv -f "$staged" "$target"
     { mode: 0o755 },
   );
   await writeFile(
-    restoreScript,
+    join(binDir, 'restore-wal'),
     `#!/bin/sh
-# restore_command: fetches <file> from wal_005/<file>.lz4 as wal-g wal-fetch does; exit 1 = not archived.
+# restore_command: fetches <file> from <root>/wal_005/<file>.lz4 as wal-g wal-fetch does; exit 1 = not
+# archived. Arguments: archive root, %f, %p.
 set -eu
-source=${quoteShell(walDir)}/"$1".lz4
+source="$1/wal_005/$2.lz4"
 [ -f "$source" ] || exit 1
-lz4 -q -d -c < "$source" > "$2.walwatch-tmp"
-mv -f "$2.walwatch-tmp" "$2"
+lz4 -q -d -c < "$source" > "$3.walwatch-tmp"
+mv -f "$3.walwatch-tmp" "$3"
 `,
     { mode: 0o755 },
   );
   return {
     archiveCommand: `${quoteShell(archiveScript)} "%p" "%f"`,
-    restoreCommand: `${quoteShell(restoreScript)} "%f" "%p"`,
+    restoreCommand: formatRestoreCommand(binDir, archive.root),
   };
+}
+
+/**
+ * Returns a `restore_command` that decompresses `<archiveRoot>/wal_005/%f.lz4` to `%p`, like
+ * `wal-g wal-fetch`, and exits 1 when the object is absent. Uses the script {@link writeArchiveScripts}
+ * put in `binDir`.
+ */
+export function formatRestoreCommand(binDir: string, archiveRoot: string): string {
+  return `${quoteShell(join(binDir, 'restore-wal'))} ${quoteShell(archiveRoot)} "%f" "%p"`;
 }
 
 /** Compresses `sourcePath` into a new LZ4 frame file `targetPath` with the `lz4` CLI. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   type ArchiveLayout,
   decompressLz4,
+  formatRestoreCommand,
   listObjectKeys,
   locateArchivedWal,
   writeArchiveScripts,
@@ -47,20 +48,38 @@ export interface StartPostgresOptions {
   readonly settings?: Readonly<Record<string, string | number>>;
 }
 
-/** What a promotion did, as PostgreSQL reports it. */
-export interface PromotionFacts {
-  /** The new timeline. */
+/** A timeline's history file, as PostgreSQL wrote it. */
+export interface TimelineHistory {
+  /** The timeline the file belongs to. */
   readonly timeline: number;
-  /** The timeline the server was replaying before. */
+  /** Its parent: the timeline of the file's last entry. */
   readonly parentTimeline: number;
-  /** Where the parent timeline ends, from the last line of the new `.history` file (`%X/%X`). */
+  /** Where the parent timeline ends, from the file's last entry (`%X/%X`). */
   readonly switchLsn: string;
-  /** The end of the last record the standby replayed before promotion (`pg_last_wal_replay_lsn()`). */
-  readonly replayedLsn: string;
   /** `0000000N.history`. */
   readonly historyFileName: string;
-  /** The history file's text. */
+  /** The file's text. */
   readonly historyFile: string;
+}
+
+/** What archive recovery of a base backup reached, as PostgreSQL reports it. */
+export interface RecoveryFacts {
+  /** The restored server, running on its new timeline. */
+  readonly server: PostgresServer;
+  /** The timeline recovery followed to its end (the archive's latest). */
+  readonly recoveredTimeline: number;
+  /** Where recovery ran out of WAL: the switch LSN in the new timeline's history file. */
+  readonly endOfRecoveryLsn: string;
+  /** The timeline the server started at the end of recovery. */
+  readonly newTimeline: number;
+  /** The new timeline's history file. */
+  readonly historyFile: string;
+}
+
+/** What a promotion did, as PostgreSQL reports it: the new timeline's history and more. */
+export interface PromotionFacts extends TimelineHistory {
+  /** The end of the last record the standby replayed before promotion (`pg_last_wal_replay_lsn()`). */
+  readonly replayedLsn: string;
   /** The parent timeline's last segment renamed `<24hex>.partial`, when the switch was mid-segment. */
   readonly partialFileName: string | undefined;
 }
@@ -220,6 +239,15 @@ export class PostgresServer {
     }
   }
 
+  /** Waits until the server has left recovery (`pg_is_in_recovery()` is false). */
+  async waitForRecoveryEnd(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.runSql('SELECT pg_is_in_recovery();')) !== 'f') {
+      if (Date.now() > deadline) throw new Error(`${this.name}: still in recovery after ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  }
+
   /** Runs `pg_controldata` on the data directory and returns its fields by label. */
   async readControlData(): Promise<ControlData> {
     const result = await runCommand(`${POSTGRES_BIN}/pg_controldata`, ['-D', this.dataDir], {
@@ -273,12 +301,23 @@ export class PostgresServer {
       asPostgresUser: true,
       cwd: this.workspace.dir,
     });
+    const history = await this.readLatestHistory();
+    await this.waitForArchived(history.historyFileName);
+    const walFiles = await readdir(join(this.dataDir, 'pg_wal'));
+    return { ...history, replayedLsn, partialFileName: walFiles.find((name) => name.endsWith('.partial')) };
+  }
+
+  /**
+   * Reads the newest `.history` file in `pg_wal`: the current timeline, its parent and where the parent
+   * ended (its last entry).
+   */
+  async readLatestHistory(): Promise<TimelineHistory> {
     const walFiles = await readdir(join(this.dataDir, 'pg_wal'));
     const historyFileName = walFiles
       .filter((name) => /^[0-9A-F]{8}\.history$/.test(name))
       .sort()
       .at(-1);
-    if (!historyFileName) throw new Error(`${this.name}: no timeline history file after promotion`);
+    if (!historyFileName) throw new Error(`${this.name}: no timeline history file in pg_wal`);
     const historyFile = (await this.readWalFile(historyFileName)).toString('utf8');
     const lastEntry = historyFile
       .split('\n')
@@ -287,15 +326,12 @@ export class PostgresServer {
     const fields = /^(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(lastEntry ?? '');
     if (!fields)
       throw new Error(`${this.name}: cannot read ${historyFileName}: ${JSON.stringify(historyFile)}`);
-    await this.waitForArchived(historyFileName);
     return {
       timeline: Number.parseInt(historyFileName.slice(0, 8), 16),
       parentTimeline: Number(fields[1]),
       switchLsn: String(fields[2]),
-      replayedLsn,
       historyFileName,
       historyFile,
-      partialFileName: walFiles.find((name) => name.endsWith('.partial')),
     };
   }
 
@@ -435,6 +471,62 @@ export class PostgresHarness {
     this.workspace.servers.push(standby);
     await standby.start();
     return standby;
+  }
+
+  /**
+   * Restores base backup `backupName` from an archive the way `wal-g backup-fetch` plus archive recovery
+   * does: extracts every `tar_partitions/*.tar.lz4` into a new data directory, adds `recovery.signal` and a
+   * `restore_command` reading `<archiveRoot>/wal_005/%f.lz4`, and starts it (`archive_mode` off, so the
+   * archive stays untouched). PostgreSQL replays all WAL it can fetch along the latest timeline, then ends
+   * recovery on a new timeline; its history file says where the recovered WAL ended. `settings` add
+   * recovery targets, e.g. `{ recovery_target: 'immediate', recovery_target_action: 'promote' }`.
+   */
+  async restoreBackup(
+    backupName: string,
+    options: { archiveRoot?: string; settings?: Readonly<Record<string, string | number>> } = {},
+  ): Promise<RecoveryFacts> {
+    const root = options.archiveRoot ?? this.workspace.archive.root;
+    const server = new PostgresServer(`restore-${this.workspace.servers.length}`, this.workspace);
+    await server.createHome();
+    await mkdir(server.dataDir, { mode: 0o700 });
+    await chown(server.dataDir, this.workspace.osUser.uid, this.workspace.osUser.gid);
+    const partsDir = join(root, 'basebackups_005', backupName, 'tar_partitions');
+    for (const part of (await readdir(partsDir)).filter((name) => name.endsWith('.tar.lz4'))) {
+      await runCommand(
+        'sh',
+        ['-c', 'lz4 -q -d -c "$1" | tar -x -f - -C "$2"', 'extract', join(partsDir, part), server.dataDir],
+        {
+          asPostgresUser: true,
+          cwd: this.workspace.dir,
+        },
+      );
+    }
+    await mkdir(join(server.dataDir, 'pg_wal'), { recursive: true, mode: 0o700 });
+    await writeFile(join(server.dataDir, 'recovery.signal'), '');
+    await chown(
+      join(server.dataDir, 'recovery.signal'),
+      this.workspace.osUser.uid,
+      this.workspace.osUser.gid,
+    );
+    await server.configure({
+      unix_socket_directories: server.socketDir,
+      archive_mode: 'off',
+      restore_command: formatRestoreCommand(join(this.workspace.dir, 'bin'), root),
+      recovery_target_timeline: 'latest',
+      ...options.settings,
+    });
+    this.workspace.servers.push(server);
+    await server.start();
+    // pg_ctl returns once a hot standby accepts connections, which can be long before recovery ends.
+    await server.waitForRecoveryEnd();
+    const history = await server.readLatestHistory();
+    return {
+      server,
+      recoveredTimeline: history.parentTimeline,
+      endOfRecoveryLsn: history.switchLsn,
+      newTimeline: history.timeline,
+      historyFile: history.historyFile,
+    };
   }
 
   /** Stops every server of the harness (clean shutdown, forced if need be) and removes the temp folder. */
