@@ -1,6 +1,17 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -113,8 +124,10 @@ export class PostgresServer {
   readonly socketDir: string;
   /** Names the socket file `.s.PGSQL.<port>`; nothing listens on TCP. */
   readonly port = 5432;
-  /** The server log (`pg_ctl -l`). */
+  /** The server log (the postmaster's output). */
   readonly logFile: string;
+  /** The running postmaster process, from {@link PostgresServer.start} until {@link PostgresServer.stop}. */
+  private postmaster: { readonly exited: Promise<void>; isDone: boolean } | undefined;
 
   constructor(
     /** A short name for messages and folders, e.g. `primary`, `standby-1`. */
@@ -337,15 +350,44 @@ export class PostgresServer {
 
   /** Starts the server (`pg_ctl start -w`) on its existing data directory. */
   async start(): Promise<void> {
-    await runCommand(
-      `${POSTGRES_BIN}/pg_ctl`,
-      ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile],
-      { asPostgresUser: true, cwd: this.workspace.dir },
-    ).catch(async (error: unknown) => {
-      const log = await readFile(this.logFile, 'utf8').catch(() => '');
-      throw new Error(`${this.name}: PostgreSQL did not start\n${log.slice(-3000)}`, { cause: error });
+    // The postmaster runs as a child of this process (through runuser when root), not daemonised by
+    // pg_ctl: its exit is then reaped here, even where PID 1 does not reap orphans.
+    const log = await open(this.logFile, 'a');
+    const argv = [`${POSTGRES_BIN}/postgres`, '-D', this.dataDir];
+    const [file, ...args] = (isRoot() ? ['runuser', '-u', POSTGRES_OS_USER, '--', ...argv] : argv) as [
+      string,
+      ...string[],
+    ];
+    const postmaster = spawn(file, args, {
+      cwd: this.workspace.dir,
+      stdio: ['ignore', log.fd, log.fd],
+      env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
+    });
+    await log.close();
+    const exited = new Promise<void>((resolve) => postmaster.once('exit', () => resolve()));
+    this.postmaster = { exited, isDone: false };
+    const state = this.postmaster;
+    void exited.then(() => {
+      state.isDone = true;
     });
     running.add(this);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await runCommand(
+        `${POSTGRES_BIN}/pg_isready`,
+        ['-q', '-h', this.socketDir, '-p', String(this.port)],
+        {
+          allowedExitCodes: [0, 1, 2, 3],
+        },
+      );
+      if (ready.exitCode === 0) return;
+      if (state.isDone || Date.now() > deadline) {
+        await this.stop();
+        const text = await readFile(this.logFile, 'utf8').catch(() => '');
+        throw new Error(`${this.name}: PostgreSQL did not start\n${text.slice(-3000)}`);
+      }
+      await sleep(50);
+    }
   }
 
   /**
@@ -353,24 +395,28 @@ export class PostgresServer {
    * back to `immediate` and then to killing the postmaster. Does nothing when it is not running.
    */
   async stop(): Promise<void> {
-    if (!running.has(this)) return;
-    const pgCtl = (mode: string) =>
-      runCommand(`${POSTGRES_BIN}/pg_ctl`, ['stop', '-w', '-t', '30', '-m', mode, '-D', this.dataDir], {
-        asPostgresUser: true,
-        cwd: this.workspace.dir,
-        allowedExitCodes: [0],
-      });
-    try {
-      await pgCtl('fast');
-    } catch {
-      await pgCtl('immediate').catch(() => killPostmaster(this.dataDir));
+    const postmaster = this.postmaster;
+    if (!postmaster) return;
+    if (!postmaster.isDone) {
+      const pgCtl = (mode: string) =>
+        runCommand(`${POSTGRES_BIN}/pg_ctl`, ['stop', '-w', '-t', '30', '-m', mode, '-D', this.dataDir], {
+          asPostgresUser: true,
+          cwd: this.workspace.dir,
+        });
+      try {
+        await pgCtl('fast');
+      } catch {
+        await pgCtl('immediate').catch(() => killPostmaster(this.dataDir));
+      }
+      await Promise.race([postmaster.exited, sleep(10_000)]);
     }
+    this.postmaster = undefined;
     running.delete(this);
   }
 
   /** Whether the server was started and not stopped since. */
   get isRunning(): boolean {
-    return running.has(this);
+    return this.postmaster !== undefined && !this.postmaster.isDone;
   }
 
   /** Writes settings to `postgresql.conf` (later lines win). */
@@ -550,7 +596,8 @@ export class PostgresHarness {
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHarness> {
   const walSegmentSize = options.walSegmentSize ?? 1024 * 1024;
-  if (!Number.isInteger(walSegmentSize / 2 ** 20) || (walSegmentSize & (walSegmentSize - 1)) !== 0) {
+  const mib = walSegmentSize / 2 ** 20;
+  if (!Number.isInteger(mib) || mib < 1 || mib > 1024 || (mib & (mib - 1)) !== 0) {
     throw new Error(`walSegmentSize must be a power of two from 1 MiB to 1 GiB, got ${walSegmentSize}`);
   }
   await removeAbandonedWorkspaces();
