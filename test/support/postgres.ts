@@ -179,8 +179,8 @@ export class PostgresServer {
   }
 
   /**
-   * Writes a few thousand rows (about 0.5 MiB of WAL per 2000 rows) in one transaction and returns the
-   * LSN after the commit.
+   * Inserts `rows` rows into table `walwatch_load` in one transaction (about 0.5 MiB of WAL per 2000 rows)
+   * and returns the LSN after the commit.
    */
   async generateLoad(rows = 2000): Promise<string> {
     return this.runSql(`
@@ -348,7 +348,7 @@ export class PostgresServer {
     };
   }
 
-  /** Starts the server (`pg_ctl start -w`) on its existing data directory. */
+  /** Starts the postmaster on the existing data directory and waits until it accepts connections. */
   async start(): Promise<void> {
     // The postmaster runs as a child of this process (through runuser when root), not daemonised by
     // pg_ctl: its exit is then reaped here, even where PID 1 does not reap orphans.
