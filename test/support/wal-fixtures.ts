@@ -152,6 +152,38 @@ export class WalCluster {
     run(join(PG_BIN, 'pg_ctl'), ['-D', this.dataDir, '-w', 'promote']);
   }
 
+  /** `pg_controldata`'s output as label → value. */
+  controlData(): Record<string, string> {
+    const text = run(join(PG_BIN, 'pg_controldata'), ['-D', this.dataDir]);
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .map((line) => /^([^:]+):\s+(.*)$/.exec(line))
+        .filter((match): match is RegExpExecArray => match !== null)
+        .map((match) => [match[1] as string, match[2] as string]),
+    );
+  }
+
+  /**
+   * Pads WAL with a non-transactional logical message so that the next record starts between `minGap`
+   * and about `minGap + 300` bytes before the end of the current segment (page headers included).
+   */
+  fillSegmentUntil(minGap: number): void {
+    const segmentOffset = () => {
+      const lsn = parseLsnText(this.sql('SELECT pg_current_wal_insert_lsn();'));
+      return Number(lsn % BigInt(this.segmentSize));
+    };
+    let remaining = this.segmentSize - segmentOffset();
+    if (remaining < minGap + 16_384) {
+      this.sql(`SELECT pg_logical_emit_message(false, 'walwatch-pad', repeat('p', ${remaining + 1000}));`);
+      remaining = this.segmentSize - segmentOffset();
+    }
+    // Each 8 KiB page costs a 24-byte header; the message record itself about 60 bytes.
+    const pages = Math.ceil(remaining / 8192);
+    const payload = remaining - minGap - pages * 24 - 60 - 200;
+    this.sql(`SELECT pg_logical_emit_message(false, 'walwatch-pad', repeat('p', ${payload}));`);
+  }
+
   /** The archive folder's file names, sorted. */
   async archivedFiles(): Promise<string[]> {
     return (await readdir(this.archiveDir)).sort();

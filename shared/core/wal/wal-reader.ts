@@ -535,6 +535,10 @@ class SegmentScan {
         at += totalLength;
         continue;
       }
+      if (pageEnd > this.limit) {
+        this.fail(`file ends at byte ${bytes.length}, inside the record at ${hexLsn(this.lsnAt(at))}`, at);
+        return;
+      }
       // The record spans pages: check what of its header is here before trusting its length.
       if (at + RECORD_HEADER_SIZE <= pageEnd) {
         if (!this.checkRecordHeader(view, at, totalLength, at)) return;
@@ -542,14 +546,10 @@ class SegmentScan {
         this.fail(`invalid record length ${totalLength} at ${hexLsn(this.lsnAt(at))}`, at);
         return;
       }
-      const firstPart = Math.min(pageEnd, this.limit) - at;
+      const firstPart = pageEnd - at;
       const pending: PendingRecord = { lsn: this.lsnAt(at), buffer: new Uint8Array(totalLength), filled: 0 };
-      pending.buffer.set(bytes.subarray(at, at + firstPart));
+      pending.buffer.set(bytes.subarray(at, pageEnd));
       pending.filled = firstPart;
-      if (pageEnd > this.limit) {
-        this.fail(`file ends at byte ${bytes.length}, inside the record at ${hexLsn(pending.lsn)}`, at);
-        return;
-      }
       if (pageEnd >= this.segmentSize) {
         this.pending = pending;
         this.end = 'segment-end';
