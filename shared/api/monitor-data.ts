@@ -1,0 +1,56 @@
+/**
+ * What the API and the sweeper need from a store: cluster states, gap acknowledgements and alert states.
+ * The DynamoDB store implements it for Lambda and for the local monitor (dynalite); tests may use
+ * `createMemoryMonitorData`.
+ */
+import type { OpenAlerts } from '../core/alerts.js';
+import type { ClusterState } from '../core/state.js';
+
+/** An operator's acknowledgement of a gap. */
+export interface GapAcknowledgement {
+  readonly reason: string;
+  /** Who acknowledged it (IAM ARN on AWS, `local` on the local monitor). */
+  readonly by: string;
+  /** ISO 8601 time. */
+  readonly at: string;
+}
+
+/** A cluster's alert bookkeeping: open alerts, and notifications decided but not yet confirmed sent. */
+export interface AlertState {
+  readonly open: OpenAlerts;
+  /** Outbox: notifications to (re)send, by id. Cleared once published. */
+  readonly outbox: Record<string, { readonly subject: string; readonly body: string }>;
+  /** Optimistic-locking version (0: never stored). */
+  readonly ver: number;
+}
+
+/** Store operations of the API and the sweeper. */
+export interface MonitorData {
+  listClusterIds(): Promise<string[]>;
+  getClusterState(clusterId: string): Promise<ClusterState | undefined>;
+  getAcknowledgements(clusterId: string): Promise<Record<string, GapAcknowledgement>>;
+  acknowledgeGap(clusterId: string, gapId: string, acknowledgement: GapAcknowledgement): Promise<void>;
+  getAlertState(clusterId: string): Promise<AlertState>;
+  /** Writes the alert state if its version is still `expectedVer`; false when another writer won. */
+  putAlertState(clusterId: string, state: Omit<AlertState, 'ver'>, expectedVer: number): Promise<boolean>;
+}
+
+/** An in-memory `MonitorData` over a map of states (tests and quick experiments). */
+export function createMemoryMonitorData(states: Map<string, ClusterState>): MonitorData {
+  const acks = new Map<string, Record<string, GapAcknowledgement>>();
+  const alerts = new Map<string, AlertState>();
+  return {
+    listClusterIds: async () => [...states.keys()].sort(),
+    getClusterState: async (id) => states.get(id),
+    getAcknowledgements: async (id) => ({ ...(acks.get(id) ?? {}) }),
+    acknowledgeGap: async (id, gapId, acknowledgement) => {
+      acks.set(id, { ...(acks.get(id) ?? {}), [gapId]: acknowledgement });
+    },
+    getAlertState: async (id) => alerts.get(id) ?? { open: {}, outbox: {}, ver: 0 },
+    putAlertState: async (id, state, expectedVer) => {
+      if ((alerts.get(id)?.ver ?? 0) !== expectedVer) return false;
+      alerts.set(id, { ...state, ver: expectedVer + 1 });
+      return true;
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * The freshness metrics of a cluster, the same on CloudWatch and on the local monitor's `/metrics`.
+ */
+import type { ClusterReport } from './report.js';
+
+/** Metric names and their values for one cluster (a metric without a value is omitted). */
+export interface ClusterMetrics {
+  readonly ArchiveAgeSeconds?: number;
+  readonly BackupAgeSeconds?: number;
+  readonly RecoveryPointLagSeconds?: number;
+  readonly LostGapSegments: number;
+  readonly CriticalProblems: number;
+}
+
+/** Metric names, in the order they are documented. */
+export const METRIC_NAMES = [
+  'ArchiveAgeSeconds',
+  'BackupAgeSeconds',
+  'RecoveryPointLagSeconds',
+  'LostGapSegments',
+  'CriticalProblems',
+] as const;
+
+/** The metrics of one cluster report. */
+export function clusterMetrics(report: ClusterReport): ClusterMetrics {
+  const metrics: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
+    LostGapSegments: report.gaps
+      .filter((gap) => gap.status === 'lost')
+      .reduce((sum, gap) => sum + gap.count, 0),
+    CriticalProblems: report.problems.filter((problem) => problem.severity === 'critical').length,
+  };
+  if (report.archiveAgeSeconds !== null) metrics.ArchiveAgeSeconds = report.archiveAgeSeconds;
+  if (report.backupAgeSeconds !== null) metrics.BackupAgeSeconds = report.backupAgeSeconds;
+  if (report.recoveryPointLagSeconds !== null)
+    metrics.RecoveryPointLagSeconds = report.recoveryPointLagSeconds;
+  return metrics;
+}
+
+/**
+ * Fleet-wide maxima without the cluster dimension, so one alarm covers clusters discovered after
+ * deployment. A cluster with no restorable backup has no backup age; it shows in `CriticalProblems`
+ * (`no-restorable-backup` is critical).
+ */
+export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics {
+  const all = reports.map(clusterMetrics);
+  const max = (name: keyof ClusterMetrics): number | undefined => {
+    const values = all.map((m) => m[name]).filter((v): v is number => v !== undefined);
+    return values.length === 0 ? undefined : Math.max(...values);
+  };
+  const fleet: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
+    LostGapSegments: max('LostGapSegments') ?? 0,
+    CriticalProblems: max('CriticalProblems') ?? 0,
+  };
+  const archive = max('ArchiveAgeSeconds');
+  if (archive !== undefined) fleet.ArchiveAgeSeconds = archive;
+  const lag = max('RecoveryPointLagSeconds');
+  if (lag !== undefined) fleet.RecoveryPointLagSeconds = lag;
+  const backup = max('BackupAgeSeconds');
+  if (backup !== undefined) fleet.BackupAgeSeconds = backup;
+  return fleet;
+}
