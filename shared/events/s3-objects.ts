@@ -1,0 +1,86 @@
+/**
+ * The two S3 operations the event pipeline needs: reading one small document (sentinel, `metadata.json`,
+ * history) decompressed, and listing a prefix after a key. SDK errors are translated here.
+ */
+import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { decompress } from '../codec/decompress.js';
+import type { ObjectEvent } from '../core/facts.js';
+import type { Compression } from '../core/keys.js';
+
+/** Body of a document, or why it cannot be used (damaged, unreadable, too large, gone). */
+export type DocumentRead = { readonly text: string } | { readonly error: string };
+
+/** S3 could not be reached or refused the request: worth retrying, never a fact about the object. */
+export class ObjectAccessError extends Error {
+  override readonly name = 'ObjectAccessError';
+}
+
+/** Documents are a few KB; anything larger than this is reported, not stored. */
+export const MAX_DOCUMENT_BYTES = 256 * 1024;
+
+/**
+ * Reads and decompresses one document. A body that cannot be decoded is a value (`{ error }`), so a corrupt
+ * history or a garbage sentinel becomes a reported problem; an object that is gone is one too (its removal
+ * event follows). Network and permission failures throw `ObjectAccessError`, so the message is retried.
+ */
+export async function readArchiveDocument(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  compression: Compression,
+): Promise<DocumentRead> {
+  let body: Uint8Array;
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    body = (await response.Body?.transformToByteArray()) ?? new Uint8Array();
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'NoSuchKey' || name === 'NotFound') return { error: 'object was gone when read' };
+    throw new ObjectAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, { cause: error });
+  }
+  try {
+    const plain = await decompress(body, compression, { maxBytes: MAX_DOCUMENT_BYTES });
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(plain) };
+  } catch (error) {
+    // Decoding failures are facts about the object (ContentUnreadable/Corrupt/TooLarge, invalid UTF-8).
+    return { error: `${(error as Error).name}: ${(error as Error).message}` };
+  }
+}
+
+/**
+ * Lists every object under `prefix` whose key sorts after `startAfter`, as listing observations (created
+ * events without a sequencer, at their LastModified time).
+ */
+export async function* listObjectsAfter(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  startAfter?: string,
+): AsyncGenerator<ObjectEvent> {
+  try {
+    const pages = paginateListObjectsV2(
+      { client, pageSize: 1000 },
+      { Bucket: bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) },
+    );
+    for await (const page of pages) {
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield {
+          key: object.Key,
+          type: 'created',
+          at: object.LastModified?.getTime() ?? 0,
+          size: object.Size ?? null,
+          etag: object.ETag ?? null,
+          sequencer: null,
+        };
+      }
+    }
+  } catch (error) {
+    throw new ObjectAccessError(`cannot list s3://${bucket}/${prefix}: ${describe(error)}`, { cause: error });
+  }
+}
+
+function describe(error: unknown): string {
+  const named = error as { name?: string; message?: string };
+  return `${named.name ?? 'Error'}: ${named.message ?? String(error)}`;
+}

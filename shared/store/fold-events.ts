@@ -1,0 +1,528 @@
+/**
+ * Folds object events into the DynamoDB store: the durable twin of `MemoryArchive`, and what both the
+ * ingest Lambda and the reconcile job call.
+ *
+ * Protocol (no transactions needed):
+ * 1. **Fact write.** Events are grouped by fact item (one per object key; one per segment for all its
+ *    compression variants). Each item is read, every event passes the core's gate `decideKeyFact`, documents
+ *    whose current version changed are read from S3, and the item is written conditional on its version.
+ *    A conflict re-reads and re-decides. Duplicates and stale events leave the item untouched.
+ * 2. **State write.** Per cluster, once per batch: read the state, then (after it) the facts of every touched
+ *    key and the segments `refreshSegment` / `applyObjectChange` read, re-derive the touched parts of the
+ *    state from those facts, and write it conditional on its version if it changed. A conflict redoes the
+ *    whole step, reads included, so no step ever combines a newer state with older facts.
+ *
+ * Step 2 runs for every event, also when its fact did not change. That is what makes a crash between the
+ * two writes harmless: SQS redelivers the message, the gate finds the fact already written and changes
+ * nothing, and step 2 re-derives the state from it. No pending marker is needed because the state is a
+ * function of the facts, and re-deriving an unchanged part writes nothing. The one exception is the
+ * count of unknown keys beyond `UNKNOWN_KEYS_KEPT`, a counter bumped only when the key's fact changed: a
+ * crash between the two writes can leave one such key uncounted (a count, never a wrong verdict).
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { decideKeyFact, type ObjectEvent } from '../core/facts.js';
+import { type Compression, type ParsedKey, parseObjectKey } from '../core/keys.js';
+import { parseWalFileName } from '../core/lsn.js';
+import type { DocumentContent } from '../core/memory-archive.js';
+import {
+  applyObjectChange,
+  type ClusterState,
+  createClusterState,
+  isNewer,
+  needsContent,
+  needsNewestLookup,
+  type ObjectPresence,
+  objectChangeLookups,
+  refreshSegment,
+  type SegmentLookup,
+  type SegmentPresence,
+  type SegmentTime,
+  segmentKey,
+  segmentsToLookUp,
+  UNKNOWN_KEYS_KEPT,
+} from '../core/state.js';
+import { getClusterState, putClusterState } from './cluster-states.js';
+import { ConflictRetriesExhaustedError } from './errors.js';
+import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
+import { queryNewestSegments } from './newest-segments.js';
+import { newestPartition, newestSortKey, objectFactKey, segmentFactKey } from './table.js';
+
+/** What folding needs from outside: the table, the cluster configuration and a document reader. */
+export interface FoldDependencies {
+  readonly db: DynamoDBDocumentClient;
+  readonly table: string;
+  readonly segmentSizeOf: (clusterId: string) => number;
+  /** Reads a document's current body from the bucket, decompressed; throws only when worth retrying. */
+  readonly readDocument: (key: string, compression: Compression) => Promise<DocumentContent>;
+  /** Attempts of one optimistic update before giving up. @default 12 */
+  readonly maxConflictAttempts?: number;
+}
+
+/** An event and the id of the message that carried it (several events may share one). */
+export interface FoldInput {
+  readonly id: string;
+  readonly event: ObjectEvent;
+}
+
+/** Counters of one fold, for metrics and the benchmark. */
+export interface FoldCounts {
+  /** Events whose key lies under no archive root. */
+  outsideArchive: number;
+  /** Events that changed their key's fact. */
+  changed: number;
+  /** Events the gate found stale or duplicate. */
+  unchanged: number;
+  /** Stores of a key with other content than before. */
+  overwrites: number;
+  factWrites: number;
+  factConflicts: number;
+  stateWrites: number;
+  stateConflicts: number;
+  documentReads: number;
+}
+
+/** The outcome of one fold: counters and the events that failed, by input id. */
+export interface FoldResult {
+  readonly counts: FoldCounts;
+  readonly failures: Map<string, Error>;
+}
+
+/** One fact item and the events aimed at it. */
+interface FactGroup {
+  readonly pk: string;
+  readonly clusterId: string;
+  /** Set for items of segments valid for the cluster's segment size. */
+  readonly segment: { readonly timeline: number; readonly segno: number } | null;
+  readonly keys: Map<string, ParsedKey>;
+  readonly inputs: FoldInput[];
+  /** Keys whose fact this fold changed (filled by the fact write). */
+  readonly changedKeys: Set<string>;
+}
+
+const DEFAULT_CONFLICT_ATTEMPTS = 12;
+const FACT_WRITE_CONCURRENCY = 16;
+const NEWEST_CANDIDATES = 10;
+/** Object kinds whose re-store with other content is a problem (`wal-overwritten`). */
+const WATCHED_KINDS = new Set(['segment', 'history', 'partial']);
+
+/**
+ * Folds a batch of events into the store: facts first, then one state update per cluster.
+ * Never throws for a single event's failure: it is reported in `failures` and the rest proceeds.
+ *
+ * @example
+ * const { failures } = await foldEvents(deps, [{ id: record.messageId, event }]);
+ */
+export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldInput[]): Promise<FoldResult> {
+  const counts: FoldCounts = {
+    outsideArchive: 0,
+    changed: 0,
+    unchanged: 0,
+    overwrites: 0,
+    factWrites: 0,
+    factConflicts: 0,
+    stateWrites: 0,
+    stateConflicts: 0,
+    documentReads: 0,
+  };
+  const failures = new Map<string, Error>();
+  const groups = groupByFactItem(deps, inputs, counts);
+
+  const written: FactGroup[] = [];
+  const previousItems = await getFactItems(
+    deps.db,
+    deps.table,
+    [...groups.values()].map((group) => group.pk),
+  ).catch((error: Error) => {
+    for (const input of inputs) failures.set(input.id, error);
+    return undefined;
+  });
+  if (!previousItems) return { counts, failures };
+
+  await forEachLimited([...groups.values()], FACT_WRITE_CONCURRENCY, async (group) => {
+    try {
+      await writeFacts(deps, group, previousItems.get(group.pk), counts);
+      written.push(group);
+    } catch (error) {
+      for (const input of group.inputs) failures.set(input.id, error as Error);
+    }
+  });
+
+  const byCluster = new Map<string, FactGroup[]>();
+  for (const group of written) {
+    const list = byCluster.get(group.clusterId) ?? [];
+    list.push(group);
+    byCluster.set(group.clusterId, list);
+  }
+  await Promise.all(
+    [...byCluster].map(async ([clusterId, clusterGroups]) => {
+      try {
+        await updateClusterState(deps, clusterId, clusterGroups, counts);
+      } catch (error) {
+        for (const group of clusterGroups)
+          for (const input of group.inputs) failures.set(input.id, error as Error);
+      }
+    }),
+  );
+  return { counts, failures };
+}
+
+function groupByFactItem(
+  deps: FoldDependencies,
+  inputs: readonly FoldInput[],
+  counts: FoldCounts,
+): Map<string, FactGroup> {
+  const groups = new Map<string, FactGroup>();
+  for (const input of inputs) {
+    const parsed = parseObjectKey(input.event.key);
+    if (!parsed) {
+      counts.outsideArchive += 1;
+      continue;
+    }
+    let segment: FactGroup['segment'] = null;
+    if (parsed.object.kind === 'segment') {
+      const name = parseWalFileName(parsed.object.walFile, deps.segmentSizeOf(parsed.clusterId));
+      if (name.ok) segment = { timeline: name.timeline, segno: name.segno };
+    }
+    const pk = segment
+      ? segmentFactKey(parsed.clusterId, segment.timeline, segment.segno)
+      : objectFactKey(input.event.key);
+    let group = groups.get(pk);
+    if (!group) {
+      group = {
+        pk,
+        clusterId: parsed.clusterId,
+        segment,
+        keys: new Map(),
+        inputs: [],
+        changedKeys: new Set(),
+      };
+      groups.set(pk, group);
+    }
+    group.keys.set(input.event.key, parsed);
+    group.inputs.push(input);
+  }
+  return groups;
+}
+
+/** Step 1 for one item: gate every event, read changed documents, write conditionally; retry on conflict. */
+async function writeFacts(
+  deps: FoldDependencies,
+  group: FactGroup,
+  firstRead: FactItem | undefined,
+  counts: FoldCounts,
+): Promise<void> {
+  const attempts = deps.maxConflictAttempts ?? DEFAULT_CONFLICT_ATTEMPTS;
+  let previous = firstRead ?? { pk: group.pk, ver: 0, facts: {} };
+  for (let attempt = 1; ; attempt++) {
+    const decided = decideItem(group, previous);
+    if (!decided.dirty) {
+      counts.unchanged += group.inputs.length;
+      return;
+    }
+    await attachContents(deps, group, previous, decided, counts);
+    const item: FactItem = { pk: group.pk, ver: previous.ver, facts: decided.facts };
+    const outcome = await putFactItem(deps.db, deps.table, item, indexKeyOf(group, item));
+    if (outcome === 'written') {
+      counts.factWrites += 1;
+      counts.changed += decided.changedEvents;
+      counts.unchanged += group.inputs.length - decided.changedEvents;
+      counts.overwrites += decided.overwrites;
+      for (const key of decided.changedKeys) group.changedKeys.add(key);
+      return;
+    }
+    counts.factConflicts += 1;
+    if (attempt >= attempts) {
+      throw new ConflictRetriesExhaustedError(
+        `fact item ${group.pk} kept changing over ${attempts} attempts`,
+      );
+    }
+    await backOff(attempt);
+    previous = (await getFactItems(deps.db, deps.table, [group.pk])).get(group.pk) ?? {
+      pk: group.pk,
+      ver: 0,
+      facts: {},
+    };
+  }
+}
+
+interface DecidedItem {
+  facts: Record<string, StoredFact>;
+  dirty: boolean;
+  changedEvents: number;
+  overwrites: number;
+  /** Keys whose current version changed and is present: their document must be (re)read. */
+  toRead: Set<string>;
+  changedKeys: Set<string>;
+}
+
+function decideItem(group: FactGroup, previous: FactItem): DecidedItem {
+  const facts: Record<string, StoredFact> = { ...previous.facts };
+  const decided: DecidedItem = {
+    facts,
+    dirty: false,
+    changedEvents: 0,
+    overwrites: 0,
+    toRead: new Set(),
+    changedKeys: new Set(),
+  };
+  for (const { event } of group.inputs) {
+    const parsed = group.keys.get(event.key) as ParsedKey;
+    const stored = facts[event.key];
+    const decision = decideKeyFact(stored?.fact, event);
+    let next: StoredFact = { ...stored, fact: decision.fact };
+    if (decision.overwrite && WATCHED_KINDS.has(parsed.object.kind)) {
+      next = {
+        ...next,
+        overwrite: {
+          key: parsed.relativeKey,
+          at: Math.max(event.at, decision.fact.at),
+          previousSize: decision.overwrite.previousSize,
+          size: event.size ?? null,
+          previousEtag: decision.overwrite.previousEtag,
+          etag: event.etag ?? null,
+        },
+      };
+      decided.overwrites += 1;
+      decided.dirty = true;
+    }
+    if (decision.changed) {
+      decided.changedEvents += 1;
+      decided.changedKeys.add(event.key);
+      decided.dirty = true;
+      const sameBody =
+        stored?.content !== undefined && stored.fact.present && sameEtag(stored, decision.fact);
+      if (decision.fact.present && needsContent(parsed.object) && !sameBody) decided.toRead.add(event.key);
+      if (!decision.fact.present) {
+        const { content: _dropped, ...rest } = next;
+        next = rest;
+        decided.toRead.delete(event.key);
+      }
+    }
+    facts[event.key] = next;
+  }
+  return decided;
+}
+
+function sameEtag(stored: StoredFact, fact: StoredFact['fact']): boolean {
+  return stored.fact.etag !== null && stored.fact.etag === fact.etag;
+}
+
+async function attachContents(
+  deps: FoldDependencies,
+  group: FactGroup,
+  previous: FactItem,
+  decided: DecidedItem,
+  counts: FoldCounts,
+): Promise<void> {
+  for (const key of decided.toRead) {
+    const stored = decided.facts[key] as StoredFact;
+    const earlier = previous.facts[key];
+    // A conflict retry may find the document already read, by this or another writer, for the same ETag.
+    if (earlier?.content && earlier.fact.present && sameEtag(earlier, stored.fact)) {
+      decided.facts[key] = { ...stored, content: earlier.content };
+      continue;
+    }
+    const object = (group.keys.get(key) as ParsedKey).object;
+    const compression = 'compression' in object ? object.compression : 'none';
+    counts.documentReads += 1;
+    decided.facts[key] = { ...stored, content: await deps.readDocument(key, compression) };
+  }
+}
+
+/** The sparse-index attributes of a segment item: set while any variant is present. */
+function indexKeyOf(group: FactGroup, item: FactItem): { gc: string; gn: string } | null | undefined {
+  if (!group.segment) return undefined;
+  const presence = presenceOfItem(item);
+  if (!presence.present) return null;
+  return {
+    gc: newestPartition(group.clusterId),
+    gn: newestSortKey(group.segment.timeline, group.segment.segno, presence.at),
+  };
+}
+
+/** Presence of a segment over its variants: present from the earliest present copy. */
+function presenceOfItem(item: FactItem | undefined): SegmentPresence {
+  if (!item) return { present: false, removed: false };
+  let earliest: number | undefined;
+  for (const stored of Object.values(item.facts)) {
+    if (stored.fact.present && (earliest === undefined || stored.fact.at < earliest))
+      earliest = stored.fact.at;
+  }
+  if (earliest !== undefined) return { present: true, at: earliest };
+  return { present: false, removed: Object.keys(item.facts).length > 0 };
+}
+
+/** Step 2 for one cluster: re-derive the touched parts of its state from the facts; retry on conflict. */
+async function updateClusterState(
+  deps: FoldDependencies,
+  clusterId: string,
+  groups: readonly FactGroup[],
+  counts: FoldCounts,
+): Promise<void> {
+  const attempts = deps.maxConflictAttempts ?? DEFAULT_CONFLICT_ATTEMPTS;
+  for (let attempt = 1; ; attempt++) {
+    const stored = await getClusterState(deps.db, deps.table, clusterId);
+    const ver = stored?.ver ?? 0;
+    const state = stored?.state ?? createClusterState(clusterId, deps.segmentSizeOf(clusterId));
+    const before = JSON.stringify(state);
+    await rederive(deps, state, groups);
+    if (JSON.stringify(state) === before) return;
+    const outcome = await putClusterState(deps.db, deps.table, state, ver);
+    if (outcome === 'written') {
+      counts.stateWrites += 1;
+      return;
+    }
+    counts.stateConflicts += 1;
+    if (attempt >= attempts) {
+      throw new ConflictRetriesExhaustedError(
+        `state of cluster ${JSON.stringify(clusterId)} kept changing over ${attempts} attempts`,
+      );
+    }
+    await backOff(attempt);
+  }
+}
+
+async function rederive(
+  deps: FoldDependencies,
+  state: ClusterState,
+  groups: readonly FactGroup[],
+): Promise<void> {
+  const segments = groups.flatMap((group) => (group.segment ? [group.segment] : []));
+  const objects = groups.filter((group) => !group.segment);
+
+  // Round 1: the touched items themselves and the neighbours refreshSegment reads.
+  const pks = new Set<string>(groups.map((group) => group.pk));
+  for (const { timeline, segno } of segments) {
+    for (const near of segmentsToLookUp(timeline, segno))
+      pks.add(segmentFactKey(state.id, near.timeline, near.segno));
+  }
+  const items = await getFactItems(deps.db, deps.table, pks);
+
+  // Round 2: segments at timeline switch points, old and new, when a history changes.
+  const pinned = new Set<string>();
+  for (const group of objects) {
+    for (const [key, parsed] of group.keys) {
+      if (parsed.object.kind !== 'history') continue;
+      for (const id of Object.keys(state.pins)) pinned.add(id);
+      const presence = presenceOfKey(items.get(group.pk), key, parsed);
+      for (const pin of objectChangeLookups(state, parsed.object, presence)) {
+        pinned.add(segmentKey(pin.timeline, pin.segno));
+      }
+    }
+  }
+  const pinKeys = [...pinned].map((id) => {
+    const [timeline, segno] = id.split(':').map(Number) as [number, number];
+    return segmentFactKey(state.id, timeline, segno);
+  });
+  for (const [pk, item] of await getFactItems(
+    deps.db,
+    deps.table,
+    pinKeys.filter((pk) => !items.has(pk)),
+  )) {
+    items.set(pk, item);
+  }
+  const fetched = new Set([...pks, ...pinKeys]);
+
+  const newest = segments.some((s) => needsNewestLookup(state, s.timeline, s.segno))
+    ? await findNewestSegment(deps, state.id, items)
+    : undefined;
+  const lookup: SegmentLookup = {
+    segment: (timeline, segno) => {
+      const pk = segmentFactKey(state.id, timeline, segno);
+      if (!fetched.has(pk))
+        throw new LookupNotPrefetchedError(`segment ${timeline}:${segno} was not read first`);
+      return presenceOfItem(items.get(pk));
+    },
+    newest: () => {
+      if (newest === undefined) throw new LookupNotPrefetchedError('newest segment was not read first');
+      return newest ?? undefined;
+    },
+  };
+
+  for (const group of groups) {
+    const item = items.get(group.pk);
+    for (const [key, parsed] of group.keys) {
+      const overwrite = item?.facts[key]?.overwrite;
+      if (overwrite) state.overwritten[parsed.relativeKey] = overwrite;
+    }
+    if (group.segment) {
+      refreshSegment(state, group.segment.timeline, group.segment.segno, lookup);
+      continue;
+    }
+    for (const [key, parsed] of group.keys) {
+      const presence = presenceOfKey(item, key, parsed);
+      // Unknown keys beyond the kept ones are only counted: count each once, when its fact changed.
+      if (wouldCountAgain(state, parsed, presence) && !group.changedKeys.has(key)) continue;
+      applyObjectChange(state, parsed, presence, lookup);
+    }
+  }
+}
+
+/** Whether applying an unknown key would bump the overflow counter rather than set an entry. */
+function wouldCountAgain(state: ClusterState, parsed: ParsedKey, presence: ObjectPresence): boolean {
+  return (
+    parsed.object.kind === 'unknown' &&
+    presence.present &&
+    !(parsed.relativeKey in state.unknown) &&
+    Object.keys(state.unknown).length >= UNKNOWN_KEYS_KEPT
+  );
+}
+
+function presenceOfKey(item: FactItem | undefined, key: string, parsed: ParsedKey): ObjectPresence {
+  const stored = item?.facts[key];
+  if (!stored?.fact.present) return { present: false };
+  return {
+    present: true,
+    at: stored.fact.at,
+    size: stored.fact.size,
+    etag: stored.fact.etag,
+    ...(needsContent(parsed.object) ? { content: stored.content ?? { error: 'content not read' } } : {}),
+  };
+}
+
+/**
+ * The present segment stored last, or `null` when none. The index is eventually consistent, so its
+ * candidates are confirmed with consistent reads of their fact items.
+ */
+async function findNewestSegment(
+  deps: FoldDependencies,
+  clusterId: string,
+  known: Map<string, FactItem>,
+): Promise<SegmentTime | null> {
+  const candidates = await queryNewestSegments(deps.db, deps.table, clusterId, NEWEST_CANDIDATES);
+  const confirmed = await getFactItems(
+    deps.db,
+    deps.table,
+    candidates.map((candidate) => candidate.pk),
+  );
+  let newest: SegmentTime | null = null;
+  for (const candidate of candidates) {
+    const presence = presenceOfItem(known.get(candidate.pk) ?? confirmed.get(candidate.pk));
+    if (!presence.present) continue;
+    const segment = { timeline: candidate.timeline, segno: candidate.segno, at: presence.at };
+    if (newest === null || isNewer(segment, newest)) newest = segment;
+  }
+  return newest;
+}
+
+/** A lookup the fold did not prefetch: a bug in the fold, never a fact about the archive. */
+export class LookupNotPrefetchedError extends Error {
+  override readonly name = 'LookupNotPrefetchedError';
+}
+
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function backOff(attempt: number): Promise<void> {
+  const ceiling = Math.min(500, 5 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}

@@ -1,0 +1,99 @@
+/**
+ * The API's and the sweeper's items in the walwatch table, beside the pipeline's facts and states:
+ *
+ * | item | `pk` | holds |
+ * |---|---|---|
+ * | acknowledgements | `k#<cluster>` | `acks`: gap id → `{ reason, by, at }` |
+ * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `ver` |
+ *
+ * `createDynamoMonitorData` puts them together with the cluster states into the API's `MonitorData`.
+ */
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
+import { getClusterState, listClusterIds } from './cluster-states.js';
+import { isConditionFailure, translateStoreError } from './errors.js';
+
+/** Partition key of a cluster's gap acknowledgements. */
+export function acknowledgementsKey(clusterId: string): string {
+  return `k#${clusterId}`;
+}
+
+/** Partition key of a cluster's alert state. */
+export function alertStateKey(clusterId: string): string {
+  return `a#${clusterId}`;
+}
+
+/** The `MonitorData` of a DynamoDB table. */
+export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: string): MonitorData {
+  return {
+    listClusterIds: () => listClusterIds(db, table),
+    getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
+    getAcknowledgements: async (clusterId) => {
+      const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
+      return (item?.acks as Record<string, GapAcknowledgement> | undefined) ?? {};
+    },
+    acknowledgeGap: async (clusterId, gapId, acknowledgement) => {
+      try {
+        // One attribute per gap inside a map: concurrent acknowledgements of different gaps both land.
+        await db.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { pk: acknowledgementsKey(clusterId) },
+            UpdateExpression: 'SET acks = if_not_exists(acks, :empty)',
+            ExpressionAttributeValues: { ':empty': {} },
+          }),
+        );
+        await db.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { pk: acknowledgementsKey(clusterId) },
+            UpdateExpression: 'SET acks.#gap = :ack',
+            ExpressionAttributeNames: { '#gap': gapId },
+            ExpressionAttributeValues: { ':ack': acknowledgement },
+          }),
+        );
+      } catch (error) {
+        throw translateStoreError('UpdateItem (acknowledgement)', error);
+      }
+    },
+    getAlertState: async (clusterId) => {
+      const item = await getItem(db, table, alertStateKey(clusterId), 'alert state');
+      if (!item) return { open: {}, outbox: {}, ver: 0 };
+      return {
+        open: (item.open as AlertState['open'] | undefined) ?? {},
+        outbox: (item.outbox as AlertState['outbox'] | undefined) ?? {},
+        ver: item.ver as number,
+      };
+    },
+    putAlertState: async (clusterId, state, expectedVer) => {
+      try {
+        await db.send(
+          new PutCommand({
+            TableName: table,
+            Item: { pk: alertStateKey(clusterId), open: state.open, outbox: state.outbox, ver: expectedVer + 1 },
+            ...(expectedVer === 0
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': expectedVer } }),
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw translateStoreError('PutItem (alert state)', error);
+      }
+    },
+  };
+}
+
+async function getItem(
+  db: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  what: string,
+): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (await db.send(new GetCommand({ TableName: table, Key: { pk }, ConsistentRead: true }))).Item;
+  } catch (error) {
+    throw translateStoreError(`GetItem (${what})`, error);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The walwatch table: one DynamoDB table, partition key `pk` only, and one sparse global secondary index.
+ *
+ * | item | `pk` | holds |
+ * |---|---|---|
+ * | object fact | `o#<full key>` | the key's `KeyFact`, its document body (sentinel, metadata, history), its last overwrite |
+ * | segment fact | `s#<timeline 8 hex><segno 16 hex>#<cluster>` | every key (compression variant) naming that segment → fact |
+ * | cluster state | `c#<cluster>` | the `ClusterState`, gzip-compressed JSON |
+ *
+ * Every item carries `ver`, the optimistic-locking version its conditional writes check.
+ *
+ * The index `by-cluster` (`gc`, `gn`) is sparse: a present segment sets `gc = n#<cluster>` and
+ * `gn = <stored-at 15 digits>#<timeline>#<segno>`, so the newest present segment of a cluster is one Query
+ * (descending, limit 1); a cluster state sets `gc = clusters` and `gn = c#<cluster>`, so listing the clusters
+ * is one Query. Keys of 1024 bytes fit: a partition key may have 2048 bytes, an index sort key 1024.
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+/** Name of the sparse index. */
+export const CLUSTER_INDEX = 'by-cluster';
+
+/** The index partition under which every cluster state is listed. */
+export const CLUSTERS_PARTITION = 'clusters';
+
+/** Partition key of a key's object fact. */
+export function objectFactKey(key: string): string {
+  return `o#${key}`;
+}
+
+/** Partition key of the fact item of segment (timeline, segno) of a cluster. */
+export function segmentFactKey(clusterId: string, timeline: number, segno: number): string {
+  return `s#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+}
+
+/** Partition key of a cluster's state, also its sort key in the index's `clusters` partition. */
+export function clusterStateKey(clusterId: string): string {
+  return `c#${clusterId}`;
+}
+
+/** The cluster id of a `clusterStateKey`. */
+export function parseClusterStateKey(key: string): string {
+  return key.slice(2);
+}
+
+/** Index partition of a cluster's present segments. */
+export function newestPartition(clusterId: string): string {
+  return `n#${clusterId}`;
+}
+
+/** Index sort key ordering present segments as `isNewer` does: stored-at, then timeline, then segno. */
+export function newestSortKey(timeline: number, segno: number, at: number): string {
+  return `${String(Math.max(0, at)).padStart(15, '0')}#${hex(timeline, 8)}#${hex(segno, 16)}`;
+}
+
+/** Decodes `newestSortKey`. */
+export function parseNewestSortKey(sortKey: string): { timeline: number; segno: number; at: number } {
+  const [at, timeline, segno] = sortKey.split('#');
+  return {
+    at: Number(at),
+    timeline: Number.parseInt(timeline ?? '', 16),
+    segno: Number.parseInt(segno ?? '', 16),
+  };
+}
+
+/** The table definition, for tests, the local monitor and as the reference for the CDK table. */
+export function describeTable(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'gc', AttributeType: 'S' },
+      { AttributeName: 'gn', AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: CLUSTER_INDEX,
+        KeySchema: [
+          { AttributeName: 'gc', KeyType: 'HASH' },
+          { AttributeName: 'gn', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ],
+  };
+}
+
+function hex(value: number, width: number): string {
+  return value.toString(16).toUpperCase().padStart(width, '0');
+}
