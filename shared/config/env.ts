@@ -17,6 +17,10 @@ export const ENV = {
    * `spilo/demo/wal/17/`; `wal_005/` and `basebackups_005/` sit directly under each root.
    */
   archiveRoots: 'WALWATCH_ARCHIVE_ROOTS',
+  /** Name of the DynamoDB table of facts and cluster states (`shared/store/table.ts`). */
+  tableName: 'WALWATCH_TABLE_NAME',
+  /** WAL segment size in bytes of every watched cluster. @default 16 MiB */
+  segmentSize: 'WALWATCH_SEGMENT_SIZE',
 } as const;
 
 /** One of the environment variable names in {@link ENV}. */
