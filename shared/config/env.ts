@@ -21,6 +21,15 @@ export const ENV = {
   tableName: 'WALWATCH_TABLE_NAME',
   /** WAL segment size in bytes of every watched cluster. @default 16 MiB */
   segmentSize: 'WALWATCH_SEGMENT_SIZE',
+  /** ARN of the SNS topic the sweeper sends alert e-mails to. */
+  alertTopicArn: 'WALWATCH_ALERT_TOPIC_ARN',
+  /** Base URL of the query API, linked from alert messages. */
+  apiUrl: 'WALWATCH_API_URL',
+  /** Analysis thresholds as durations (`5m`, `1h`, `26h`): gap grace, archive age, backup age, backup staleness. */
+  gapGrace: 'WALWATCH_GAP_GRACE',
+  maxArchiveAge: 'WALWATCH_MAX_ARCHIVE_AGE',
+  maxBackupAge: 'WALWATCH_MAX_BACKUP_AGE',
+  backupStaleAfter: 'WALWATCH_BACKUP_STALE_AFTER',
 } as const;
 
 /** One of the environment variable names in {@link ENV}. */
