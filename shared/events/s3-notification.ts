@@ -77,7 +77,7 @@ function parseRecord(record: unknown): BucketObjectEvent | null | string {
   if (typeof eventName !== 'string') return 'no eventName';
   const type = eventType(eventName);
   if (type === null) return null;
-  const at = typeof record.eventTime === 'string' ? Date.parse(record.eventTime) : Number.NaN;
+  const at = typeof record.eventTime === 'string' ? parseEventTime(record.eventTime) : Number.NaN;
   if (!Number.isFinite(at)) return `eventTime ${JSON.stringify(record.eventTime)} is not a time`;
   const s3 = record.s3;
   if (!isObject(s3) || !isObject(s3.bucket) || !isObject(s3.object)) return 'no s3.bucket or s3.object';
@@ -108,6 +108,11 @@ function eventType(eventName: string): ObjectEvent['type'] | null {
   if (eventName.startsWith('ObjectCreated:')) return 'created';
   if (eventName.startsWith('ObjectRemoved:') || eventName === 'LifecycleExpiration:Delete') return 'removed';
   return null;
+}
+
+/** S3 writes UTC times with `Z`; some stand-ins omit the zone: read those as UTC too, never as local time. */
+function parseEventTime(text: string): number {
+  return Date.parse(/(?:Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
 }
 
 /**
