@@ -67,6 +67,7 @@ interface ClusterReport {
     lsn: string;
     archivedAt: string | null;
     lastCommitTime: string | null;
+    lastCommitLsn: string | null;
   } | null;
   recoverableIntervals: Array<{ timeline: number; fromLsn: string; toLsn: string }>;
   archiveAgeSeconds: number | null;
@@ -175,6 +176,38 @@ describe('walwatch analyze --dir on an archive written by PostgreSQL 15', () => 
     return lsn;
   }
 
+  /**
+   * The last commit or abort record `pg_waldump` finds in a bucket's archived timeline 2 segments up to
+   * `endLsn` (every transaction after the backup ran on timeline 2, so this is the newest in the chain).
+   */
+  async function findLastCommit(archiveRoot: string, endLsn: string): Promise<{ time: number; lsn: string }> {
+    const walDir = await pg.extractArchivedWal(scenario.timeline2Switched, { archiveRoot });
+    const dump = await pg.dumpWal({ walDir, timeline: 2, startLsn: scenario.promotion.switchLsn, endLsn });
+    const commits = dump.records.flatMap((record) => {
+      const match = /^(?:COMMIT|ABORT) (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC/.exec(
+        record.description,
+      );
+      return record.rmgr === 'Transaction' && match
+        ? [{ time: Date.parse(`${match[1]}T${match[2]}Z`), lsn: record.lsn }]
+        : [];
+    });
+    const last = commits.at(-1);
+    if (!last) throw new Error('pg_waldump found no commit on timeline 2');
+    return last;
+  }
+
+  /** `lastCommitTime`/`lastCommitLsn` stay null unless segment content is read; if read, they are PostgreSQL's. */
+  function expectLastCommit(
+    latest: ClusterReport['latestRecoverable'] | undefined,
+    expected: { time: number; lsn: string },
+  ): void {
+    const reported =
+      latest?.lastCommitTime == null
+        ? null
+        : { time: Date.parse(latest.lastCommitTime), lsn: latest.lastCommitLsn };
+    expect([null, expected]).toContainEqual(reported);
+  }
+
   function expectedClusterId(): string {
     return `spilo/${SCOPE}/wal/${pgMajor}`;
   }
@@ -280,6 +313,13 @@ describe('walwatch analyze --dir on an archive written by PostgreSQL 15', () => 
       expect(recovered.endOfRecoveryLsn).toBe(cluster?.latestRecoverable?.lsn);
     });
 
+    it('reports no commit time, or the last one pg_waldump finds in the archive', async () => {
+      expectLastCommit(
+        cluster?.latestRecoverable,
+        await findLastCommit(pg.archive.root, recovered.endOfRecoveryLsn),
+      );
+    });
+
     it('reports no gap, no problem, status ok and exit code 0', () => {
       expect(cluster?.gaps).toEqual([]);
       expect(cluster?.problems).toEqual([]);
@@ -299,6 +339,7 @@ describe('walwatch analyze --dir on an archive written by PostgreSQL 15', () => 
 
   describe('after one timeline 2 segment object is deleted', () => {
     let gapBucket: string;
+    let archiveRoot: string;
     let deleted: string;
     let before: string;
     let nextStoredAt: Date;
@@ -311,7 +352,8 @@ describe('walwatch analyze --dir on an archive written by PostgreSQL 15', () => 
       const [first, second, third] = scenario.timeline2Switched as [string, string, string];
       before = first;
       deleted = second;
-      const archive = { root: join(gapBucket, ...`spilo/${SCOPE}/wal/15`.split('/')), stagingDir: '' };
+      archiveRoot = join(gapBucket, ...`spilo/${SCOPE}/wal/15`.split('/'));
+      const archive = { root: archiveRoot, stagingDir: '' };
       nextStoredAt = await modifiedAt(locateArchivedWal(archive, third));
       await rm(locateArchivedWal(archive, deleted));
       recovered = await restoreAndStop(scenario.backup.name, archive.root);
@@ -359,6 +401,13 @@ describe('walwatch analyze --dir on an archive written by PostgreSQL 15', () => 
         expect(cluster?.recoverableIntervals).toEqual([
           expect.objectContaining({ fromLsn: scenario.backup.finishLsn, toLsn: end }),
         ]);
+      });
+
+      it('reports no commit time, or the last one pg_waldump finds before the gap', async () => {
+        expectLastCommit(
+          cluster?.latestRecoverable,
+          await findLastCommit(archiveRoot, recovered.endOfRecoveryLsn),
+        );
       });
 
       it('rates the cluster critical and exits with 2', () => {

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresHarness, parsePgLsn, startPostgres } from '../support/postgres.js';
+import {
+  computeSegmentEndLsn,
+  formatPgLsn,
+  type PostgresHarness,
+  parsePgLsn,
+  startPostgres,
+} from '../support/postgres.js';
 import { decompressLz4 } from '../support/postgres-archive.js';
 import { isProcessRunning, runCommand } from '../support/postgres-exec.js';
 import { type FailoverScenario, runFailoverScenario } from '../support/postgres-scenario.js';
@@ -70,6 +76,18 @@ describe('startPostgres with a failover scenario', () => {
       );
       expect(backupHistory).toContain(`START WAL LOCATION: ${backup.startLsn} (file ${backup.startWalFile})`);
       expect(backupHistory).toContain(`STOP WAL LOCATION: ${backup.finishLsn} (file ${backup.stopWalFile})`);
+    });
+
+    it('stores segments pg_waldump reads exactly as it reads pg_wal', async () => {
+      const { promotion, timeline2Switched } = scenario;
+      const walDir = await pg.extractArchivedWal(timeline2Switched);
+      const endLsn = formatPgLsn(computeSegmentEndLsn(String(timeline2Switched.at(-1)), pg.walSegmentSize));
+      const range = { timeline: 2, startLsn: promotion.switchLsn, endLsn };
+      const fromArchive = await pg.dumpWal({ walDir, ...range });
+      const fromServer = await scenario.promoted.dumpWal(range);
+      expect(fromArchive.records.length).toBeGreaterThan(100);
+      expect(fromArchive.records).toEqual(fromServer.records);
+      expect(fromArchive.records.at(-1)?.description).toBe('SWITCH');
     });
 
     it('leaves nothing but .lz4 objects in wal_005 and makes them readable by everyone', async () => {
@@ -238,7 +256,11 @@ describe('startPostgres with a failover scenario', () => {
 
     it('starts timeline 2 with an END_OF_RECOVERY record at the switch LSN (pg_waldump)', async () => {
       const { promotion } = scenario;
-      const dump = await scenario.promoted.dumpWal({ startLsn: promotion.switchLsn, timeline: 2 });
+      const dump = await scenario.promoted.dumpWal({
+        startLsn: promotion.switchLsn,
+        endLsn: formatPgLsn(computeSegmentEndLsn(String(scenario.timeline2Switched[0]), pg.walSegmentSize)),
+        timeline: 2,
+      });
       expect(dump.records[0]).toMatchObject({ rmgr: 'XLOG', lsn: promotion.switchLsn });
       expect(dump.records[0]?.description).toMatch(/^END_OF_RECOVERY tli 2; prev tli 1;/);
       expect(await scenario.promoted.readCurrentWalFile()).toMatch(/^00000002/);

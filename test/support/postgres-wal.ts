@@ -59,7 +59,11 @@ export interface DumpWalOptions {
   readonly timeline?: number;
   /** First record at or after this LSN. */
   readonly startLsn: string;
-  /** Stop before this LSN. @default the end of valid WAL */
+  /**
+   * Stop before this LSN. Without it `pg_waldump` reads to the end of valid WAL, and when that is the end
+   * of a file whose successor is missing it retries opening the successor for about 5 s: give an end.
+   * @default the end of valid WAL
+   */
   readonly endLsn?: string;
 }
 
@@ -90,7 +94,7 @@ export async function dumpWal(options: DumpWalOptions): Promise<WalDump> {
       prev: formatPgLsn(parsePgLsn(String(prev))),
       totalLength: Number(totalLength),
       xid: Number(xid),
-      description: String(description),
+      description: String(description).trim(),
     });
   }
   const stopReason = /pg_waldump: error: (.*)/.exec(result.stderr)?.[1];

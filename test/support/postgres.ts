@@ -483,6 +483,37 @@ export class PostgresHarness {
     return decompressLz4(this.locateArchivedWal(fileName));
   }
 
+  /**
+   * Decompresses archived WAL files (from this harness's archive or `archiveRoot`) into a new folder and
+   * returns it: a `pg_wal` stand-in for `pg_waldump` or a WAL reader. Files missing from the archive are
+   * skipped, as a restore would lack them.
+   */
+  async extractArchivedWal(
+    fileNames: readonly string[],
+    options: { archiveRoot?: string } = {},
+  ): Promise<string> {
+    const archive = { root: options.archiveRoot ?? this.workspace.archive.root, stagingDir: '' };
+    const dir = await mkdtemp(join(this.workspace.dir, 'extracted-'));
+    for (const fileName of fileNames) {
+      const object = locateArchivedWal(archive, fileName);
+      if (existsSync(object)) await writeFile(join(dir, fileName), await decompressLz4(object));
+    }
+    return dir;
+  }
+
+  /**
+   * Runs `pg_waldump` over a folder of WAL files, e.g. one from {@link PostgresHarness.extractArchivedWal}.
+   * `timeline` picks the files read (default 1); records stop at the end of valid WAL or at `endLsn`.
+   */
+  async dumpWal(options: {
+    walDir: string;
+    startLsn: string;
+    endLsn?: string;
+    timeline?: number;
+  }): Promise<WalDump> {
+    return dumpWal(options);
+  }
+
   /** Lists every object key under the bucket folder (`spilo/…/wal_005/….lz4`, …), sorted. */
   async listObjectKeys(): Promise<string[]> {
     return listObjectKeys(this.bucketDir);
