@@ -11,7 +11,7 @@ import { analyzeArchive } from '../shared/sources/analyze-archive.js';
 import { type ArchiveSource, SourceAccessError } from '../shared/sources/archive-source.js';
 import { openDirSource } from '../shared/sources/dir-source.js';
 import { openS3Source, parseS3Url } from '../shared/sources/s3-source.js';
-import { parseByteSize, parseDuration, UsageError } from './options.js';
+import { parseByteSize, parseDurationOption, UsageError } from './options.js';
 
 const HELP = `usage: walwatch analyze s3://BUCKET[/PREFIX] [options]
        walwatch analyze --dir DIR [options]
@@ -114,7 +114,7 @@ function isArgError(error: unknown): boolean {
 }
 
 function durationOption(name: string, text: string | undefined): Record<string, number> {
-  return text === undefined ? {} : { [name]: parseDuration(text) };
+  return text === undefined ? {} : { [name]: parseDurationOption(text) };
 }
 
 async function openSource(

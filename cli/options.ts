@@ -1,3 +1,5 @@
+import { parseDuration } from '../shared/core/duration.js';
+
 /**
  * Option values shared by the CLI commands: sizes and durations as people type them.
  */
@@ -33,23 +35,13 @@ export function parseByteSize(text: string): number {
   return Number(match[1]) * unit;
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
 /**
  * Parses a duration in milliseconds: `90` (seconds), `90s`, `5m`, `1h`, `26h`, `2d`.
  *
- * @example parseDuration('5m') // 300000
+ * @example parseDurationOption('5m') // 300000
  */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text.trim());
-  const unit = match ? (match[2] === '' ? 1000 : DURATION_UNITS[match[2] as string]) : undefined;
-  if (!match || unit === undefined) throw new UsageError(`not a duration: ${text} (try 90s, 5m, 1h or 2d)`);
-  return Number(match[1]) * unit;
+export function parseDurationOption(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`not a duration: ${text} (try 90s, 5m, 1h or 2d)`);
+  return ms;
 }

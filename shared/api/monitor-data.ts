@@ -18,10 +18,18 @@ export interface GapAcknowledgement {
 /** A cluster's alert bookkeeping: open alerts, and notifications decided but not yet confirmed sent. */
 export interface AlertState {
   readonly open: OpenAlerts;
-  /** Outbox: notifications to (re)send, by id. Cleared once published. */
-  readonly outbox: Record<string, { readonly subject: string; readonly body: string }>;
+  /** Outbox: notifications decided but not yet confirmed sent, by id; removed once published. */
+  readonly outbox: Record<string, OutboxEntry>;
   /** Optimistic-locking version (0: never stored). */
   readonly ver: number;
+}
+
+/** A notification waiting to be sent; `claimedAt` marks the sweep run that is sending it. */
+export interface OutboxEntry {
+  readonly transition: 'opened' | 'escalated' | 'resolved';
+  readonly subject: string;
+  readonly body: string;
+  readonly claimedAt: number | null;
 }
 
 /** Store operations of the API and the sweeper. */

@@ -109,7 +109,7 @@ function render(
     id: `${report.id}|${alertKey(alert)}|${transition}|${transition === 'resolved' ? now : alert.openedAt}|${alert.severity}`,
     transition,
     alert,
-    subject: snsSubject(`[walwatch] ${state} ${report.id}: ${alert.kind} ${alert.subject}`),
+    subject: snsSubject(`[walwatch] ${state} ${report.id}: ${alert.kind} ${shortSubject(alert.subject)}`),
     body: `${lines.join('\n')}\n`,
   };
 }
@@ -140,6 +140,13 @@ const ADVICE: Record<string, string> = {
   'segment-size-mismatch':
     "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
 };
+
+/** A gap id names its first and last segment; the subject line has room for the first only. */
+function shortSubject(subject: string): string {
+  const gap = /^([0-9A-F]{24})-([0-9A-F]{24})$/.exec(subject);
+  if (!gap) return subject;
+  return gap[1] === gap[2] ? (gap[1] as string) : `from ${gap[1]}`;
+}
 
 /** SNS subjects: ASCII, no control characters, under 100 characters. */
 export function snsSubject(text: string): string {

@@ -70,7 +70,12 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
         await db.send(
           new PutCommand({
             TableName: table,
-            Item: { pk: alertStateKey(clusterId), open: state.open, outbox: state.outbox, ver: expectedVer + 1 },
+            Item: {
+              pk: alertStateKey(clusterId),
+              open: state.open,
+              outbox: state.outbox,
+              ver: expectedVer + 1,
+            },
             ...(expectedVer === 0
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': expectedVer } }),

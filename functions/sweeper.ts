@@ -1,0 +1,83 @@
+/**
+ * The sweeper, scheduled every minute: re-analyses every cluster at the current time, emits freshness
+ * metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension, and fleet-wide
+ * maxima without it), and sends alert transitions to SNS exactly once per decision.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import { readMonitorConfig } from '../shared/config/monitor-config.js';
+import type { ClusterMetrics } from '../shared/core/metrics.js';
+import { sweep } from '../shared/monitor/sweep.js';
+import { createDocumentClient } from '../shared/store/client.js';
+import { createDynamoMonitorData } from '../shared/store/monitor-items.js';
+
+const NAMESPACE = 'walwatch';
+const config = readMonitorConfig(process.env);
+const logger = new Logger({ serviceName: 'walwatch-sweeper' });
+const metrics = new Metrics({ namespace: NAMESPACE, serviceName: 'walwatch' });
+const db = createDocumentClient();
+const sns = new SNSClient({});
+const data = createDynamoMonitorData(db, config.tableName);
+
+/** Alerts that could not be published stay in the outbox; the run still fails so alarms see it. */
+export class AlertPublishError extends Error {
+  override readonly name = 'AlertPublishError';
+}
+
+function emitMetrics(cluster: string | null, values: ClusterMetrics): void {
+  const target =
+    cluster === null
+      ? metrics
+      : new Metrics({
+          namespace: NAMESPACE,
+          serviceName: 'walwatch',
+          defaultDimensions: { Cluster: cluster },
+        });
+  for (const [name, value] of Object.entries(values)) {
+    target.addMetric(name, name.endsWith('Seconds') ? MetricUnit.Seconds : MetricUnit.Count, value as number);
+  }
+  if (cluster !== null) target.publishStoredMetrics();
+}
+
+async function runSweep(): Promise<{ clusters: number; sent: number }> {
+  const result = await sweep({
+    data,
+    now: Date.now,
+    emitMetrics,
+    thresholds: config.thresholds,
+    ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+    publish: async (notification) => {
+      if (!config.alertTopicArn) {
+        logger.warn('no alert topic configured', { subject: notification.subject });
+        return;
+      }
+      await sns.send(
+        new PublishCommand({
+          TopicArn: config.alertTopicArn,
+          Subject: notification.subject,
+          Message: notification.body,
+        }),
+      );
+    },
+  });
+  // Liveness: an alarm on this metric with missing data breaching fires when sweeps stop.
+  metrics.addMetric('SweeperRuns', MetricUnit.Count, 1);
+  logger.info('sweep finished', {
+    clusters: result.clusters,
+    sent: result.sent,
+    conflicts: result.conflicts,
+  });
+  if (result.publishFailures > 0) {
+    throw new AlertPublishError(
+      `${result.publishFailures} alert(s) could not be published; they stay queued for the next sweep`,
+    );
+  }
+  return { clusters: result.clusters, sent: result.sent.length };
+}
+
+/** Lambda entry point. */
+export const handler = middy(runSweep).use(injectLambdaContext(logger)).use(logMetrics(metrics));
