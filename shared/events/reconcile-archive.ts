@@ -1,0 +1,155 @@
+/**
+ * Reconciliation: lists only what the stored state cannot know and feeds it through the same fold as
+ * events, so missed notifications heal and an existing bucket is adopted without replaying history.
+ *
+ * - A cluster with a state is listed from its head onwards: `wal_005/` after its highest segment (which
+ *   also lists `.partial`s and histories of newer timelines, and the head segment itself again, harmlessly)
+ *   and `basebackups_005/` after its newest backup name (backup names grow with their start segment, and
+ *   a backup's parts and sentinel sort after its name).
+ * - A configured archive root without a state, or every root on `full`, is listed entirely; with no state
+ *   at all and no configured roots, the whole bucket is (first adoption).
+ *
+ * Listing observations carry no sequencer; the gate orders them by time and keeps the earliest stored-at
+ * for the same content, so reconciling while events flow changes nothing that events already got right.
+ * What listing cannot see is a removal of an object below the head: missed removal events stay missed
+ * until the next full reconciliation.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ObjectEvent } from '../core/facts.js';
+import { walFileName } from '../core/lsn.js';
+import type { ClusterState } from '../core/state.js';
+import { getClusterState, listClusterIds } from '../store/cluster-states.js';
+import { type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
+import { listObjectsAfter } from './s3-objects.js';
+
+/** What reconciling needs besides the fold's dependencies. */
+export interface ReconcileDependencies extends FoldDependencies {
+  readonly s3: S3Client;
+  readonly bucket: string;
+}
+
+/** Options of one run. */
+export interface ReconcileOptions {
+  /** Archive roots to adopt even if no event named them yet (without trailing `/`). */
+  readonly roots?: readonly string[];
+  /** List every root entirely, not from its head. */
+  readonly full?: boolean;
+  /** Events folded per batch (one state write per cluster per batch). @default 1000 */
+  readonly batchSize?: number;
+}
+
+/** One listing performed. */
+export interface ReconcileListing {
+  readonly prefix: string;
+  readonly startAfter: string | null;
+  readonly listed: number;
+}
+
+/** What a run did. */
+export interface ReconcileReport {
+  readonly listings: readonly ReconcileListing[];
+  readonly counts: FoldCounts;
+  /** Objects whose fold failed (the next run retries them). */
+  readonly failed: number;
+}
+
+/**
+ * Reconciles the store with the bucket.
+ *
+ * @example
+ * const report = await reconcileArchive(deps, { roots: ['spilo/superman/wal/15'] });
+ */
+export async function reconcileArchive(
+  deps: ReconcileDependencies,
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
+  const roots = options.roots ?? [];
+  const known = await listClusterIds(deps.db, deps.table);
+  const plans: Array<{ prefix: string; startAfter: string | null }> = [];
+  if (roots.length === 0 && (known.length === 0 || options.full)) {
+    plans.push({ prefix: '', startAfter: null });
+  } else {
+    for (const root of new Set([...roots, ...known])) {
+      const stored = options.full ? undefined : await getClusterState(deps.db, deps.table, root);
+      plans.push(...listingsOf(root, stored?.state));
+    }
+  }
+
+  const listings: ReconcileListing[] = [];
+  const counts = emptyCounts();
+  let failed = 0;
+  const batchSize = options.batchSize ?? 1000;
+  for (const plan of plans) {
+    let listed = 0;
+    let batch: ObjectEvent[] = [];
+    const flush = async (): Promise<void> => {
+      const result = await foldEvents(
+        deps,
+        batch.map((event) => ({ id: event.key, event })),
+      );
+      addCounts(counts, result.counts);
+      failed += result.failures.size;
+      batch = [];
+    };
+    for await (const event of listObjectsAfter(
+      deps.s3,
+      deps.bucket,
+      plan.prefix,
+      plan.startAfter ?? undefined,
+    )) {
+      listed += 1;
+      batch.push(event);
+      if (batch.length >= batchSize) await flush();
+    }
+    if (batch.length > 0) await flush();
+    listings.push({ ...plan, listed });
+  }
+  return { listings, counts, failed };
+}
+
+/** The listings that cover what a cluster's state cannot know. */
+function listingsOf(
+  root: string,
+  state: ClusterState | undefined,
+): Array<{ prefix: string; startAfter: string | null }> {
+  const base = root === '' ? '' : `${root}/`;
+  if (!state) return [{ prefix: base, startAfter: null }];
+  const wal = `${base}wal_005/`;
+  const backups = `${base}basebackups_005/`;
+  const head = headSegment(state);
+  const newestBackup = Object.keys(state.backups).sort().at(-1);
+  return [
+    { prefix: wal, startAfter: head ? `${wal}${head}` : null },
+    { prefix: backups, startAfter: newestBackup ? `${backups}${newestBackup}` : null },
+  ];
+}
+
+/** The WAL file name of the highest present segment (highest timeline, then segno). */
+function headSegment(state: ClusterState): string | undefined {
+  let best: { timeline: number; segno: number } | undefined;
+  for (const [timeline, runs] of Object.entries(state.segments)) {
+    const last = runs.at(-1);
+    if (!last) continue;
+    const candidate = { timeline: Number(timeline), segno: last[1] };
+    if (!best || candidate.timeline > best.timeline) best = candidate;
+  }
+  return best ? walFileName(best.timeline, best.segno, state.segmentSize) : undefined;
+}
+
+function emptyCounts(): FoldCounts {
+  return {
+    outsideArchive: 0,
+    changed: 0,
+    unchanged: 0,
+    overwrites: 0,
+    factWrites: 0,
+    factConflicts: 0,
+    stateWrites: 0,
+    stateConflicts: 0,
+    documentReads: 0,
+  };
+}
+
+function addCounts(total: FoldCounts, more: FoldCounts): void {
+  for (const name of Object.keys(total) as Array<keyof FoldCounts>) total[name] += more[name];
+}
