@@ -453,3 +453,60 @@ describe('walwatch analyze --dir on an archive written by PostgreSQL 15', () => 
     });
   });
 });
+
+describe('walwatch analyze --dir when the old primary keeps archiving after the failover', () => {
+  let pg: PostgresHarness;
+  let scenario: FailoverScenario;
+  let run: AnalyzeRun;
+  let cluster: ClusterReport | undefined;
+  /** Where PostgreSQL's own archive recovery of the backup runs out of WAL. */
+  let recovered: RecoveryFacts;
+  let lastArchivedWal: string;
+  let switchSegment: string;
+
+  beforeAll(async () => {
+    pg = await startPostgres({ archivePrefix: `spilo/${SCOPE}/wal/15` });
+    scenario = await runFailoverScenario(pg, { timeline2Segments: 2, divergedSegments: 2 });
+    const server = scenario.promoted;
+    const segmentSize = Number(
+      await server.runSql(`SELECT setting FROM pg_settings WHERE name = 'wal_segment_size';`),
+    );
+    lastArchivedWal = (await server.readArchiverStats()).lastArchivedWal;
+    switchSegment = await server.runSql(`SELECT pg_walfile_name('${scenario.promotion.switchLsn}');`);
+    const storedAt = await modifiedAt(pg.locateArchivedWal(lastArchivedWal));
+    run = await analyze(pg.bucketDir, segmentSize, new Date(storedAt.getTime() + 10 * MINUTE_MS));
+    cluster = run.clusters[0];
+    recovered = await pg.restoreBackup(scenario.backup.name);
+    await recovered.server.stop();
+  });
+
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  it('has timeline 1 segments in the archive from the switch segment on, beside timeline 2', () => {
+    expect(scenario.timeline1Diverged).toHaveLength(2);
+    for (const name of scenario.timeline1Diverged) {
+      expect(name.slice(0, 8)).toBe('00000001');
+      expect(name.slice(8) >= switchSegment.slice(8)).toBe(true);
+    }
+  });
+
+  it("reports the old primary's tail as neither a gap nor a problem: status ok, exit code 0", () => {
+    expect(cluster?.targetTimeline).toBe(2);
+    expect(cluster?.gaps).toEqual([]);
+    expect(cluster?.problems).toEqual([]);
+    expect(cluster?.status).toBe('ok');
+    expect(run.exitCode).toBe(0);
+  });
+
+  it('ends the latest recoverable point on timeline 2 where PostgreSQL restoring the backup stops', () => {
+    expect(recovered.recoveredTimeline).toBe(2);
+    expect(cluster?.latestRecoverable).toMatchObject({
+      backup: scenario.backup.name,
+      timeline: 2,
+      segment: lastArchivedWal,
+      lsn: recovered.endOfRecoveryLsn,
+    });
+  });
+});

@@ -251,7 +251,7 @@ describe('startPostgres with a failover scenario', () => {
       });
       expect(promotion.switchLsn).toBe(promotion.replayedLsn);
       expect(promotion.historyFile).toBe(`1\t${promotion.switchLsn}\tno recovery target specified\n`);
-      expect(parsePgLsn(promotion.switchLsn)).toBeGreaterThan(parsePgLsn(primaryShutdownCheckpoint));
+      expect(parsePgLsn(promotion.switchLsn)).toBeGreaterThan(parsePgLsn(String(primaryShutdownCheckpoint)));
     });
 
     it('starts timeline 2 with an END_OF_RECOVERY record at the switch LSN (pg_waldump)', async () => {
