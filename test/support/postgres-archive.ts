@@ -126,11 +126,11 @@ export async function storeObject(
   return target;
 }
 
-/** Lists every object key (file path relative to `bucketDir`, `/`-separated) below a folder, sorted. */
+/** Lists every object key (file path relative to `bucketDir`) below a folder, sorted. */
 export async function listObjectKeys(bucketDir: string): Promise<string[]> {
   const entries = await readdir(bucketDir, { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => entry.isFile())
-    .map((entry) => relative(bucketDir, join(entry.parentPath, entry.name)).split('\\').join('/'))
+    .map((entry) => relative(bucketDir, join(entry.parentPath, entry.name)))
     .sort();
 }
