@@ -35,8 +35,8 @@ export class CappedOutput {
     this.length += chunk.length;
   }
 
-  /** The written bytes (a view, not a copy, when the store is exactly full). */
+  /** The written bytes: a view of the store, not a copy. */
   result(): Uint8Array {
-    return this.length === this.bytes.length ? this.bytes : this.bytes.slice(0, this.length);
+    return this.bytes.subarray(0, this.length);
   }
 }

@@ -40,6 +40,8 @@ function decodeBlock(
   frameStart: number,
 ): void {
   let s = start;
+  let dst = out.bytes;
+  let d = out.length;
   while (s < end) {
     const token = src[s++] as number;
     let literals = token >>> 4;
@@ -52,14 +54,24 @@ function decodeBlock(
       } while (b === 255);
     }
     if (s + literals > end) throw new CorruptContentError('lz4 literals run past their block');
-    out.append(src.subarray(s, s + literals));
-    s += literals;
+    if (d + literals > dst.length) {
+      out.length = d;
+      out.reserve(literals);
+      dst = out.bytes;
+    }
+    if (literals > 32) {
+      dst.set(src.subarray(s, s + literals), d);
+      d += literals;
+      s += literals;
+    } else {
+      for (const stop = s + literals; s < stop; ) dst[d++] = src[s++] as number;
+    }
     // The last sequence of a block has literals only.
     if (s === end) break;
     if (s + 2 > end) throw new CorruptContentError('lz4 match offset runs past its block');
     const offset = (src[s] as number) | ((src[s + 1] as number) << 8);
     s += 2;
-    if (offset === 0 || offset > out.length - frameStart) {
+    if (offset === 0 || offset > d - frameStart) {
       throw new CorruptContentError('lz4 match offset points before the start of the data');
     }
     let length = token & 15;
@@ -72,19 +84,21 @@ function decodeBlock(
       } while (b === 255);
     }
     length += MIN_MATCH;
-    out.reserve(length);
-    const bytes = out.bytes;
-    let from = out.length - offset;
-    if (offset >= length) {
-      bytes.copyWithin(out.length, from, from + length);
-    } else {
-      // Overlapping match: the copy reads bytes it has just written (a run).
-      let to = out.length;
-      const stop = to + length;
-      while (to < stop) bytes[to++] = bytes[from++] as number;
+    if (d + length > dst.length) {
+      out.length = d;
+      out.reserve(length);
+      dst = out.bytes;
     }
-    out.length += length;
+    let from = d - offset;
+    if (offset >= length && length > 32) {
+      dst.copyWithin(d, from, from + length);
+      d += length;
+    } else {
+      // Short or overlapping match (an overlapping one reads bytes it has just written: a run).
+      for (const stop = d + length; d < stop; ) dst[d++] = dst[from++] as number;
+    }
   }
+  out.length = d;
 }
 
 /** Decodes one frame starting at `at`; returns the offset just after it. */

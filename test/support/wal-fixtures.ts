@@ -239,8 +239,14 @@ export function dumpWal(files: string[]): { records: DumpedRecord[]; stopMessage
     env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' },
     maxBuffer: 4 * 1024 * 1024 * 1024,
   });
+  const records = parseWaldumpOutput(result.stdout);
+  return { records, stopMessage: result.stderr.trim() };
+}
+
+/** Parses every record line of `pg_waldump`'s output. */
+export function parseWaldumpOutput(text: string): DumpedRecord[] {
   const records: DumpedRecord[] = [];
-  for (const line of result.stdout.split('\n')) {
+  for (const line of text.split('\n')) {
     const match = RECORD_LINE.exec(line);
     if (!match) continue;
     records.push({
@@ -252,7 +258,7 @@ export function dumpWal(files: string[]): { records: DumpedRecord[]; stopMessage
       description: match[7] as string,
     });
   }
-  return { records, stopMessage: result.stderr.trim() };
+  return records;
 }
 
 /** A commit or abort as `pg_waldump` describes it, with its time in µs since the Unix epoch. */

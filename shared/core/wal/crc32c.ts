@@ -48,10 +48,14 @@ export function updateCrc32c(
 ): number {
   return words === undefined
     ? updateBytewise(register, bytes, start, end)
-    : updateWordwise(register, bytes, start, end, words);
+    : updateCrc32cWords(register, bytes, start, end, words);
 }
 
-function updateWordwise(
+/**
+ * {@link updateCrc32c}'s fast path, callable directly from a hot loop: `words` must view the same memory as
+ * `bytes` from the same 4-byte aligned address.
+ */
+export function updateCrc32cWords(
   register: number,
   bytes: Uint8Array,
   start: number,

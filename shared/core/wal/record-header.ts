@@ -46,6 +46,11 @@ export function locateMainData(
   postgresVersion: number,
 ): MainData | string {
   const end = start + totalLength;
+  // Most records with main data and no block references (commits among them) start with a short data header.
+  if (bytes[start + RECORD_HEADER_SIZE] === BLOCK_ID_DATA_SHORT && totalLength >= RECORD_HEADER_SIZE + 2) {
+    const length = bytes[start + RECORD_HEADER_SIZE + 1] as number;
+    if (RECORD_HEADER_SIZE + 2 + length === totalLength) return { offset: RECORD_HEADER_SIZE + 2, length };
+  }
   let at = start + RECORD_HEADER_SIZE;
   let payload = 0;
   let mainLength = 0;
