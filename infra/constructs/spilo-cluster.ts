@@ -347,8 +347,9 @@ export class SpiloCluster extends Construct {
         securityGroup: this.securityGroup,
         requireImdsv2: true,
         detailedMonitoring: true,
-        // Termination protection also makes CloudFormation fail instead of silently replacing a
-        // database node (e.g. after an AMI change); replacing one is a deliberate operation.
+        // Termination protection keeps a node and its data volume alive even when a stack update
+        // replaces the instance (e.g. a new AMI): CloudFormation's cleanup then fails and the old
+        // member keeps running until an operator removes it on purpose.
         disableApiTermination: true,
         associatePublicIpAddress: false,
         ebsOptimized: true,

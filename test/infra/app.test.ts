@@ -1,0 +1,135 @@
+import { type App, type CfnResource, Validations } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { CONTEXT_KEYS, readAppConfig } from '../../infra/app-config.js';
+import { createWalwatchApp } from '../../infra/create-app.js';
+import { testContext } from './support.js';
+
+function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
+  return root.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) =>
+        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+          path: construct.node.path,
+          id,
+          reason,
+        })),
+      ),
+  );
+}
+
+/** Stands in for the monitor's ingest queue until `WalBackupMonitor` exists. */
+function wireMonitorQueue(app: App, stack: ReturnType<typeof createWalwatchApp>['stack']): void {
+  const dlq = new Queue(stack, 'IngestDlq', { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED });
+  Validations.of(dlq).acknowledge(
+    { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the ingest queue.' },
+    { id: 'Serverless-SQSRedrivePolicy', reason: 'A dead-letter queue has no dead-letter queue of its own.' },
+  );
+  const queue = new Queue(stack, 'IngestQueue', {
+    enforceSSL: true,
+    encryption: QueueEncryption.SQS_MANAGED,
+    deadLetterQueue: { queue: dlq, maxReceiveCount: 5 },
+  });
+  stack.archive.notifyQueue(queue);
+  expect(app.node.tryFindChild(stack.node.id)).toBe(stack);
+}
+
+describe('the walwatch CDK app', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['the cdk.json example (existing etcd, new KMS bucket)', {}],
+    ['etcd on the nodes', { etcdEndpoints: '', etcdOnNodes: 'true' }],
+    ['an S3-managed bucket with Object Lock', { bucketEncryption: 's3-managed', objectLockDays: '14' }],
+    [
+      'an adopted bucket with its KMS key and a clone',
+      {
+        existingBucketName: 'team-wal-archive',
+        existingBucketKeyArn:
+          'arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+        cloneFromScope: 'old-demo',
+        cloneTargetTime: '2026-11-24T12:00:00Z',
+      },
+    ],
+  ])(
+    'synthesizes %s under cdk-nag AwsSolutions and Serverless with no unacknowledged finding',
+    (_, context) => {
+      const { app } = createWalwatchApp({ context: testContext(context) });
+      expect(() => app.synth()).not.toThrow();
+    },
+  );
+
+  it('still has no unacknowledged finding once the archive notifies a queue', () => {
+    const { app, stack } = createWalwatchApp({ context: testContext() });
+    wireMonitorQueue(app, stack);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('gives every acknowledgement a specific reason', () => {
+    const { app, stack } = createWalwatchApp({
+      context: testContext({ cloneFromScope: 'old-demo' }),
+    });
+    wireMonitorQueue(app, stack);
+    const acks = acknowledgements(app);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      expect(ack.reason.length, `${ack.path} ${ack.id}`).toBeGreaterThanOrEqual(40);
+      expect(ack.id).not.toMatch(/^(Annotation::)?AwsSolutions-IAM5$/);
+    }
+    expect(new Set(acks.map((a) => a.reason)).size).toBeGreaterThan(3);
+  });
+
+  it('fails synthesis on a finding nobody acknowledged', () => {
+    const { app, stack } = createWalwatchApp({ context: testContext() });
+    new Queue(stack, 'UnprotectedQueue');
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS3[\s\S]*UnprotectedQueue/);
+  });
+
+  it('validates the template against the CloudFormation resource schemas', () => {
+    const { app, stack } = createWalwatchApp({ context: testContext() });
+    const bucket = stack.archive.bucket.node.defaultChild as CfnResource;
+    bucket.addPropertyOverride('VersioningConfigurations', { Status: 'Enabled' });
+    expect(() => app.synth()).toThrow(/'VersioningConfigurations' was unexpected/);
+  });
+});
+
+describe('readAppConfig', () => {
+  const context = (values: Record<string, unknown>) => (key: string) => values[key];
+  const minimal = {
+    region: 'eu-central-1',
+    scope: 'demo',
+    etcdTlsSecretName: 'walwatch/etcd-tls',
+    etcdEndpoints: 'a:2379, b:2379',
+  };
+
+  it('reads lists from comma-separated CLI values and numbers from strings', () => {
+    const config = readAppConfig(
+      context({ ...minimal, instanceCount: '5', postgresClientCidrs: '10.0.0.0/8' }),
+    );
+    expect(config.stackName).toBe('Walwatch');
+    expect(config.stackProps.etcdEndpoints).toEqual(['a:2379', 'b:2379']);
+    expect(config.stackProps.instanceCount).toBe(5);
+    expect(config.stackProps.postgresClientCidrs).toEqual(['10.0.0.0/8']);
+    expect(config.stackProps.env).toEqual({ account: undefined, region: 'eu-central-1' });
+  });
+
+  it.each<[Record<string, unknown>, RegExp]>([
+    [{ region: undefined }, /'region' is required/],
+    [{ scope: undefined }, /'scope' is required/],
+    [{ instanceCount: 'three' }, /got 'three'/],
+    [{ etcdOnNodes: 'yes' }, /got 'yes'/],
+    [{ bucketEncryption: 'aes' }, /got 'aes'/],
+    [{ cloneTargetTime: '2026-11-24T12:00:00Z' }, /needs 'cloneFromScope'/],
+    [{ vpcId: 'vpc-123' }, /needs 'account'/],
+  ])('rejects %j, naming the key and value', (values, message) => {
+    expect(() => readAppConfig(context({ ...minimal, ...values }))).toThrow(message);
+  });
+
+  it('documents every context key in the README', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const key of CONTEXT_KEYS) {
+      expect(readme, key).toContain(`\`${key}\``);
+    }
+  });
+});

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { renderEtcdUnit } from '../../infra/spilo/render-etcd-unit.js';
+import { quoteShell, renderFetchSecretsScript } from '../../infra/spilo/render-fetch-secrets.js';
+import { renderUserData } from '../../infra/spilo/render-user-data.js';
+
+const secrets = {
+  region: 'eu-central-1',
+  etcdTlsSecretArn: 'arn:aws:secretsmanager:eu-central-1:111111111111:secret:etcd-tls-AbCdEf',
+  superuserPasswordSecretArn: 'arn:aws:secretsmanager:eu-central-1:111111111111:secret:su-AbCdEf',
+  replicationPasswordSecretArn: 'arn:aws:secretsmanager:eu-central-1:111111111111:secret:repl-AbCdEf',
+  adminPasswordSecretArn: 'arn:aws:secretsmanager:eu-central-1:111111111111:secret:admin-AbCdEf',
+};
+
+describe('renderFetchSecretsScript', () => {
+  const script = renderFetchSecretsScript(secrets);
+
+  it('reads every secret by ARN from Secrets Manager', () => {
+    for (const arn of Object.values(secrets).slice(1)) {
+      expect(script).toContain(`fetch '${arn}'`);
+    }
+    expect(script).toContain('secretsmanager get-secret-value');
+  });
+
+  it('writes secrets only to tmpfs, owner-only', () => {
+    expect(script).toContain('umask 077');
+    expect(script).toContain('install -m 0600 "$tmp/secrets.env" /run/walwatch-spilo/secrets.env');
+    expect(script).not.toMatch(/\/var\/lib\/spilo\/[^.\s]*secret/);
+  });
+});
+
+describe('quoteShell', () => {
+  it.each([
+    ['plain', "'plain'"],
+    ["it's", "'it'\\''s'"],
+  ])('quotes %s', (value, quoted) => {
+    expect(quoteShell(value)).toBe(quoted);
+  });
+});
+
+describe('renderUserData', () => {
+  const fetchSecretsScript = renderFetchSecretsScript(secrets);
+  const spiloUnit = '[Unit]\nDescription=spilo\n';
+
+  it('installs podman, mounts the data volume and enables the Spilo unit', () => {
+    const userData = renderUserData({ dataDevice: '/dev/sdf', fetchSecretsScript, spiloUnit });
+    expect(userData.startsWith('#!/bin/bash\nset -euo pipefail\n')).toBe(true);
+    expect(userData).toContain('dnf install -y podman python3');
+    expect(userData).toContain('dev=/dev/sdf');
+    expect(userData).toContain('blkid "$dev" >/dev/null || mkfs.xfs "$dev"');
+    expect(userData).toContain(
+      `cat > /etc/systemd/system/spilo.service <<'WALWATCH_END_OF_FILE'\n${spiloUnit}`,
+    );
+    expect(userData).toContain('chmod 0700 /usr/local/sbin/walwatch-fetch-secrets');
+    expect(userData).toContain('systemctl enable --now --no-block spilo.service');
+    expect(userData).not.toContain('etcd.service');
+  });
+
+  it('holds no password, only secret ARNs', () => {
+    const userData = renderUserData({ dataDevice: '/dev/sdf', fetchSecretsScript, spiloUnit });
+    expect(userData).not.toMatch(/PGPASSWORD_[A-Z]+=[^%]/);
+    expect(userData).not.toContain('BEGIN ');
+  });
+
+  it('adds the etcd unit when etcd runs on the node', () => {
+    const userData = renderUserData({
+      dataDevice: '/dev/sdf',
+      fetchSecretsScript,
+      spiloUnit,
+      etcdUnit: 'E\n',
+    });
+    expect(userData).toContain("cat > /etc/systemd/system/etcd.service <<'WALWATCH_END_OF_FILE'\nE\n");
+    expect(userData).toContain('systemctl enable --now --no-block etcd.service spilo.service');
+  });
+
+  it('rejects a file that contains the heredoc marker line', () => {
+    expect(() =>
+      renderUserData({ dataDevice: '/dev/sdf', fetchSecretsScript, spiloUnit: 'x\nWALWATCH_END_OF_FILE\n' }),
+    ).toThrow(/spilo.service contains the heredoc marker/);
+  });
+});
+
+describe('renderEtcdUnit', () => {
+  const input = {
+    image: 'quay.io/coreos/etcd:v3.5.21',
+    memberNames: ['node-0', 'node-1', 'node-2'],
+    memberHostNames: ['node-0.z', 'node-1.z', 'node-2.z'],
+    clusterToken: 'demo',
+    spiloImage: 'ghcr.io/zalando/spilo-17:4.0-p3',
+  };
+
+  it('announces this member and lists all members over TLS', () => {
+    const unit = renderEtcdUnit({ ...input, memberName: 'node-1' });
+    expect(unit).toContain('--advertise-client-urls https://node-1.z:2379');
+    expect(unit).toContain(
+      '--initial-cluster node-0=https://node-0.z:2380,node-1=https://node-1.z:2380,node-2=https://node-2.z:2380',
+    );
+    expect(unit).toContain('--client-cert-auth --peer-client-cert-auth');
+  });
+
+  it('rejects a member name that is not in the list', () => {
+    expect(() => renderEtcdUnit({ ...input, memberName: 'node-7' })).toThrow(/'node-7'/);
+  });
+});
