@@ -69,6 +69,7 @@ export function updateCrc32cWords(
     crc = (T[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
     i++;
   }
+  if ((i & 3) !== 0) return crc;
   let w = i >> 2;
   const stop = (end >> 2) - 1;
   while (w < stop) {
