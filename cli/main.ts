@@ -3,6 +3,9 @@
  * The `walwatch` command line. Each subcommand is a module in this folder exporting
  * `run(args: string[]): Promise<number>` (the exit code); it is loaded only when called.
  */
+// The SDK warns on every start that future releases need Node 22; walwatch pins a release that runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const commands: Record<string, { readonly module: string; readonly summary: string }> = {
   analyze: { module: './analyze.js', summary: 'analyse a bucket or folder of WAL-G/WAL-E backups' },
   inspect: { module: './inspect.js', summary: 'read a WAL segment file or S3 object: records, commit times' },

@@ -1,0 +1,176 @@
+/**
+ * `walwatch serve` (what `npm start` runs): the local monitor on embedded defaults.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_SEGMENT_SIZE, isValidSegmentSize } from '../shared/core/lsn.js';
+import { startLocalMonitor } from '../shared/local/local-monitor.js';
+import { parseS3Url } from '../shared/sources/s3-source.js';
+import { parseByteSize, parseDurationOption, UsageError } from './options.js';
+
+const HELP = `usage: walwatch serve [options]
+
+Runs the local monitor: an embedded store, the same ingest and sweeper logic as on AWS, the API, /metrics
+and a web dashboard. With no options it watches ./walwatch-data/archive as a bucket.
+
+options:
+  --dir DIR               folder used as a bucket (default ./walwatch-data/archive); WAL-G writes there
+                          with WALG_FILE_PREFIX
+  --bucket s3://B[/P]     watch an S3 or S3-compatible bucket instead (incremental listing)
+  --endpoint URL          S3-compatible endpoint; --path-style for path addressing
+  --queue URL             also read S3 notifications from this SQS queue (with --bucket)
+  --webhook-secret S      accept S3-format notifications (MinIO) at POST /webhook/s3 (with --bucket)
+  --data DIR              store folder (default ./walwatch-data)
+  --listen HOST:PORT      HTTP address (default 127.0.0.1:7070)
+  --segment-size SIZE     WAL segment size (default 16MiB)
+  --sweep-every DUR       sweeper period (default 15s)
+  --alert-webhook URL     POST alerts as JSON to this URL too
+  --alert-topic ARN       publish alerts to this SNS topic too
+  --gap-grace, --max-archive-age, --max-backup-age, --backup-stale-after DUR   thresholds
+`;
+
+/** Runs the command until interrupted; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        dir: { type: 'string' },
+        bucket: { type: 'string' },
+        endpoint: { type: 'string' },
+        'path-style': { type: 'boolean' },
+        queue: { type: 'string' },
+        'webhook-secret': { type: 'string' },
+        data: { type: 'string', default: 'walwatch-data' },
+        listen: { type: 'string', default: '127.0.0.1:7070' },
+        'segment-size': { type: 'string' },
+        'sweep-every': { type: 'string', default: '15s' },
+        'alert-webhook': { type: 'string' },
+        'alert-topic': { type: 'string' },
+        'gap-grace': { type: 'string' },
+        'max-archive-age': { type: 'string' },
+        'max-backup-age': { type: 'string' },
+        'backup-stale-after': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`walwatch serve: ${(error as Error).message}\n`);
+    return 3;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    const options = toOptions(values);
+    const monitor = await startLocalMonitor(options);
+    printWelcome(monitor.url, options);
+    await new Promise<void>((done) => {
+      const shutdown = (): void => {
+        process.stderr.write('\nwalwatch: stopping…\n');
+        monitor.stop().then(done, (error) => {
+          process.stderr.write(`walwatch: ${(error as Error).message}\n`);
+          done();
+        });
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`walwatch serve: ${error.message}\n`);
+      return 3;
+    }
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(
+        `walwatch serve: ${String(values.listen)} is in use; choose another with --listen\n`,
+      );
+      return 3;
+    }
+    throw error;
+  }
+}
+
+type Options = Parameters<typeof startLocalMonitor>[0];
+
+function toOptions(values: Record<string, string | boolean | undefined>): Options {
+  const text = (name: string): string | undefined =>
+    typeof values[name] === 'string' ? (values[name] as string) : undefined;
+  const listen = /^(.*):(\d+)$/.exec(text('listen') ?? '');
+  if (!listen) throw new UsageError(`--listen must be HOST:PORT, got ${text('listen')}`);
+  const segmentSize = text('segment-size')
+    ? parseByteSize(text('segment-size') as string)
+    : DEFAULT_SEGMENT_SIZE;
+  if (!isValidSegmentSize(segmentSize))
+    throw new UsageError(`--segment-size must be a power of two from 1MiB to 1GiB`);
+  const bucketUrl = text('bucket');
+  const bucket = bucketUrl ? parseS3Url(bucketUrl) : undefined;
+  if (bucketUrl && !bucket) throw new UsageError(`--bucket must be s3://BUCKET[/PREFIX], got ${bucketUrl}`);
+  if ((text('queue') || text('webhook-secret')) && !bucket)
+    throw new UsageError('--queue and --webhook-secret need --bucket');
+  const thresholds: Record<string, number> = {};
+  for (const [option, field] of [
+    ['gap-grace', 'gapGraceMs'],
+    ['max-archive-age', 'maxArchiveAgeMs'],
+    ['max-backup-age', 'maxBackupAgeMs'],
+    ['backup-stale-after', 'backupStaleAfterMs'],
+  ] as const) {
+    const value = text(option);
+    if (value) thresholds[field] = parseDurationOption(value);
+  }
+  const dataDir = resolve(text('data') ?? 'walwatch-data');
+  return {
+    dataDir,
+    ...(bucket
+      ? {
+          bucket: {
+            name: bucket.bucket,
+            prefix: bucket.prefix,
+            ...(text('endpoint') ? { endpoint: text('endpoint') as string } : {}),
+            ...(values['path-style'] ? { forcePathStyle: true } : {}),
+          },
+        }
+      : { archiveDir: resolve(text('dir') ?? `${dataDir}/archive`) }),
+    ...(text('queue') ? { queueUrl: text('queue') as string } : {}),
+    ...(text('webhook-secret') ? { webhookSecret: text('webhook-secret') as string } : {}),
+    ...(text('alert-webhook') ? { alertWebhookUrl: text('alert-webhook') as string } : {}),
+    ...(text('alert-topic') ? { alertTopicArn: text('alert-topic') as string } : {}),
+    host: listen[1] as string,
+    port: Number(listen[2]),
+    segmentSize,
+    thresholds,
+    sweepIntervalMs: parseDurationOption(text('sweep-every') ?? '15s'),
+  };
+}
+
+function printWelcome(url: string, options: Options): void {
+  const lines = [
+    `walwatch is running (store ${options.dataDir}/store).`,
+    '',
+    `  dashboard  ${url}/`,
+    `  API        ${url}/clusters`,
+    `  metrics    ${url}/metrics`,
+    '',
+  ];
+  if (options.archiveDir) {
+    lines.push(
+      `Watching ${options.archiveDir} as a bucket. To archive a cluster into it with WAL-G, set on the database host:`,
+      `  WALG_FILE_PREFIX=${options.archiveDir}/spilo/<scope>/wal/<major>`,
+      `  archive_command = 'wal-g wal-push %p'        # and 'wal-g backup-push $PGDATA' for base backups`,
+      `Any tool that copies WAL-G's layout (wal_005/, basebackups_005/) into that folder works the same.`,
+    );
+  } else if (options.bucket) {
+    lines.push(
+      `Watching s3://${options.bucket.name}/${options.bucket.prefix} (listing every minute${options.queueUrl ? ', and its SQS notifications' : ''}).`,
+    );
+    if (options.webhookSecret)
+      lines.push(
+        `  S3-format notifications (MinIO): POST ${url}/webhook/s3 with "Authorization: Bearer <secret>"`,
+      );
+  }
+  lines.push('', 'Ctrl-C stops it; restarting resumes from the stored state.');
+  process.stderr.write(`${lines.join('\n')}\n`);
+}
