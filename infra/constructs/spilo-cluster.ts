@@ -316,7 +316,8 @@ export class SpiloCluster extends Construct {
     });
     const fetchSecretsScript = renderFetchSecretsScript({
       region: stack.region,
-      etcdTlsSecretArn: props.etcdTlsSecret.secretArn,
+      // An imported secret known by name only has a partial ARN; its name is the safer id.
+      etcdTlsSecretArn: props.etcdTlsSecret.secretFullArn ?? props.etcdTlsSecret.secretName,
       superuserPasswordSecretArn: this.passwordSecrets.superuser.secretArn,
       replicationPasswordSecretArn: this.passwordSecrets.replication.secretArn,
       adminPasswordSecretArn: this.passwordSecrets.admin.secretArn,

@@ -4,7 +4,7 @@ import { ETCD_TLS_FILES, HOST_LAYOUT } from './host-layout.js';
 export interface NodeSecretsInput {
   /** AWS region of the secrets. */
   readonly region: string;
-  /** ARN of the etcd TLS secret: a JSON object with PEM strings `ca`, `cert` and `key`. */
+  /** ARN or name of the etcd TLS secret: a JSON object with PEM strings `ca`, `cert` and `key`. */
   readonly etcdTlsSecretArn: string;
   /** ARN of the plain-text password of the `postgres` superuser. */
   readonly superuserPasswordSecretArn: string;

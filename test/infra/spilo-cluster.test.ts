@@ -212,3 +212,14 @@ describe('SpiloCluster', () => {
     expect(() => build(overrides)).toThrow(message);
   });
 });
+
+describe('SpiloCluster user data', () => {
+  it('fetches an etcd secret known by name by its name, and generated passwords by ARN', () => {
+    const { stack, cluster } = build();
+    const userData = JSON.stringify(stack.resolve(cluster.instances[0]?.userData.render()));
+    expect(userData).toContain("fetch 'walwatch/etcd-tls' >");
+    expect(userData).toMatch(
+      /PGPASSWORD_SUPERUSER=%s\\\\n' \\"\$\(fetch '",\{"Ref":"ClusterSuperuserPassword/,
+    );
+  });
+});
