@@ -9,8 +9,11 @@ import { parseBackupName, parseSpiloShape } from './keys.js';
 import {
   formatLsn,
   type Lsn,
+  MAX_SEGMENT_SIZE,
+  MIN_SEGMENT_SIZE,
   parseWalFileName,
   segmentBeforeLsn,
+  segmentOfLsn,
   segmentStartLsn,
   walFileName,
 } from './lsn.js';
@@ -48,6 +51,8 @@ interface BackupView {
   reason: string | null;
   /** End of the recovery chain (last segment reached), when on the target lineage. */
   chainEnd: number | null;
+  /** Set when the sentinel's start LSN contradicts the name under this segment size: the sizes that fit. */
+  readonly sizeMismatch: number[] | null;
 }
 
 const NO_RUNS: Run[] = [];
@@ -342,6 +347,20 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     if (metadata && !metadata.parse.ok)
       problem('metadata-invalid', 'warning', subject, `${subject}/metadata.json: ${metadata.parse.error}`);
   }
+  const mismatch = [...views.values()].find((view) => view.sizeMismatch !== null);
+  if (mismatch) {
+    const likely = mismatch.sizeMismatch as number[];
+    problem(
+      'segment-size-mismatch',
+      'critical',
+      mismatch.report.name,
+      `${mismatch.report.name} starts at ${mismatch.report.startLsn}, which is not in its named segment with ${segmentSize}-byte segments` +
+        (likely.length > 0
+          ? `; the cluster's segment size is probably ${likely.map((size) => `${size / 1024 / 1024} MiB`).join(' or ')}`
+          : '') +
+        ': every LSN and gap in this report is wrong until the segment size is set right',
+    );
+  }
   const outOfRange = Object.keys(state.outOfRange).sort();
   if (outOfRange.length > 0) {
     problem(
@@ -547,6 +566,10 @@ function viewBackup(
     status: 'restorable',
     reason: null,
     chainEnd: null,
+    sizeMismatch:
+      facts?.format === 'wal-g' && startLsn !== null
+        ? sizesNotFitting(parsedName.startWalFile, startLsn, segmentSize)
+        : null,
   };
   if (!start.ok) {
     view.status = 'invalid';
@@ -567,6 +590,24 @@ function viewBackup(
     view.reason = 'sentinel names no usable stop point';
   }
   return view;
+}
+
+/**
+ * WAL-G names a backup after the segment of its start LSN (or of the byte before it, on a replica). When that
+ * does not hold under `segmentSize`, returns the valid sizes under which it would; otherwise null.
+ */
+function sizesNotFitting(startWalFile: string, startLsn: Lsn, segmentSize: number): number[] | null {
+  const fits = (size: number): boolean => {
+    const name = parseWalFileName(startWalFile, size);
+    return (
+      name.ok &&
+      (segmentOfLsn(startLsn, size) === name.segno || segmentBeforeLsn(startLsn, size) === name.segno)
+    );
+  };
+  if (fits(segmentSize)) return null;
+  const sizes: number[] = [];
+  for (let size = MIN_SEGMENT_SIZE; size <= MAX_SEGMENT_SIZE; size *= 2) if (fits(size)) sizes.push(size);
+  return sizes;
 }
 
 /** Follows a delta's parents up to its full backup; returns why the chain is broken, or undefined. */

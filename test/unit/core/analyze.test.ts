@@ -363,3 +363,28 @@ describe('analyzeCluster', () => {
     expect(report.recoveryPointLagSeconds).toBeCloseTo(120, 2);
   });
 });
+
+describe('analyzeCluster with a wrong segment size', () => {
+  it('says so, and names the size the sentinels fit', () => {
+    // Written with 1 MiB segments, analysed as 16 MiB: the backup name and its start LSN disagree.
+    const objects = generateArchive({
+      clusterId: 'c',
+      segmentSize: MIB,
+      segments: 30,
+      switches: [],
+      backups: [3],
+    });
+    const wrong = analyzeCluster(stateOf(objects, 16 * MIB), { now: storedAt(30) });
+    expect(wrong.problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'segment-size-mismatch',
+          severity: 'critical',
+          message: expect.stringContaining('probably 1 MiB'),
+        }),
+      ]),
+    );
+    const right = analyzeCluster(stateOf(objects, MIB), { now: storedAt(30) });
+    expect(right.problems.map((p) => p.kind)).not.toContain('segment-size-mismatch');
+  });
+});
