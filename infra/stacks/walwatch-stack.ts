@@ -1,4 +1,12 @@
-import { CfnOutput, type Duration, RemovalPolicy, type Size, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  type Duration,
+  RemovalPolicy,
+  type Size,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import {
   FlowLogDestination,
   FlowLogTrafficType,
@@ -185,6 +193,13 @@ export class WalwatchStack extends Stack {
       cloneFrom: props.cloneFrom,
       postgresClients: (props.postgresClientCidrs ?? []).map((cidr) => Peer.ipv4(cidr)),
     });
+
+    if (props.machineImage === undefined) {
+      Annotations.of(this.cluster).addWarningV2(
+        'walwatch:SpiloCluster.unpinnedAmi',
+        'The Spilo nodes use the latest Amazon Linux 2023 AMI at each deploy; a new release replaces the nodes. Pin it with -c amiId=ami-….',
+      );
+    }
 
     new CfnOutput(this, 'ArchiveBucketName', { value: this.archive.bucket.bucketName });
     new CfnOutput(this, 'ArchiveRoot', { value: this.cluster.archiveRoot });

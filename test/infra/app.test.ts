@@ -1,4 +1,5 @@
 import { type App, type CfnResource, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -130,6 +131,50 @@ describe('readAppConfig', () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     for (const key of CONTEXT_KEYS) {
       expect(readme, key).toContain(`\`${key}\``);
+    }
+  });
+});
+
+describe('the walwatch stack', () => {
+  it('warns when the node AMI is not pinned, and not when it is', () => {
+    const unpinned = createWalwatchApp({ context: testContext() });
+    const pinned = createWalwatchApp({ context: testContext({ amiId: 'ami-0123456789abcdef0' }) });
+    const warnings = (app: App) =>
+      app.node
+        .findAll()
+        .flatMap((c) => c.node.metadata)
+        .filter((m) => m.type === 'aws:cdk:warning' && String(m.data).includes('Pin it with -c amiId'));
+    expect(warnings(unpinned.app)).toHaveLength(1);
+    expect(warnings(pinned.app)).toHaveLength(0);
+  });
+
+  it('grants no s3:* and no S3, KMS or Secrets Manager action on Resource * in any policy', () => {
+    const { app, stack } = createWalwatchApp({ context: testContext() });
+    wireMonitorQueue(app, stack);
+    const template = Template.fromStack(stack);
+    const documents = [
+      ...Object.values(template.findResources('AWS::IAM::Policy')).map(
+        (p) => (p as { Properties: { PolicyDocument: unknown } }).Properties.PolicyDocument,
+      ),
+      ...Object.values(template.findResources('AWS::IAM::Role')).flatMap((r) =>
+        ((r as { Properties: { Policies?: { PolicyDocument: unknown }[] } }).Properties.Policies ?? []).map(
+          (p) => p.PolicyDocument,
+        ),
+      ),
+    ] as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }[];
+    expect(documents.length).toBeGreaterThan(2);
+    for (const statement of documents.flatMap((d) => d.Statement)) {
+      const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+      const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+      expect(actions).not.toContain('s3:*');
+      expect(actions).not.toContain('*');
+      if (statement.Effect === 'Allow' && resources.includes('*')) {
+        expect(
+          actions.filter((a) =>
+            /^(s3|kms|secretsmanager):(Get|Put|Delete|Decrypt|Encrypt|GenerateDataKey)/.test(a),
+          ),
+        ).toEqual([]);
+      }
     }
   });
 });

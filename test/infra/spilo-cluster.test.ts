@@ -139,6 +139,9 @@ describe('SpiloCluster', () => {
   it('requires IMDSv2, encrypts every volume, offers no SSH key and keeps nodes private', () => {
     const { template } = build();
     template.resourceCountIs('AWS::EC2::Instance', 3);
+    template.hasResourceProperties('AWS::IAM::InstanceProfile', {
+      Roles: [Match.objectLike({ Ref: Match.stringLikeRegexp('ClusterRole') })],
+    });
     template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
       LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } },
     });
