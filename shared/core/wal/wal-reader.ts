@@ -7,7 +7,7 @@
  * Facts: `../shared/reference/walg-layout.md` §4.6–4.9 (`xlogreader.c`, `xlog_internal.h`, `xlogrecord.h`).
  */
 import { isValidSegmentSize, type Lsn } from '../lsn.js';
-import { CRC32C_INIT, finishCrc32c, updateCrc32cWords } from './crc32c.js';
+import { CRC32C_INIT, finishCrc32c, updateCrc32c, updateCrc32cWords } from './crc32c.js';
 import {
   checkPageHeader,
   isZeroed,
@@ -63,11 +63,68 @@ export interface ReadSegmentOptions {
   readonly fileName?: string;
 }
 
-/** A record whose bytes are being gathered across pages (and maybe segments). */
+/**
+ * A record whose bytes are being gathered across pages (and maybe segments).
+ *
+ * Records walwatch decodes (XLOG, transaction) are copied whole; for all others only the running CRC and the
+ * 24-byte header are kept, so big block images are checksummed in place and never copied. A copy buffer
+ * grows with the bytes actually found, so a damaged length cannot make the reader allocate a gigabyte.
+ */
 interface PendingRecord {
   readonly lsn: bigint;
-  readonly buffer: Uint8Array;
+  readonly totalLength: number;
+  /** The whole record so far (copy mode) or its 24-byte header (checksum mode). */
+  buffer: Uint8Array;
   filled: number;
+  /** Checksum mode: the running CRC-32C register over the bytes after the header. */
+  crc: number | undefined;
+}
+
+function startPending(
+  lsn: bigint,
+  totalLength: number,
+  first: Uint8Array,
+  words: Int32Array | undefined,
+  source: Uint8Array,
+  start: number,
+): PendingRecord {
+  if (words !== undefined) {
+    // Checksum mode: `first` holds at least the whole header.
+    const crc = updateCrc32cWords(
+      CRC32C_INIT,
+      source,
+      start + RECORD_HEADER_SIZE,
+      start + first.length,
+      words,
+    );
+    return { lsn, totalLength, buffer: first.slice(0, RECORD_HEADER_SIZE), filled: first.length, crc };
+  }
+  const buffer = new Uint8Array(Math.min(totalLength, Math.max(first.length, 64 * 1024)));
+  buffer.set(first);
+  return { lsn, totalLength, buffer, filled: first.length, crc: undefined };
+}
+
+/** Adds `bytes[from, to)` of a segment to a pending record. */
+function appendPending(
+  pending: PendingRecord,
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  words: Int32Array,
+): void {
+  if (pending.crc !== undefined) {
+    pending.crc = updateCrc32cWords(pending.crc, bytes, from, to, words);
+    pending.filled += to - from;
+    return;
+  }
+  const needed = pending.filled + (to - from);
+  if (needed > pending.buffer.length) {
+    const grown = new Uint8Array(Math.min(pending.totalLength, Math.max(needed, pending.buffer.length * 2)));
+    grown.set(pending.buffer.subarray(0, pending.filled));
+    pending.buffer = grown;
+  }
+  pending.buffer.set(bytes.subarray(from, to), pending.filled);
+  pending.filled = needed;
 }
 
 /** What the reader carries from one segment to the next. */
@@ -255,8 +312,7 @@ class SegmentScan {
         return undefined;
       }
       if (pending !== undefined) {
-        pending.buffer.set(this.bytes.subarray(at, at + take), pending.filled);
-        pending.filled += take;
+        appendPending(pending, this.bytes, at, at + take, this.words);
       }
       at += take;
       left -= take;
@@ -481,10 +537,18 @@ class SegmentScan {
 
   /** Completes a record gathered in `pending` (which started at an earlier offset or segment). */
   private takePending(pending: PendingRecord): boolean {
-    const buffer = pending.buffer;
-    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     const offset = Number(pending.lsn - this.startLsn);
     const outside = pending.lsn < this.startLsn ? pending.lsn : undefined;
+    if (pending.crc !== undefined) {
+      const header = pending.buffer;
+      const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+      if (!this.checkRecordHeader(view, 0, pending.totalLength, offset)) return false;
+      const crc = finishCrc32c(updateCrc32c(pending.crc, header, 0, RECORD_CRC_OFFSET));
+      if (crc !== view.getUint32(RECORD_CRC_OFFSET, true)) return this.failCrc(pending.lsn);
+      return this.acceptRecord(header, view, 0, pending.totalLength, offset, outside);
+    }
+    const buffer = pending.buffer.subarray(0, pending.totalLength);
+    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     if (!this.checkRecordHeader(view, 0, buffer.length, offset)) return false;
     return this.takeRecord(buffer, view, 0, buffer.length, offset, outside);
   }
@@ -497,10 +561,10 @@ class SegmentScan {
     let at = first.size;
     if (first.info & PageFlag.firstIsContRecord) {
       const remaining = first.remainingLength;
-      const joins = carried !== undefined && carried.buffer.length - carried.filled === remaining;
+      const joins = carried !== undefined && carried.totalLength - carried.filled === remaining;
       if (carried !== undefined && !joins) {
         this.fail(
-          `continuation length ${remaining} does not match the ${carried.buffer.length - carried.filled} bytes ` +
+          `continuation length ${remaining} does not match the ${carried.totalLength - carried.filled} bytes ` +
             `missing from the record at ${hexLsn(carried.lsn)}`,
           0,
         );
@@ -582,9 +646,19 @@ class SegmentScan {
         return;
       }
       const firstPart = pageEnd - at;
-      const pending: PendingRecord = { lsn: this.lsnAt(at), buffer: new Uint8Array(totalLength), filled: 0 };
-      pending.buffer.set(bytes.subarray(at, pageEnd));
-      pending.filled = firstPart;
+      const rmid = bytes[at + 17] as number;
+      const checksumOnly =
+        at + RECORD_HEADER_SIZE <= pageEnd &&
+        rmid !== ResourceManager.xlog &&
+        rmid !== ResourceManager.transaction;
+      const pending = startPending(
+        this.lsnAt(at),
+        totalLength,
+        bytes.subarray(at, pageEnd),
+        checksumOnly ? this.words : undefined,
+        bytes,
+        at,
+      );
       if (pageEnd >= this.segmentSize) {
         this.pending = pending;
         this.end = 'segment-end';
@@ -846,7 +920,7 @@ function summarise(scan: SegmentScan, fileSize: number, first: PageHeader, versi
     continuation: scan.continuation,
     incompleteRecord: pending && {
       lsn: pending.lsn,
-      totalLength: pending.buffer.length,
+      totalLength: pending.totalLength,
       bytesRead: pending.filled,
     },
     abandonedRecordLsn: scan.abandonedRecordLsn,
