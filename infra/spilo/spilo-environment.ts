@@ -98,7 +98,8 @@ export function buildSpiloEnvironment(input: SpiloEnvironmentInput): Record<stri
   const env: Record<string, string> = {
     SCOPE: input.scope,
     PGVERSION: input.pgVersion,
-    ETCD3_HOSTS: input.etcdHosts.join(','),
+    // Spilo's documented list format: each host:port quoted, so its YAML parse keeps them strings.
+    ETCD3_HOSTS: input.etcdHosts.map((host) => `"${host}"`).join(','),
     ETCD3_PROTOCOL: 'https',
     ETCD3_CACERT: `${tls}/${ETCD_TLS_FILES.ca}`,
     ETCD3_CERT: `${tls}/${ETCD_TLS_FILES.cert}`,

@@ -27,7 +27,7 @@ describe('buildSpiloEnvironment', () => {
     expect(env).toMatchObject({
       SCOPE: 'demo',
       PGVERSION: '17',
-      ETCD3_HOSTS: 'etcd-1.internal:2379,etcd-2.internal:2379',
+      ETCD3_HOSTS: '"etcd-1.internal:2379","etcd-2.internal:2379"',
       ETCD3_PROTOCOL: 'https',
       ETCD3_CACERT: '/etc/spilo/etcd/ca.crt',
       ETCD3_CERT: '/etc/spilo/etcd/client.crt',
