@@ -14,6 +14,8 @@ import { parseNotification } from './s3-notification.js';
 export interface QueueMessage {
   readonly messageId: string;
   readonly body: string;
+  /** SQS attributes; `ApproximateReceiveCount` above 1 marks a redelivery. */
+  readonly attributes?: { readonly ApproximateReceiveCount?: string };
 }
 
 /** Counters of one batch: the fold's plus what parsing found. */
@@ -75,7 +77,8 @@ export async function ingestMessages(
       continue;
     }
     ignoredRecords += parsed.ignored;
-    for (const event of parsed.events) inputs.push({ id: message.messageId, event });
+    const redelivered = Number(message.attributes?.ApproximateReceiveCount ?? '1') > 1;
+    for (const event of parsed.events) inputs.push({ id: message.messageId, event, redelivered });
   }
 
   const folded = await foldEvents(deps, inputs);

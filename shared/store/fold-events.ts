@@ -9,8 +9,10 @@
  *    A conflict re-reads and re-decides. Duplicates and stale events leave the item untouched.
  * 2. **State write.** Per cluster, once per batch: read the state, then (after it) the facts of every touched
  *    key and the segments `refreshSegment` / `applyObjectChange` read, re-derive the touched parts of the
- *    state from those facts, and write it conditional on its version if it changed. A conflict redoes the
- *    whole step, reads included, so no step ever combines a newer state with older facts.
+ *    state from those facts, and write it conditional on its version. A conflict redoes the whole step,
+ *    reads included, so no step ever combines a newer state with older facts. The write is skipped only
+ *    when the state is unchanged and the fold wrote no fact (and is no redelivery): a fold that wrote a
+ *    fact always moves the version, so a concurrent writer that read the facts before it cannot win.
  *
  * Step 2 runs for every event, also when its fact did not change. That is what makes a crash between the
  * two writes harmless: SQS redelivers the message, the gate finds the fact already written and changes
@@ -62,6 +64,8 @@ export interface FoldDependencies {
 export interface FoldInput {
   readonly id: string;
   readonly event: ObjectEvent;
+  /** Delivered before (SQS receive count above 1): its fold may have crashed between the two writes. */
+  readonly redelivered?: boolean;
 }
 
 /** Counters of one fold, for metrics and the benchmark. */
@@ -97,6 +101,8 @@ interface FactGroup {
   readonly inputs: FoldInput[];
   /** Keys whose fact this fold changed (filled by the fact write). */
   readonly changedKeys: Set<string>;
+  /** Whether this fold wrote the item (filled by the fact write). */
+  written: boolean;
 }
 
 const DEFAULT_CONFLICT_ATTEMPTS = 12;
@@ -195,6 +201,7 @@ function groupByFactItem(
         keys: new Map(),
         inputs: [],
         changedKeys: new Set(),
+        written: false,
       };
       groups.set(pk, group);
     }
@@ -228,6 +235,7 @@ async function writeFacts(
       counts.unchanged += group.inputs.length - decided.changedEvents;
       counts.overwrites += decided.overwrites;
       for (const key of decided.changedKeys) group.changedKeys.add(key);
+      group.written = decided.changedKeys.size > 0 || decided.overwrites > 0;
       return;
     }
     counts.factConflicts += 1;
@@ -270,6 +278,8 @@ function decideItem(group: FactGroup, previous: FactItem): DecidedItem {
     const stored = facts[event.key];
     const decision = decideKeyFact(stored?.fact, event);
     let next: StoredFact = { ...stored, fact: decision.fact };
+    // A newer version that changes nothing visible (a later tombstone) still moves the gate's horizon.
+    if (!sameFact(stored?.fact, decision.fact)) decided.dirty = true;
     if (decision.overwrite && WATCHED_KINDS.has(parsed.object.kind)) {
       next = {
         ...next,
@@ -301,6 +311,17 @@ function decideItem(group: FactGroup, previous: FactItem): DecidedItem {
     facts[event.key] = next;
   }
   return decided;
+}
+
+function sameFact(a: StoredFact['fact'] | undefined, b: StoredFact['fact']): boolean {
+  return (
+    a !== undefined &&
+    a.present === b.present &&
+    a.at === b.at &&
+    a.sequencer === b.sequencer &&
+    a.size === b.size &&
+    a.etag === b.etag
+  );
 }
 
 function sameEtag(stored: StoredFact, fact: StoredFact['fact']): boolean {
@@ -360,13 +381,17 @@ async function updateClusterState(
   counts: FoldCounts,
 ): Promise<void> {
   const attempts = deps.maxConflictAttempts ?? DEFAULT_CONFLICT_ATTEMPTS;
+  // A fold that wrote a fact must move the state's version even when its own derivation changes nothing:
+  // a concurrent writer that read the facts before that write must then fail its condition and re-read.
+  // The same holds for a redelivery, whose first attempt may have written facts and crashed.
+  const mustWrite = groups.some((group) => group.written || group.inputs.some((input) => input.redelivered));
   for (let attempt = 1; ; attempt++) {
     const stored = await getClusterState(deps.db, deps.table, clusterId);
     const ver = stored?.ver ?? 0;
     const state = stored?.state ?? createClusterState(clusterId, deps.segmentSizeOf(clusterId));
     const before = JSON.stringify(state);
     await rederive(deps, state, groups);
-    if (JSON.stringify(state) === before) return;
+    if (!mustWrite && JSON.stringify(state) === before) return;
     const outcome = await putClusterState(deps.db, deps.table, state, ver);
     if (outcome === 'written') {
       counts.stateWrites += 1;
