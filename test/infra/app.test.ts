@@ -5,7 +5,7 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, readAppConfig } from '../../infra/app-config.js';
 import { createWalwatchApp } from '../../infra/create-app.js';
-import { testContext } from './support.js';
+import { SYNTH_TIMEOUT_MS, testContext } from './support.js';
 
 function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
   return root.node.findAll().flatMap((construct) =>
@@ -37,7 +37,7 @@ function wireMonitorQueue(app: App, stack: ReturnType<typeof createWalwatchApp>[
   expect(app.node.tryFindChild(stack.node.id)).toBe(stack);
 }
 
-describe('the walwatch CDK app', () => {
+describe('the walwatch CDK app', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it.each<[string, Record<string, unknown>]>([
     ['the cdk.json example (existing etcd, new KMS bucket)', {}],
     ['etcd on the nodes', { etcdEndpoints: '', etcdOnNodes: 'true' }],
@@ -94,7 +94,7 @@ describe('the walwatch CDK app', () => {
   });
 });
 
-describe('readAppConfig', () => {
+describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
   const context = (values: Record<string, unknown>) => (key: string) => values[key];
   const minimal = {
     region: 'eu-central-1',
@@ -135,7 +135,7 @@ describe('readAppConfig', () => {
   });
 });
 
-describe('the walwatch stack', () => {
+describe('the walwatch stack', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it('warns when the node AMI is not pinned, and not when it is', () => {
     const unpinned = createWalwatchApp({ context: testContext() });
     const pinned = createWalwatchApp({ context: testContext({ amiId: 'ami-0123456789abcdef0' }) });

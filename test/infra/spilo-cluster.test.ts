@@ -5,7 +5,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { SpiloCluster, type SpiloClusterProps } from '../../infra/constructs/spilo-cluster.js';
 import { WalArchiveBucket } from '../../infra/constructs/wal-archive-bucket.js';
-import { testApp } from './support.js';
+import { SYNTH_TIMEOUT_MS, testApp } from './support.js';
 
 interface Statement {
   Effect: string;
@@ -52,7 +52,7 @@ function resourcesOf(statement: Statement): string[] {
   return list.map((r) => JSON.stringify(r));
 }
 
-describe('SpiloCluster', () => {
+describe('SpiloCluster', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it('confines the Spilo role to its own prefix: list with a prefix condition, get, put, abort multipart', () => {
     const { stack, template, cluster } = build();
     const statements = roleStatements(template, stack, cluster);
@@ -216,7 +216,7 @@ describe('SpiloCluster', () => {
   });
 });
 
-describe('SpiloCluster user data', () => {
+describe('SpiloCluster user data', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it('fetches an etcd secret known by name by its name, and generated passwords by ARN', () => {
     const { stack, cluster } = build();
     const userData = JSON.stringify(stack.resolve(cluster.instances[0]?.userData.render()));

@@ -13,3 +13,9 @@ export function testContext(overrides: Record<string, unknown> = {}): Record<str
 export function testApp(overrides: Record<string, unknown> = {}): App {
   return new App({ context: testContext(overrides) });
 }
+
+/**
+ * Time a test that synthesizes may take: the first synthesis in a worker starts CDK's CloudFormation
+ * schema validator (WASM, ~15 s alone, more on a busy CI machine).
+ */
+export const SYNTH_TIMEOUT_MS = 120_000;

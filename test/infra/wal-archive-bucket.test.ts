@@ -4,7 +4,7 @@ import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { WalArchiveBucket, WalArchiveEncryption } from '../../infra/constructs/wal-archive-bucket.js';
-import { testApp } from './support.js';
+import { SYNTH_TIMEOUT_MS, testApp } from './support.js';
 
 function newStack(): Stack {
   return new Stack(testApp(), 'Test', { env: { account: '111111111111', region: 'eu-central-1' } });
@@ -21,7 +21,7 @@ function archiveBucketResource(template: Template): Record<string, unknown> {
   return (withLogging[0] as { Properties: Record<string, unknown> }).Properties;
 }
 
-describe('WalArchiveBucket', () => {
+describe('WalArchiveBucket', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it('creates a versioned, KMS-encrypted, private, access-logged bucket with lifecycle rules', () => {
     const stack = newStack();
     new WalArchiveBucket(stack, 'Archive');
