@@ -2,25 +2,25 @@
  * CRC-32C (Castagnoli), the checksum of every WAL record (`xl_crc`).
  *
  * Reflected polynomial 0x82F63B78, initial value 0xFFFFFFFF, final XOR 0xFFFFFFFF (PostgreSQL `pg_crc32c`).
- * Table-driven, eight bytes per step ("slicing by 8"): eight tables, one per byte position, so a step is eight
- * independent lookups instead of eight dependent ones. The checksum covers every byte the WAL reader scans,
+ * Table-driven, many bytes per step ("slicing by 8", and by 16 on the word path): one table per byte position,
+ * so a step is independent lookups instead of a chain of dependent ones. The checksum covers every byte the WAL reader scans,
  * so its speed is the reader's speed; callers that can offer a 32-bit word view of their buffer get the
  * fast path (two word loads per step instead of eight byte loads).
  */
 
 const POLYNOMIAL = 0x82f6_3b78;
 
-/** Table `t` (0–7) lives at `[t * 256, t * 256 + 256)`: CRC of byte `n` followed by `t` zero bytes. */
+/** Table `t` (0–15) lives at `[t * 256, t * 256 + 256)`: CRC of byte `n` followed by `t` zero bytes. */
 const TABLE = buildTable();
 
 function buildTable(): Int32Array {
-  const table = new Int32Array(8 * 256);
+  const table = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? POLYNOMIAL ^ (c >>> 1) : c >>> 1;
     table[n] = c;
   }
-  for (let t = 1; t < 8; t++) {
+  for (let t = 1; t < 16; t++) {
     for (let n = 0; n < 256; n++) {
       const c = table[(t - 1) * 256 + n] as number;
       table[t * 256 + n] = (c >>> 8) ^ (table[c & 0xff] as number);
@@ -71,6 +71,31 @@ export function updateCrc32cWords(
   }
   if ((i & 3) !== 0) return crc;
   let w = i >> 2;
+  const stop16 = (end >> 2) - 3;
+  while (w < stop16) {
+    const a = crc ^ (words[w] as number);
+    const b = words[w + 1] as number;
+    const c = words[w + 2] as number;
+    const d = words[w + 3] as number;
+    crc =
+      (T[3840 + (a & 0xff)] as number) ^
+      (T[3584 + ((a >>> 8) & 0xff)] as number) ^
+      (T[3328 + ((a >>> 16) & 0xff)] as number) ^
+      (T[3072 + (a >>> 24)] as number) ^
+      (T[2816 + (b & 0xff)] as number) ^
+      (T[2560 + ((b >>> 8) & 0xff)] as number) ^
+      (T[2304 + ((b >>> 16) & 0xff)] as number) ^
+      (T[2048 + (b >>> 24)] as number) ^
+      (T[1792 + (c & 0xff)] as number) ^
+      (T[1536 + ((c >>> 8) & 0xff)] as number) ^
+      (T[1280 + ((c >>> 16) & 0xff)] as number) ^
+      (T[1024 + (c >>> 24)] as number) ^
+      (T[768 + (d & 0xff)] as number) ^
+      (T[512 + ((d >>> 8) & 0xff)] as number) ^
+      (T[256 + ((d >>> 16) & 0xff)] as number) ^
+      (T[d >>> 24] as number);
+    w += 4;
+  }
   const stop = (end >> 2) - 1;
   while (w < stop) {
     const a = crc ^ (words[w] as number);

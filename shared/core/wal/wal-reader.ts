@@ -146,7 +146,10 @@ interface RawTransactionEnd {
   readonly mainOffset: number;
   readonly info: number;
   readonly xid: number;
-  readonly lsn: bigint;
+  /** Where the record starts: `segmentStart + offset`, or `lsnOutside` when it began in an earlier segment. */
+  readonly segmentStart: bigint;
+  readonly offset: number;
+  readonly lsnOutside: bigint | undefined;
 }
 
 const MAXALIGN = 8;
@@ -527,7 +530,9 @@ class SegmentScan {
       mainOffset: start + main.offset,
       info,
       xid: view.getUint32(start + 4, true),
-      lsn: lsnOutside ?? this.lsnAt(offset),
+      segmentStart: this.startLsn,
+      offset,
+      lsnOutside,
     };
   }
 
@@ -698,7 +703,7 @@ function decodeTransactionEnd(raw: RawTransactionEnd): TransactionEnd {
     ResourceManager.transaction,
     raw.info,
     raw.xid,
-    raw.lsn,
+    raw.lsnOutside ?? raw.segmentStart + BigInt(raw.offset),
   );
   return record as TransactionEnd;
 }
