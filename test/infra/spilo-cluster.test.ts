@@ -161,6 +161,17 @@ describe('SpiloCluster', { timeout: SYNTH_TIMEOUT_MS }, () => {
     }
   });
 
+  it('names its launch templates per stack, so a second cluster (or a clone) can deploy beside it', () => {
+    const { template } = build();
+    const names = Object.values(template.findResources('AWS::EC2::LaunchTemplate')).map(
+      (t) => (t as { Properties: { LaunchTemplateName: string } }).Properties.LaunchTemplateName,
+    );
+    expect(names).toHaveLength(3);
+    for (const name of names) {
+      expect(name).toMatch(/^TestClusterNode\dLaunchTemplate/);
+    }
+  });
+
   it('opens only PostgreSQL and the Patroni API, between the nodes and from named sources', () => {
     const { template } = build({ postgresClients: [Peer.ipv4('10.20.0.0/16')] });
     const ingress = (
