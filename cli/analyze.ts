@@ -22,6 +22,7 @@ earliest recoverable point, recoverable intervals, gaps, backups, timelines, age
 options:
   --dir DIR                 treat DIR as the bucket (WAL-G file storage, WALG_FILE_PREFIX, works too)
   --json                    print the JSON report (spec/report.md) on stdout
+  --content                 read the segments at the end of each recovery chain: exact last commit times
   --cluster ID              only this cluster (archive root, e.g. spilo/superman/wal/15)
   --segment-size SIZE       WAL segment size: bytes or 1MiB…1GiB (default 16MiB)
   --now TIME                analyse as of this ISO 8601 time (default: now)
@@ -46,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
       options: {
         dir: { type: 'string' },
         json: { type: 'boolean', default: false },
+        content: { type: 'boolean', default: false },
         cluster: { type: 'string' },
         'segment-size': { type: 'string' },
         now: { type: 'string' },
@@ -84,6 +86,7 @@ export async function run(args: string[]): Promise<number> {
     const report = await analyzeArchive(source, {
       now,
       thresholds,
+      content: values.content,
       ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
       ...(segmentSize === undefined ? {} : { segmentSizeOf: () => segmentSize }),
       onProgress: (event) => {

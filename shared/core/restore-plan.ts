@@ -155,7 +155,7 @@ export function planRestore(
   }
   if (!interval || !backup) return unreachable('no restorable backup finished before the target');
 
-  const timeline = target.kind === 'lsn' ? timelineAt(report, target.value) : interval.timeline;
+  const timeline = target.kind === 'lsn' ? lineageTimelineAt(report, target.value) : interval.timeline;
   const spilo =
     target.kind === 'time' ? spiloChoice(report.backups, target.ms) : latestSpiloChoice(report.backups);
   if (spilo && spilo.name !== backup.name) {
@@ -197,7 +197,7 @@ function compareLsnText(a: string | null, b: string | null): number {
 }
 
 /** The lineage timeline holding `lsn`: the newest timeline on the path that began at or before it. */
-function timelineAt(report: ClusterReport, lsn: Lsn): number {
+export function lineageTimelineAt(report: ClusterReport, lsn: Lsn): number {
   let timeline = report.targetTimeline;
   const lineage = report.timelines.filter((t) => t.inLineage).sort((a, b) => a.id - b.id);
   for (const step of lineage) {

@@ -9,9 +9,10 @@ import { analyzeCluster } from '../core/analyze.js';
 import type { AnalysisOptions } from '../core/config.js';
 import { parseObjectKey } from '../core/keys.js';
 import { DEFAULT_SEGMENT_SIZE } from '../core/lsn.js';
-import type { Report } from '../core/report.js';
+import type { ClusterReport, Problem, Report } from '../core/report.js';
 import { ClusterStatesBuilder, type ListedObject, needsContent } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
+import { commitLookup, readChainCommits } from './chain-commits.js';
 
 /** Options of a full-listing analysis. */
 export interface ArchiveAnalysisOptions extends AnalysisOptions {
@@ -23,6 +24,8 @@ export interface ArchiveAnalysisOptions extends AnalysisOptions {
   readonly onProgress?: (event: { phase: 'listing' | 'reading'; done: number; total?: number }) => void;
   /** How many documents to read at once. @default 16 */
   readonly concurrency?: number;
+  /** Read the segments at the end of each recovery chain for exact last commit times. @default false */
+  readonly content?: boolean;
 }
 
 const PROGRESS_EVERY = 10_000;
@@ -53,9 +56,24 @@ export async function analyzeArchive(
 
   const contents = await readDocuments(source, documents, options);
   for (const { object } of documents) builder.add(object, (key) => contents.get(key));
-  const clusters = [...builder.finish().values()]
-    .sort((a, b) => a.id.localeCompare(b.id))
-    .map((state) => analyzeCluster(state, options));
+  const states = [...builder.finish().values()].sort((a, b) => a.id.localeCompare(b.id));
+  const clusters: ClusterReport[] = [];
+  for (const state of states) {
+    const report = analyzeCluster(state, options);
+    if (!options.content || report.recoverableIntervals.length === 0) {
+      clusters.push(report);
+      continue;
+    }
+    const { commits, errors } = await readChainCommits(source, report);
+    const exact = analyzeCluster(state, { ...options, segmentCommit: commitLookup(commits) });
+    const unreadable: Problem[] = errors.map((error) => ({
+      kind: 'content-unreadable',
+      severity: 'info',
+      subject: error.slice(0, 24),
+      message: `segment content could not be read for commit times: ${error}`,
+    }));
+    clusters.push({ ...exact, problems: [...exact.problems, ...unreadable] });
+  }
   return { generatedAt: new Date(options.now).toISOString(), clusters };
 }
 

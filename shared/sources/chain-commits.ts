@@ -1,0 +1,119 @@
+/**
+ * Exact commit times for recoverable intervals: reads the segment at the end of each recovery chain (and,
+ * when it holds no commit, the ones before it) and finds the newest commit or abort record — the latest
+ * valid `recovery_target_time`. Segment bodies are read here and nowhere else in a listing analysis.
+ */
+
+import { decompress } from '../codec/decompress.js';
+import type { SegmentCommit } from '../core/config.js';
+import { formatLsn, parseLsn, segmentOfLsn, walFileName } from '../core/lsn.js';
+import type { ClusterReport } from '../core/report.js';
+import { readSegment } from '../core/wal/wal-reader.js';
+import type { ArchiveSource } from './archive-source.js';
+
+/** Extensions tried for a segment object, in WAL-G's fetch order (lz4 first), then WAL-E's and none. */
+const EXTENSIONS = [
+  ['.lz4', 'lz4'],
+  ['.zst', 'zstd'],
+  ['.br', 'brotli'],
+  ['.lzma', 'lzma'],
+  ['.gz', 'gzip'],
+  ['', 'none'],
+  ['.', 'none'],
+  ['.lzo', 'lzo'],
+] as const;
+
+/** Newest commit per chain end, and why some could not be read. */
+export interface ChainCommits {
+  readonly commits: Map<string, SegmentCommit>;
+  readonly errors: string[];
+}
+
+/**
+ * Reads the commits at the end of every recoverable interval of a report.
+ *
+ * @param lookBack - how many segments before the chain end to search for a commit
+ */
+export async function readChainCommits(
+  source: ArchiveSource,
+  report: ClusterReport,
+  lookBack = 8,
+): Promise<ChainCommits> {
+  const commits = new Map<string, SegmentCommit>();
+  const errors: string[] = [];
+  const size = report.segmentSize;
+  for (const interval of report.recoverableIntervals) {
+    const end = segmentOfLsn((parseLsn(interval.toLsn) as bigint) - 1n, size);
+    const endTimeline = expectedTimeline(report, end);
+    const floor = segmentOfLsn(parseLsn(interval.fromLsn) as bigint, size);
+    for (let segno = end; segno >= Math.max(floor, end - lookBack); segno--) {
+      const timeline = expectedTimeline(report, segno);
+      const name = walFileName(timeline, segno, size);
+      const body = await readSegmentObject(
+        source,
+        `${report.id === '' ? '' : `${report.id}/`}wal_005/${name}`,
+        size,
+      );
+      if ('error' in body) {
+        errors.push(`${name}: ${body.error}`);
+        break;
+      }
+      const content = readSegment(body.bytes, { fileName: name });
+      if (content.error && content.lastTransactionEnd === undefined) errors.push(`${name}: ${content.error}`);
+      const last = content.lastTransactionEnd;
+      if (last) {
+        commits.set(`${endTimeline}:${end}`, {
+          lastCommitTime: last.time,
+          lastCommitLsn: formatLsn(last.lsn),
+        });
+        break;
+      }
+    }
+  }
+  return { commits, errors };
+}
+
+async function readSegmentObject(
+  source: ArchiveSource,
+  base: string,
+  segmentSize: number,
+): Promise<{ bytes: Uint8Array } | { error: string }> {
+  let lastError = 'not found';
+  for (const [extension, method] of EXTENSIONS) {
+    let body: Uint8Array;
+    try {
+      body = await source.read(`${base}${extension}`);
+    } catch (error) {
+      lastError = (error as Error).message;
+      continue;
+    }
+    try {
+      return { bytes: await decompress(body, method, { maxBytes: segmentSize }) };
+    } catch (error) {
+      return { error: `${(error as Error).name}: ${(error as Error).message}` };
+    }
+  }
+  return { error: `cannot read the segment: ${lastError}` };
+}
+
+/**
+ * The timeline recovery reads segment `segno` from: the newest lineage timeline that began in or before it
+ * (a switch segment is read from the new timeline).
+ */
+function expectedTimeline(report: ClusterReport, segno: number): number {
+  const begin = (timeline: { switchLsn: string | null }): number =>
+    timeline.switchLsn === null
+      ? 0
+      : segmentOfLsn(parseLsn(timeline.switchLsn) as bigint, report.segmentSize);
+  const lineage = report.timelines.filter((t) => t.inLineage).sort((a, b) => a.id - b.id);
+  let timeline = lineage[0]?.id ?? report.targetTimeline;
+  for (const step of lineage) if (begin(step) <= segno) timeline = step.id;
+  return timeline;
+}
+
+/** The `segmentCommit` hook of the analysis over what was read. */
+export function commitLookup(
+  commits: ReadonlyMap<string, SegmentCommit>,
+): (timeline: number, segno: number) => SegmentCommit | undefined {
+  return (timeline, segno) => commits.get(`${timeline}:${segno}`);
+}
