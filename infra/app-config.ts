@@ -47,6 +47,7 @@ export const CONTEXT_KEYS = [
   'cloneTargetTime',
   'backupSchedule',
   'backupsToRetain',
+  'walgSettings',
 ] as const;
 
 /**
@@ -110,6 +111,30 @@ export function readAppConfig(read: ContextReader): AppConfig {
           .filter((item) => item.length > 0);
   };
 
+  const stringMap = (key: string): Record<string, string> | undefined => {
+    const raw = read(key);
+    if (raw === undefined || raw === null || raw === '') {
+      return undefined;
+    }
+    let value: unknown = raw;
+    if (typeof raw === 'string') {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new AppConfigError(`context '${key}' must be a JSON object, got '${raw}'`);
+      }
+    }
+    if (
+      typeof value !== 'object' ||
+      value === null ||
+      Array.isArray(value) ||
+      !Object.values(value).every((v) => typeof v === 'string')
+    ) {
+      throw new AppConfigError(`context '${key}' must map names to strings, got ${JSON.stringify(value)}`);
+    }
+    return value as Record<string, string>;
+  };
+
   const region = required('region');
   const account = str('account');
   const encryption = str('bucketEncryption');
@@ -162,6 +187,7 @@ export function readAppConfig(read: ContextReader): AppConfig {
           : { sourceScope: cloneFromScope, targetTime: cloneTargetTime },
       backupSchedule: str('backupSchedule'),
       backupsToRetain: int('backupsToRetain'),
+      walgSettings: stringMap('walgSettings'),
     },
   };
 }

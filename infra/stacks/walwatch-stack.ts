@@ -134,6 +134,12 @@ export interface WalwatchStackProps extends StackProps {
    * @default 5
    */
   readonly backupsToRetain?: number;
+  /**
+   * `WALG_*` settings passed through to Spilo, e.g. `{ WALG_COMPRESSION_METHOD: 'zstd' }`.
+   *
+   * @default - none
+   */
+  readonly walgSettings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -190,6 +196,7 @@ export class WalwatchStack extends Stack {
       etcdTlsSecret: Secret.fromSecretNameV2(this, 'EtcdTls', props.etcdTlsSecretName),
       backupSchedule: props.backupSchedule,
       backupsToRetain: props.backupsToRetain,
+      walgSettings: props.walgSettings,
       cloneFrom: props.cloneFrom,
       postgresClients: (props.postgresClientCidrs ?? []).map((cidr) => Peer.ipv4(cidr)),
     });

@@ -122,6 +122,8 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
     [{ bucketEncryption: 'aes' }, /got 'aes'/],
     [{ cloneTargetTime: '2026-11-24T12:00:00Z' }, /needs 'cloneFromScope'/],
     [{ vpcId: 'vpc-123' }, /needs 'account'/],
+    [{ walgSettings: 'zstd' }, /must be a JSON object, got 'zstd'/],
+    [{ walgSettings: '{"WALG_UPLOAD_CONCURRENCY": 4}' }, /must map names to strings/],
   ])('rejects %j, naming the key and value', (values, message) => {
     expect(() => readAppConfig(context({ ...minimal, ...values }))).toThrow(message);
   });
