@@ -56,7 +56,7 @@ export interface FoldDependencies {
   readonly segmentSizeOf: (clusterId: string) => number;
   /** Reads a document's current body from the bucket, decompressed; throws only when worth retrying. */
   readonly readDocument: (key: string, compression: Compression) => Promise<DocumentContent>;
-  /** Attempts of one optimistic update before giving up. @default 12 */
+  /** Attempts of one optimistic update before giving up. @default 30 */
   readonly maxConflictAttempts?: number;
 }
 
@@ -105,7 +105,7 @@ interface FactGroup {
   written: boolean;
 }
 
-const DEFAULT_CONFLICT_ATTEMPTS = 12;
+const DEFAULT_CONFLICT_ATTEMPTS = 30;
 const FACT_WRITE_CONCURRENCY = 16;
 const NEWEST_CANDIDATES = 10;
 /** Object kinds whose re-store with other content is a problem (`wal-overwritten`). */
@@ -547,7 +547,8 @@ async function forEachLimited<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Full jitter, capped: contending writers of one cluster spread out instead of colliding again. */
 function backOff(attempt: number): Promise<void> {
-  const ceiling = Math.min(500, 5 * 2 ** attempt);
+  const ceiling = Math.min(1000, 10 * 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
 }
