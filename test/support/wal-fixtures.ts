@@ -5,7 +5,7 @@
  * runs SQL, lets `archive_command` copy each finished segment into an archive folder, and reads the result
  * back with `pg_waldump`, which is the reference every expectation is derived from.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,17 @@ function run(
 function ensureOsUser(): void {
   if (process.getuid?.() !== 0) return;
   if (spawnSync('id', ['-u', OS_USER]).status === 0) return;
-  execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OS_USER]);
+  const added = spawnSync('useradd', [
+    '--system',
+    '--no-create-home',
+    '--shell',
+    '/usr/sbin/nologin',
+    OS_USER,
+  ]);
+  // Another test file may have created the user at the same moment.
+  if (added.status !== 0 && spawnSync('id', ['-u', OS_USER]).status !== 0) {
+    throw new Error(`useradd ${OS_USER} failed: ${added.stderr}`);
+  }
 }
 
 /** A running throw-away PostgreSQL 15 cluster that archives every finished WAL segment. */
@@ -85,7 +95,8 @@ export class WalCluster {
       unix_socket_directories: `'${dir}'`,
       wal_level: 'replica',
       archive_mode: 'on',
-      archive_command: `'test ! -f ${cluster.archiveDir}/%f && cp %p ${cluster.archiveDir}/%f'`,
+      // Copy then rename, so that a file seen in the archive is always complete.
+      archive_command: `'test ! -f ${cluster.archiveDir}/%f && cp %p ${cluster.archiveDir}/.%f.tmp && mv ${cluster.archiveDir}/.%f.tmp ${cluster.archiveDir}/%f'`,
       restore_command: `'cp ${cluster.archiveDir}/%f %p'`,
       fsync: 'off',
       full_page_writes: 'on',
@@ -186,22 +197,14 @@ export class WalCluster {
 
   /** The archive folder's file names, sorted. */
   async archivedFiles(): Promise<string[]> {
-    return (await readdir(this.archiveDir)).sort();
+    return (await readdir(this.archiveDir)).filter((name) => !name.startsWith('.')).sort();
   }
 
   /** Stops the server and deletes everything. */
   async destroy(): Promise<void> {
-    spawnSync('runuser', [
-      '-u',
-      OS_USER,
-      '--',
-      join(PG_BIN, 'pg_ctl'),
-      '-D',
-      this.dataDir,
-      '-m',
-      'immediate',
-      'stop',
-    ]);
+    const stop = [join(PG_BIN, 'pg_ctl'), '-D', this.dataDir, '-m', 'immediate', 'stop'];
+    if (process.getuid?.() === 0) spawnSync('runuser', ['-u', OS_USER, '--', ...stop]);
+    else spawnSync(stop[0] as string, stop.slice(1));
     await rm(this.dir, { recursive: true, force: true });
   }
 }
