@@ -170,7 +170,7 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
     expect(report.latestRecoverable?.segment).toBe('000000010000000000000002');
   });
 
-  it('records a corrupt lz4 history, a garbage sentinel and a 1024-byte key as facts, not failures', async () => {
+  it('records a corrupt lz4 history, a garbage sentinel, a 1024-byte key and a key outside any archive as facts, not failures', async () => {
     const root = 'spilo/bad-documents/wal/15';
     await put(`${root}/wal_005/000000010000000000000001.lz4`, 'segment 1');
     await put(`${root}/wal_005/000000020000000000000002.lz4`, 'segment 2 on timeline 2');
@@ -186,6 +186,7 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
     const longKey = `${longRoot}/wal_005/000000010000000000000001.br`;
     expect(new TextEncoder().encode(longKey).byteLength).toBe(1024);
     await put(longKey, brotliCompressSync('segment'));
+    await put('exports/not-an-archive/readme.txt', 'outside any archive');
     await drain();
 
     const report = await storedReport(root, Date.now());
@@ -197,6 +198,7 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
     expect((await getClusterState(dynamo.db, dynamo.table, longRoot))?.state.segments).toEqual({
       '1': [[1, 1]],
     });
+    expect(output.join('\n')).toMatch(/"outsideArchive":\s*1/);
   });
 
   it('fails bad messages alone: they reach the dead-letter queue while the batch’s valid events are folded', async () => {

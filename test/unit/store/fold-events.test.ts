@@ -201,6 +201,34 @@ describe('foldEvents', () => {
     }
   });
 
+  it('repairs the state on redelivery after a crash between the fact write and the state write', async () => {
+    const deps = await createDeps();
+    const crashing = dynamo.client({ maxAttempts: 1 });
+    crashing.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { Item?: { pk?: string } };
+        if (input.Item?.pk?.startsWith('c#')) throw new Error('the invocation died before the state write');
+        return next(args);
+      },
+      { step: 'initialize', name: 'crashBeforeStateWrite' },
+    );
+    const event: ObjectEvent = {
+      key: segmentKey(1, 7),
+      type: 'created',
+      at: 5,
+      size: 1,
+      etag: 'a',
+      sequencer: '05',
+    };
+    const crashed = await foldEvents({ ...deps, db: crashing }, [{ id: 'm', event }]);
+    expect(crashed.failures.get('m')?.message).toMatch(/died before the state write/);
+    expect(await getClusterState(deps.db, deps.table, ROOT)).toBeUndefined();
+
+    const redelivery = await foldEvents(deps, [{ id: 'm', event, redelivered: true }]);
+    expect(redelivery.counts).toMatchObject({ changed: 0, unchanged: 1, stateWrites: 1 });
+    expect((await getClusterState(deps.db, deps.table, ROOT))?.state).toEqual(referenceState([event]));
+  });
+
   it('writes nothing for duplicates and counts them as unchanged', async () => {
     const deps = await createDeps();
     const event: ObjectEvent = {
