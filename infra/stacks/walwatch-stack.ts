@@ -6,6 +6,7 @@ import {
   type Size,
   Stack,
   type StackProps,
+  Validations,
 } from 'aws-cdk-lib';
 import {
   FlowLogDestination,
@@ -201,7 +202,13 @@ export class WalwatchStack extends Stack {
       postgresClients: (props.postgresClientCidrs ?? []).map((cidr) => Peer.ipv4(cidr)),
     });
 
-    if (props.machineImage === undefined) {
+    if (props.machineImage !== undefined) {
+      Validations.of(this.cluster).acknowledge({
+        id: 'CloudFormation-Validate::W9010',
+        reason:
+          'The node AMI is pinned on purpose (a changing AMI replaces database nodes); amiId is per region.',
+      });
+    } else {
       Annotations.of(this.cluster).addWarningV2(
         'walwatch:SpiloCluster.unpinnedAmi',
         'The Spilo nodes use the latest Amazon Linux 2023 AMI at each deploy; a new release replaces the nodes. Pin it with -c amiId=ami-….',

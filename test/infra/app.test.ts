@@ -139,7 +139,7 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
 
 describe('the walwatch stack', { timeout: SYNTH_TIMEOUT_MS }, () => {
   it('warns when the node AMI is not pinned, and not when it is', () => {
-    const unpinned = createWalwatchApp({ context: testContext() });
+    const unpinned = createWalwatchApp({ context: testContext({ amiId: undefined }) });
     const pinned = createWalwatchApp({ context: testContext({ amiId: 'ami-0123456789abcdef0' }) });
     const warnings = (app: App) =>
       app.node
