@@ -5,24 +5,13 @@
  */
 import { analyzeCluster } from '../shared/core/analyze.js';
 import { buildClusterStates, type ListedObject } from '../shared/core/state.js';
-import { type ArchiveSpec, iterateArchive } from '../test/support/archive-generator.js';
+import { iterateArchive, MILLION_SEGMENT_ARCHIVE } from '../test/support/archive-generator.js';
 
 const SEGMENTS = 1_000_000;
 const TARGET_MS = 1500;
 const TARGET_RSS_MB = 400;
 
-const SPEC: ArchiveSpec = {
-  clusterId: 'spilo/bench/wal/16',
-  segmentSize: 16 * 1024 * 1024,
-  segments: SEGMENTS,
-  switches: [333_333, 666_666],
-  midSegmentSwitch: true,
-  divergedTail: 3,
-  backups: Array.from({ length: 200 }, (_, i) => i * 4_990 + 10),
-  backupLength: 3,
-  holes: [1_234, 400_000, 400_001, 999_990],
-  intervalMs: 1000,
-};
+const SPEC = MILLION_SEGMENT_ARCHIVE;
 
 export default async function benchAnalyze(): Promise<void> {
   // The listing as S3 pages leave it in memory: key and LastModified per object (keys flattened, as a

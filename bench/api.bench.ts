@@ -9,23 +9,12 @@ import { buildClusterStates } from '../shared/core/state.js';
 import { startEmbeddedStore } from '../shared/local/embedded-store.js';
 import { encodeClusterState, putClusterState } from '../shared/store/cluster-states.js';
 import { createDynamoMonitorData } from '../shared/store/monitor-items.js';
-import { type ArchiveSpec, iterateArchive } from '../test/support/archive-generator.js';
+import { iterateArchive, MILLION_SEGMENT_ARCHIVE } from '../test/support/archive-generator.js';
 
 const TARGET_P99_MS = 50;
 const REQUESTS = 200;
 
-const SPEC: ArchiveSpec = {
-  clusterId: 'spilo/bench/wal/16',
-  segmentSize: 16 * 1024 * 1024,
-  segments: 1_000_000,
-  switches: [333_333, 666_666],
-  midSegmentSwitch: true,
-  divergedTail: 3,
-  backups: Array.from({ length: 200 }, (_, i) => i * 4_990 + 10),
-  backupLength: 3,
-  holes: [1_234, 400_000, 400_001, 999_990],
-  intervalMs: 1000,
-};
+const SPEC = MILLION_SEGMENT_ARCHIVE;
 
 export default async function benchApi(): Promise<void> {
   const documents = new Map<string, { text: string }>();

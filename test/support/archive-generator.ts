@@ -160,3 +160,19 @@ export function contentLookup(
   );
   return (key) => byKey.get(key);
 }
+
+/**
+ * The benchmarks' archive: 1,000,000 segments over 3 timelines, 200 backups, holes, one segment a second.
+ */
+export const MILLION_SEGMENT_ARCHIVE: ArchiveSpec = {
+  clusterId: 'spilo/bench/wal/16',
+  segmentSize: 16 * 1024 * 1024,
+  segments: 1_000_000,
+  switches: [333_333, 666_666],
+  midSegmentSwitch: true,
+  divergedTail: 3,
+  backups: Array.from({ length: 200 }, (_, i) => i * 4_990 + 10),
+  backupLength: 3,
+  holes: [1_234, 400_000, 400_001, 999_990],
+  intervalMs: 1000,
+};
