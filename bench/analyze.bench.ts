@@ -7,7 +7,6 @@ import { analyzeCluster } from '../shared/core/analyze.js';
 import { buildClusterStates, type ListedObject } from '../shared/core/state.js';
 import { iterateArchive, MILLION_SEGMENT_ARCHIVE } from '../test/support/archive-generator.js';
 
-const SEGMENTS = 1_000_000;
 const TARGET_MS = 1500;
 const TARGET_RSS_MB = 400;
 
