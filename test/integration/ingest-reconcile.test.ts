@@ -3,6 +3,7 @@
  * events by listing each cluster from its head onwards.
  */
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseObjectKey } from '../../shared/core/keys.js';
 import { walFileName } from '../../shared/core/lsn.js';
@@ -130,6 +131,30 @@ describe.skipIf(!available)('reconcileArchive', () => {
     // The 10 new objects, and per cluster its head segment (at most 2 variants) and newest backup (3 objects).
     expect(listed).toBeLessThanOrEqual(10 + 2 * (2 + 3));
     await expectStoredStatesOfListing(deps);
+  });
+
+  it('runs as the scheduled Lambda, and once with {"full": true} to adopt a bucket', async () => {
+    const deps = await createArchive();
+    await upload(deps, 8, 10);
+    Object.assign(process.env, {
+      WALWATCH_ARCHIVE_BUCKET: deps.bucket,
+      WALWATCH_TABLE_NAME: deps.table,
+      AWS_ENDPOINT_URL_S3: moto.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: MOTO_REGION,
+      AWS_ACCESS_KEY_ID: 'walwatch',
+      AWS_SECRET_ACCESS_KEY: 'walwatch',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    });
+    const { handler } = await import('../../functions/reconcile.js');
+    const context = { functionName: 'walwatch-reconcile', awsRequestId: 'r-1' } as Context;
+    const adopted = await handler({ full: true }, context);
+    expect(adopted.listings).toEqual([{ prefix: '', startAfter: null, listed: expect.any(Number) }]);
+    await expectStoredStatesOfListing(deps);
+    const scheduled = await handler({}, context);
+    expect(scheduled.listings.every((listing) => listing.prefix !== '')).toBe(true);
+    expect(scheduled.counts.changed).toBe(0);
   });
 
   it('changes nothing when run again on an unchanged bucket', async () => {
