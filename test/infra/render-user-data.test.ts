@@ -1,3 +1,7 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderEtcdUnit } from '../../infra/spilo/render-etcd-unit.js';
 import { quoteShell, renderFetchSecretsScript } from '../../infra/spilo/render-fetch-secrets.js';
@@ -20,6 +24,27 @@ describe('renderFetchSecretsScript', () => {
     }
     expect(script).toContain('secretsmanager get-secret-value');
   });
+
+  it.skipIf(spawnSync('python3', ['--version']).status !== 0)(
+    'splits the etcd TLS secret into the three PEM files, and refuses one without a key',
+    () => {
+      const program = /<<'PYTHON'\n([\s\S]*?)\nPYTHON\n/.exec(script)?.[1] ?? '';
+      const dir = mkdtempSync(join(tmpdir(), 'walwatch-tls-'));
+      try {
+        writeFileSync(join(dir, 'tls.json'), JSON.stringify({ ca: 'CA', cert: 'CERT', key: 'KEY' }));
+        execFileSync('python3', ['-', join(dir, 'tls.json'), dir], { input: program });
+        expect(['ca.crt', 'client.crt', 'client.key'].map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(
+          ['CA', 'CERT', 'KEY'],
+        );
+        writeFileSync(join(dir, 'tls.json'), JSON.stringify({ ca: 'CA', cert: 'CERT' }));
+        const missing = spawnSync('python3', ['-', join(dir, 'tls.json'), dir], { input: program });
+        expect(missing.status).not.toBe(0);
+        expect(String(missing.stderr)).toContain('no "key" entry');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('writes secrets only to tmpfs, owner-only', () => {
     expect(script).toContain('umask 077');
@@ -53,6 +78,18 @@ describe('renderUserData', () => {
     expect(userData).toContain('chmod 0700 /usr/local/sbin/walwatch-fetch-secrets');
     expect(userData).toContain('systemctl enable --now --no-block spilo.service');
     expect(userData).not.toContain('etcd.service');
+  });
+
+  it('is valid bash, and so is the fetch script it writes', () => {
+    const etcdUnit = '[Unit]\nDescription=etcd\n';
+    for (const script of [
+      renderUserData({ dataDevice: '/dev/sdf', fetchSecretsScript, spiloUnit, etcdUnit }),
+      fetchSecretsScript,
+    ]) {
+      expect(() =>
+        execFileSync('bash', ['-n'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] }),
+      ).not.toThrow();
+    }
   });
 
   it('holds no password, only secret ARNs', () => {
