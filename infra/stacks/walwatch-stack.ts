@@ -145,8 +145,11 @@ export interface WalwatchStackProps extends StackProps {
 
 /**
  * The seed scenario as one stack: the WAL archive bucket, a VPC (or an existing one), and the
- * Spilo/Patroni cluster archiving into it with WAL-G. The monitor plugs in through
- * `archive.notifyQueue(...)` and `cluster.archiveRoot`.
+ * Spilo/Patroni cluster archiving into it with WAL-G.
+ *
+ * The monitor plugs in after both: it takes `archive.bucket`, `archive.encryptionKey` and
+ * `archive.archiveRoots` (which already hold `cluster.archiveRoot`), owns its ingest queue and DLQ,
+ * and the stack then calls `archive.notifyQueue(monitor.ingestQueue)`.
  */
 export class WalwatchStack extends Stack {
   /** The archive bucket. */
