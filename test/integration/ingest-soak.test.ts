@@ -13,6 +13,7 @@ import { getClusterState } from '../../shared/store/cluster-states.js';
 import type { FoldDependencies } from '../../shared/store/fold-events.js';
 import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
 import {
+  createRandom,
   type GeneratedArchive,
   generateArchive,
   listFinalObjects,
@@ -119,28 +120,33 @@ describe('foldEvents through SQS-like delivery', () => {
   });
 
   it('loses nothing when DynamoDB throttles requests and batches are redelivered', async () => {
-    const seed = 777;
-    const archive = generateArchive(seed, { clusters: CLUSTERS, segments: 30, timelineSwitch: true });
-    const throttled = dynamo.client({ maxAttempts: 1 });
-    let injected = 0;
-    throttled.middlewareStack.add(
-      (next) => async (args) => {
-        // Before the SDK's retry step: the failure reaches the fold, which fails the messages for redelivery.
-        if (Math.random() < 0.04) {
-          injected += 1;
-          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
-            name: 'ProvisionedThroughputExceededException',
-            $metadata: { httpStatusCode: 400 },
-          });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'injectThrottling' },
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
+        const archive = generateArchive(seed, { clusters: CLUSTERS, segments: 30, timelineSwitch: true });
+        const throttled = dynamo.client({ maxAttempts: 1 });
+        const random = createRandom(seed);
+        let injected = 0;
+        throttled.middlewareStack.add(
+          (next) => async (args) => {
+            // Before the SDK's retry step: the failure reaches the fold, which fails the messages for redelivery.
+            if (random() < 0.04) {
+              injected += 1;
+              throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+                name: 'ProvisionedThroughputExceededException',
+                $metadata: { httpStatusCode: 400 },
+              });
+            }
+            return next(args);
+          },
+          { step: 'initialize', name: 'injectThrottling' },
+        );
+        const { table, deadLetters, redeliveries } = await deliver(archive, seed, throttled);
+        expect(injected).toBeGreaterThan(0);
+        expect(redeliveries).toBeGreaterThan(0);
+        expect(deadLetters).toBe(0);
+        await expectStateOfListing(archive, table);
+      }),
+      { numRuns: 4 },
     );
-    const { table, deadLetters, redeliveries } = await deliver(archive, seed, throttled);
-    expect(injected).toBeGreaterThan(0);
-    expect(redeliveries).toBeGreaterThan(0);
-    expect(deadLetters).toBe(0);
-    await expectStateOfListing(archive, table);
   });
 });
