@@ -195,6 +195,17 @@ export class WalCluster {
     this.sql(`SELECT pg_logical_emit_message(false, 'walwatch-pad', repeat('p', ${payload}));`);
   }
 
+  /**
+   * Simulates a crash that loses the end of WAL: stops the server without a checkpoint
+   * (`pg_ctl stop -m immediate`), deletes `fileName` from `pg_wal`, and starts it again. A record that ran
+   * into the deleted file is then abandoned and PostgreSQL writes `XLOG_OVERWRITE_CONTRECORD` over it.
+   */
+  async crashLosingWalFile(fileName: string): Promise<void> {
+    run(join(PG_BIN, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop']);
+    await rm(join(this.dataDir, 'pg_wal', fileName));
+    this.startServer();
+  }
+
   /** The archive folder's file names, sorted. */
   async archivedFiles(): Promise<string[]> {
     return (await readdir(this.archiveDir)).filter((name) => !name.startsWith('.')).sort();

@@ -81,7 +81,10 @@ export interface SegmentContent {
   readonly incompleteRecord:
     | { readonly lsn: Lsn; readonly totalLength: number; readonly bytesRead: number }
     | undefined;
-  /** A record abandoned by an overwrite-contrecord (its writer crashed mid-record). */
+  /**
+   * A record abandoned after a crash cut it off: PostgreSQL wrote `XLOG_OVERWRITE_CONTRECORD` where its end
+   * should have been (known from that record, or from the previous segment when read in one stream).
+   */
   readonly abandonedRecordLsn: Lsn | undefined;
   /** Clear text when the bytes are corrupt, truncated or foreign; reading stopped there. */
   readonly error: string | undefined;

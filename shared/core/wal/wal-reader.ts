@@ -481,6 +481,13 @@ class SegmentScan {
         this.end = 'switch';
         return false;
       }
+      if (opcode === XlogOpcode.overwriteContRecord) {
+        // xl_overwrite_contrecord: the LSN of the abandoned record, then the time it was abandoned.
+        const main = locateMainData(bytes, start, totalLength, this.version);
+        if (typeof main === 'string') return this.fail(main, offset);
+        if (main.length >= 8) this.abandonedRecordLsn ??= view.getBigUint64(start + main.offset, true);
+        return true;
+      }
       if (
         opcode === XlogOpcode.restorePoint ||
         opcode === XlogOpcode.endOfRecovery ||

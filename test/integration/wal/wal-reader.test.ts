@@ -267,6 +267,44 @@ describe.skipIf(!hasPostgres())('WalReader on WAL written by PostgreSQL 15', () 
     });
   });
 
+  describe('readSegment after a crash that lost the end of a record', () => {
+    let crashed: WalCluster;
+    let files: TimelineFiles;
+
+    beforeAll(async () => {
+      crashed = await WalCluster.start(1);
+      crashed.sql('CREATE TABLE t (id int); INSERT INTO t VALUES (1);');
+      crashed.fillSegmentUntil(3000);
+      const lostFile = crashed.sql(
+        `SELECT pg_logical_emit_message(true, 'walwatch', repeat('o', 20000));
+         SELECT pg_walfile_name(pg_current_wal_insert_lsn());`,
+      );
+      await crashed.crashLosingWalFile(lostFile.split('\n').at(-1) as string);
+      crashed.sql('INSERT INTO t VALUES (2);');
+      await crashed.switchAndArchive();
+      files = await loadTimeline(crashed, 1, scratch);
+    });
+
+    afterAll(async () => {
+      await crashed?.destroy();
+    });
+
+    it('returns the abandoned record pg_waldump names in OVERWRITE_CONTRECORD, chained and alone', () => {
+      const overwrite = files.dump.find((r) => r.description.startsWith('OVERWRITE_CONTRECORD'));
+      const abandoned = parseLsnText(/lsn (\S+);/.exec(overwrite?.description ?? '')?.[1] ?? '0/0');
+      expect(abandoned).toBeGreaterThan(0n);
+      const contents = readChained(files);
+      const holder = contents.findIndex((c) => c.abandonedRecordLsn !== undefined);
+      expect(contents[holder]?.abandonedRecordLsn).toBe(abandoned);
+      expect(contents[holder - 1]?.incompleteRecord?.lsn).toBe(abandoned);
+      expect(contents.every((c) => c.error === undefined)).toBe(true);
+      expect(contents.flatMap((c) => endsOf(c.timedRecords))).toEqual(expectedEnds(files.dump));
+      const name = files.names[holder] as string;
+      const alone = readSegment(files.bytes.get(name) as Uint8Array, { fileName: name });
+      expect(alone.abandonedRecordLsn).toBe(abandoned);
+    });
+  });
+
   describe('readSegment on damaged segments', () => {
     /** The complete segment with the most records, and the extent of every record that ends in it. */
     function busiest(): { bytes: Uint8Array; records: RecordInfo[]; commits: Set<string> } {
