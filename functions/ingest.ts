@@ -11,28 +11,24 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ingestMessages, type MessageFailure } from '../shared/events/ingest-messages.js';
 import { recordIngestReport } from '../shared/events/ingest-telemetry.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
-import { readArchiveDocument } from '../shared/events/s3-objects.js';
+import { createLazyS3Client, readArchiveDocument } from '../shared/events/s3-objects.js';
 import { createDocumentClient } from '../shared/store/client.js';
 
 const config = readPipelineConfig(process.env);
 const logger = new Logger({ serviceName: 'walwatch-ingest' });
 const metrics = new Metrics({ namespace: 'walwatch', serviceName: 'ingest' });
-const s3 = new S3Client({
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const s3 = createLazyS3Client();
 const deps = {
   db: createDocumentClient(),
   table: config.table,
   segmentSizeOf: () => config.segmentSize,
-  readDocument: (key: string, compression: Parameters<typeof readArchiveDocument>[3]) =>
-    readArchiveDocument(s3, config.bucket, key, compression),
+  readDocument: async (key: string, compression: Parameters<typeof readArchiveDocument>[3]) =>
+    readArchiveDocument(await s3(), config.bucket, key, compression),
 };
 const processor = new BatchProcessor(EventType.SQS);
 

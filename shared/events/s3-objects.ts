@@ -1,8 +1,11 @@
 /**
  * The two S3 operations the event pipeline needs: reading one small document (sentinel, `metadata.json`,
  * history) decompressed, and listing a prefix after a key. SDK errors are translated here.
+ *
+ * `@aws-sdk/client-s3` is imported on first use, not at module load: it costs about 100 ms of a cold
+ * start, and most ingest batches hold only segments, which are never read.
  */
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { decompress } from '../codec/decompress.js';
 import type { ObjectEvent } from '../core/facts.js';
 import type { Compression } from '../core/keys.js';
@@ -31,6 +34,7 @@ export async function readArchiveDocument(
 ): Promise<DocumentRead> {
   let body: Uint8Array;
   try {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     body = (await response.Body?.transformToByteArray()) ?? new Uint8Array();
   } catch (error) {
@@ -58,6 +62,7 @@ export async function* listObjectsAfter(
   startAfter?: string,
 ): AsyncGenerator<ObjectEvent> {
   try {
+    const { paginateListObjectsV2 } = await import('@aws-sdk/client-s3');
     const pages = paginateListObjectsV2(
       { client, pageSize: 1000 },
       { Bucket: bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) },
@@ -78,6 +83,24 @@ export async function* listObjectsAfter(
   } catch (error) {
     throw new ObjectAccessError(`cannot list s3://${bucket}/${prefix}: ${describe(error)}`, { cause: error });
   }
+}
+
+/**
+ * An S3 client created on first use (see the module note): for handlers, which build their clients once
+ * per container but should not pay for S3 until a document is read.
+ */
+export function createLazyS3Client(): () => Promise<S3Client> {
+  let client: Promise<S3Client> | undefined;
+  return () => {
+    client ??= import('@aws-sdk/client-s3').then(
+      ({ S3Client }) =>
+        new S3Client({
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }),
+    );
+    return client;
+  };
 }
 
 function describe(error: unknown): string {
