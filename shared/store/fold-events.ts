@@ -101,7 +101,7 @@ interface FactGroup {
   readonly inputs: FoldInput[];
   /** Keys whose fact this fold changed (filled by the fact write). */
   readonly changedKeys: Set<string>;
-  /** Whether this fold wrote the item (filled by the fact write). */
+  /** Whether this fold changed a fact of the item or recorded an overwrite (filled by the fact write). */
   written: boolean;
 }
 
@@ -133,7 +133,7 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
   const failures = new Map<string, Error>();
   const groups = groupByFactItem(deps, inputs, counts);
 
-  const written: FactGroup[] = [];
+  const gated: FactGroup[] = [];
   const previousItems = await getFactItems(
     deps.db,
     deps.table,
@@ -147,14 +147,14 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
   await forEachLimited([...groups.values()], FACT_WRITE_CONCURRENCY, async (group) => {
     try {
       await writeFacts(deps, group, previousItems.get(group.pk), counts);
-      written.push(group);
+      gated.push(group);
     } catch (error) {
       for (const input of group.inputs) failures.set(input.id, error as Error);
     }
   });
 
   const byCluster = new Map<string, FactGroup[]>();
-  for (const group of written) {
+  for (const group of gated) {
     const list = byCluster.get(group.clusterId) ?? [];
     list.push(group);
     byCluster.set(group.clusterId, list);
