@@ -587,6 +587,8 @@ class SegmentScan {
         return;
       }
       this.continuation = joins ? 'joined' : 'skipped';
+      // The next record's prev-link points at the skipped record, whose start is unknown.
+      if (!joins) this.previousLsn = undefined;
       const next = this.continueRecord(at, remaining, joins ? carried : undefined);
       if (next === undefined) return;
       at = next.at;
