@@ -7,7 +7,7 @@ export function quoteSystemdValue(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')}"`;
 }
 
-/** Joins command words into one `Exec…=` value, one word a line, with systemd's `\` continuation. */
+/** Joins groups of command words into one `Exec…=` value, one group a line, with `\` continuations. */
 export function joinCommandLines(words: readonly string[]): string {
   return words.join(' \\\n  ');
 }
