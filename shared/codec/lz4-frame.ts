@@ -2,10 +2,9 @@
  * Decoder for the LZ4 frame format (magic `04 22 4D 18`), what WAL-G's default `lz4` compressor
  * (`pierrec/lz4/v4`) and the `lz4` command line write.
  *
- * Written for walwatch because the JavaScript LZ4 decoders on npm check neither bounds nor checksums
- * (lz4js 0.2.0 also reads block checksums from the wrong place): a truncated upload must be an error, not a
- * shorter segment. Every length is checked against the input, every match offset against the output, and
- * block and content checksums (xxHash32) are verified when the frame declares them.
+ * A truncated upload must be an error, not a shorter segment, so every length is checked against the
+ * input, every match offset against the output, and block and content checksums (xxHash32) are verified
+ * when the frame declares them.
  *
  * Format: `lz4/lz4:doc/lz4_Frame_format.md` and `doc/lz4_Block_format.md`.
  */
