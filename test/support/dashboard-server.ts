@@ -1,0 +1,130 @@
+/**
+ * A server for the dashboard's browser tests: the built page plus the real API router over cluster states
+ * built by the real core from generated WAL-G archives — a critical cluster (a failover, a lost gap that
+ * cuts the latest recoverable point, an older gap, a backup missing WAL, one in progress), a warning
+ * cluster (its newest backup is 27 h old) and an ok one. The clock and the archives can be moved on while
+ * the page is open, for live updates.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { createMemoryMonitorData } from '../../shared/api/monitor-data.js';
+import { createApiRouter } from '../../shared/api/router.js';
+import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
+import { buildDashboard } from '../../web/build.js';
+import { type ArchiveSpec, contentLookup, generateArchive } from './archive-generator.js';
+
+const SEGMENT_SIZE = 16 * 1024 * 1024;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** The fixture's cluster ids, by the status they have. */
+export const FIXTURE_CLUSTERS = {
+  critical: 'spilo/superman/wal/15',
+  warning: 'spilo/robin/5f1e9a42-7c3b-4d1e-9a0f-3b2c1d4e5f60/wal/14',
+  ok: 'spilo/batman/wal/16',
+} as const;
+
+/** A running fixture server. */
+export interface DashboardServer {
+  readonly url: string;
+  /** Archives `count` more segments on `clusterId`, one a minute, and moves the clock on by as much. */
+  archiveMore(clusterId: string, count: number): void;
+  close(): Promise<void>;
+}
+
+/** Archive shapes, their last segment stored shortly before `now`. */
+function fixtureSpecs(now: number): ArchiveSpec[] {
+  return [
+    {
+      clusterId: FIXTURE_CLUSTERS.critical,
+      segmentSize: SEGMENT_SIZE,
+      segments: 40,
+      switches: [20],
+      midSegmentSwitch: true,
+      divergedTail: 2,
+      backups: [2, 12, 25, 30, 35],
+      backupLength: 3,
+      deltas: [2],
+      failed: [4],
+      // 8 splits the recoverable history in two (warning); 32 cuts the latest recoverable point (critical).
+      holes: [8, 32],
+      startAt: now - 40 * MINUTE,
+      intervalMs: MINUTE,
+    },
+    {
+      clusterId: FIXTURE_CLUSTERS.warning,
+      segmentSize: SEGMENT_SIZE,
+      segments: 30,
+      switches: [],
+      backups: [0],
+      backupLength: 3,
+      startAt: now - 29 * HOUR - 10 * MINUTE,
+      intervalMs: HOUR,
+    },
+    {
+      clusterId: FIXTURE_CLUSTERS.ok,
+      segmentSize: SEGMENT_SIZE,
+      segments: 30,
+      switches: [],
+      backups: [1, 15],
+      startAt: now - 30 * MINUTE,
+      intervalMs: MINUTE,
+    },
+  ];
+}
+
+function buildStates(specs: readonly ArchiveSpec[]): Map<string, ClusterState> {
+  const objects = specs.flatMap((spec) => generateArchive(spec));
+  return buildClusterStates(objects, contentLookup(objects), () => SEGMENT_SIZE);
+}
+
+/** Starts the fixture server on 127.0.0.1 with a free port. */
+export async function startDashboardServer(): Promise<DashboardServer> {
+  const startedAt = Date.now();
+  let clockOffset = 0;
+  const now = () => Date.now() + clockOffset;
+  const specs = fixtureSpecs(startedAt);
+  // The router reads this map on every request: replacing its entries is a live update.
+  const states = buildStates(specs);
+  const page = await buildDashboard();
+
+  const app = new Hono();
+  app.get('/', (c) => c.html(page.html));
+  app.get('/dashboard.js', (c) => c.body(page.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+  app.get('/dashboard.css', (c) => c.body(page.css, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  app.route(
+    '/',
+    createApiRouter({
+      data: createMemoryMonitorData(states),
+      now,
+      callerOf: () => 'test',
+      bucket: 'wal-bucket',
+      onError: (error) => console.error(error),
+    }),
+  );
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const started = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(started));
+    started.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    archiveMore(clusterId, count) {
+      const index = specs.findIndex((spec) => spec.clusterId === clusterId);
+      const spec = specs[index];
+      if (!spec) throw new Error(`no fixture cluster ${clusterId}`);
+      specs[index] = { ...spec, segments: spec.segments + count };
+      clockOffset += count * (spec.intervalMs ?? MINUTE);
+      for (const [id, state] of buildStates(specs)) states.set(id, state);
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Polling pages keep connections alive; do not wait for them to go idle.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}

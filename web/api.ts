@@ -1,0 +1,126 @@
+/// <reference lib="dom" />
+/**
+ * The API client of the dashboard: the routes the local monitor and API Gateway both serve. Cluster ids
+ * contain slashes, so each is one `encodeURIComponent` path segment. Failures are values (`ApiResult`),
+ * because the page shows them and keeps polling.
+ */
+import type { ClusterReport, EarliestRecoverable, LatestRecoverable, Status } from '../shared/core/report.js';
+import type { RestorePlan } from '../shared/core/restore-plan.js';
+
+/** One row of `GET /clusters`. */
+export interface ClusterSummary {
+  readonly id: string;
+  readonly scope: string | null;
+  readonly uid: string | null;
+  readonly pgMajor: string | null;
+  readonly status: Status;
+  readonly latestRecoverable: LatestRecoverable | null;
+  readonly earliestRecoverable: EarliestRecoverable | null;
+  readonly archiveAgeSeconds: number | null;
+  readonly backupAgeSeconds: number | null;
+  readonly recoveryPointLagSeconds: number | null;
+  /** Count of problems above `info`. */
+  readonly problems: number;
+  /** Count of lost gaps. */
+  readonly gaps: number;
+}
+
+export interface FleetResponse {
+  readonly generatedAt: string;
+  readonly clusters: ClusterSummary[];
+}
+
+export interface ClusterResponse {
+  readonly generatedAt: string;
+  readonly cluster: ClusterReport;
+}
+
+/** `GET /clusters/{id}/restore-plan`: the fields the page shows (the server may send more). */
+export type RestorePlanResponse = Pick<
+  RestorePlan,
+  'reachable' | 'reason' | 'backup' | 'timeline' | 'spiloEnv' | 'walgSteps' | 'notes'
+> &
+  Partial<Pick<RestorePlan, 'target' | 'certainty' | 'spiloBackup'>>;
+
+/** A response, or why there is none: an API error (`code` from the body) or a network failure. */
+export type ApiResult<T> =
+  | { readonly ok: true; readonly value: T; readonly etag: string | null }
+  | { readonly ok: true; readonly notModified: true }
+  | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string };
+
+/** Where the API lives: `?api=` wins, then `<meta name="walwatch-api">`, then the page's own origin. */
+export function resolveApiBase(location: Location, document: Document): string {
+  const fromQuery = new URLSearchParams(location.search).get('api');
+  const fromMeta = document.querySelector<HTMLMetaElement>('meta[name="walwatch-api"]')?.content;
+  const base = (fromQuery ?? fromMeta ?? '').trim();
+  return base.replace(/\/+$/, '');
+}
+
+/** A client bound to one API base URL. */
+export class ApiClient {
+  constructor(private readonly base: string) {}
+
+  /** Every cluster, with the fleet columns. */
+  fleet(etag?: string | null): Promise<ApiResult<FleetResponse>> {
+    return this.request('/clusters', { etag });
+  }
+
+  /** One cluster's full report. */
+  cluster(id: string, etag?: string | null): Promise<ApiResult<ClusterResponse>> {
+    return this.request(`/clusters/${encodeURIComponent(id)}`, { etag });
+  }
+
+  /** The plan for a target: `latest`, an ISO time with a zone, or an LSN. */
+  restorePlan(id: string, target: string): Promise<ApiResult<RestorePlanResponse>> {
+    const query = new URLSearchParams({ target });
+    return this.request(`/clusters/${encodeURIComponent(id)}/restore-plan?${query}`, {});
+  }
+
+  /** Acknowledges a gap, with the operator's reason. */
+  acknowledgeGap(id: string, gapId: string, reason: string): Promise<ApiResult<{ ok: true }>> {
+    return this.request(`/clusters/${encodeURIComponent(id)}/gaps/${encodeURIComponent(gapId)}/ack`, {
+      method: 'POST',
+      body: JSON.stringify({ reason }),
+    });
+  }
+
+  private async request<T>(
+    path: string,
+    options: { etag?: string | null | undefined; method?: string; body?: string },
+  ): Promise<ApiResult<T>> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.etag) headers['if-none-match'] = options.etag;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}${path}`, {
+        method: options.method ?? 'GET',
+        headers,
+        cache: 'no-store',
+        ...(options.body !== undefined ? { body: options.body } : {}),
+      });
+    } catch (error) {
+      return { ok: false, status: 0, code: 'network', message: `cannot reach the API: ${String(error)}` };
+    }
+    if (response.status === 304) return { ok: true, notModified: true };
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+      return {
+        ok: false,
+        status: response.status,
+        code: typeof error?.code === 'string' ? error.code : `http-${response.status}`,
+        message: typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`,
+      };
+    }
+    if (body === undefined)
+      return { ok: false, status: response.status, code: 'bad-response', message: 'the API sent no JSON' };
+    return { ok: true, value: body as T, etag: response.headers.get('etag') };
+  }
+}

@@ -1,0 +1,349 @@
+/// <reference lib="dom" />
+/**
+ * The cluster view: summary, the recoverability chart, problems, gaps (with acknowledgement), the restore
+ * plan form, timelines and backups. Polling calls `update` with each new report; a section is rebuilt only
+ * when its own data changed, so a half-typed reason or restore target survives live updates.
+ */
+import type { ClusterReport, GapReport } from '../shared/core/report.js';
+import type { ApiClient, ClusterResponse } from './api.js';
+import { BACKUP_STATUS_LABEL, renderChartLegend, renderRecoverabilityChart } from './chart.js';
+import { type Child, h, replaceChildren } from './dom.js';
+import { statusBadge } from './fleet-view.js';
+import { ageSeconds, formatAgo, formatBytes, formatTime } from './format.js';
+import { RestorePlanForm } from './restore-form.js';
+
+/** One section: its element and the data it was last drawn from. */
+interface Section {
+  readonly element: HTMLElement;
+  key: string;
+}
+
+/** A live cluster page. */
+export class ClusterView {
+  /** The view's root element, to put in the page. */
+  readonly element: HTMLElement;
+  private readonly sections: Record<
+    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'timelines' | 'backups',
+    Section
+  >;
+  private readonly restore: RestorePlanForm;
+
+  constructor(
+    readonly clusterId: string,
+    private readonly api: ApiClient,
+    /** Asks the page to fetch the cluster again now (after an acknowledgement). */
+    private readonly refresh: () => void,
+  ) {
+    const section = (name: string, label?: string): Section => ({
+      element: h('section', {
+        class: `cluster-${name}`,
+        'data-section': name,
+        ...(label ? { 'aria-label': label } : {}),
+      }),
+      key: '',
+    });
+    this.sections = {
+      header: section('header'),
+      summary: section('summary', 'Summary'),
+      chart: section('chart', 'Recoverability chart'),
+      problems: section('problems', 'Problems'),
+      gaps: section('gaps', 'Gaps'),
+      timelines: section('timelines', 'Timelines'),
+      backups: section('backups', 'Backups'),
+    };
+    this.restore = new RestorePlanForm(clusterId, api);
+    this.element = h(
+      'div',
+      { class: 'cluster-view', 'data-cluster': clusterId },
+      h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, '← All clusters')),
+      this.sections.header.element,
+      this.sections.summary.element,
+      this.sections.chart.element,
+      this.sections.problems.element,
+      this.sections.gaps.element,
+      this.restore.element,
+      this.sections.timelines.element,
+      this.sections.backups.element,
+    );
+  }
+
+  /** Draws a new report. */
+  update(response: ClusterResponse): void {
+    const report = response.cluster;
+    const nowMs = Date.parse(response.generatedAt);
+    this.draw('header', [report.id, report.status, report.scope, report.uid, report.pgMajor], () =>
+      renderHeader(report),
+    );
+    this.draw('summary', response.generatedAt + summaryKey(report), () => renderSummary(report, nowMs));
+    this.draw('chart', response.generatedAt + JSON.stringify(report), () =>
+      renderChart(report, nowMs, (iso) => this.restore.plan(iso)),
+    );
+    this.draw('problems', report.problems, () => renderProblems(report));
+    this.draw('gaps', report.gaps, () => this.renderGaps(report));
+    this.draw('timelines', [report.timelines, report.targetTimeline], () => renderTimelines(report));
+    this.draw('backups', [response.generatedAt, report.backups], () => renderBackups(report, nowMs));
+  }
+
+  private draw(name: keyof ClusterView['sections'], data: unknown, render: () => Child[]): void {
+    const section = this.sections[name];
+    const key = typeof data === 'string' ? data : JSON.stringify(data);
+    if (key === section.key) return;
+    section.key = key;
+    replaceChildren(section.element, ...render());
+  }
+
+  private renderGaps(report: ClusterReport): Child[] {
+    const heading = h('h3', {}, `Gaps (${report.gaps.length})`);
+    if (report.gaps.length === 0)
+      return [heading, h('p', { class: 'empty' }, 'No missing WAL between the oldest backup and the head.')];
+    return [
+      heading,
+      table(
+        ['Segments', 'Timeline', 'Count', 'Status', 'Severity', 'Next segment stored', 'Acknowledge'],
+        report.gaps.map((gap) =>
+          h(
+            'tr',
+            { 'data-gap': gap.id, 'data-status': gap.status },
+            h(
+              'td',
+              {},
+              h('code', {}, gap.firstSegment),
+              gap.count > 1 ? h('span', {}, ' … ', h('code', {}, gap.lastSegment)) : null,
+            ),
+            h('td', {}, gap.timeline),
+            h('td', {}, gap.count),
+            h('td', {}, h('span', { class: `badge gap-status-${gap.status}` }, gap.status)),
+            h('td', {}, h('span', { class: `badge status-${gap.severity}` }, gap.severity)),
+            h('td', {}, formatTime(gap.nextSegmentStoredAt)),
+            h('td', {}, gap.status === 'lost' || gap.status === 'pending' ? this.ackForm(gap) : '—'),
+          ),
+        ),
+      ),
+    ];
+  }
+
+  private ackForm(gap: GapReport): HTMLElement {
+    const reason = h('input', {
+      name: 'reason',
+      required: true,
+      maxlength: 1000,
+      placeholder: 'why this gap is accepted',
+      'aria-label': `Reason to acknowledge gap ${gap.id}`,
+    });
+    const message = h('span', { class: 'form-message', role: 'status' });
+    const form = h(
+      'form',
+      { class: 'ack-form' },
+      reason,
+      h('button', { type: 'submit' }, 'Acknowledge'),
+      message,
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      message.textContent = 'Saving…';
+      const result = await this.api.acknowledgeGap(this.clusterId, gap.id, reason.value);
+      message.textContent = result.ok ? 'Acknowledged' : `Failed: ${result.message}`;
+      if (result.ok) this.refresh();
+    });
+    return form;
+  }
+}
+
+function summaryKey(report: ClusterReport): string {
+  return JSON.stringify([
+    report.latestRecoverable,
+    report.earliestRecoverable,
+    report.archiveAgeSeconds,
+    report.backupAgeSeconds,
+    report.recoveryPointLagSeconds,
+    report.targetTimeline,
+  ]);
+}
+
+function table(headings: readonly string[], rows: readonly HTMLElement[]): HTMLElement {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...headings.map((label) => h('th', { scope: 'col' }, label)))),
+      h('tbody', {}, ...rows),
+    ),
+  );
+}
+
+function renderHeader(report: ClusterReport): Child[] {
+  const details = [
+    report.scope ? `scope ${report.scope}` : null,
+    report.uid ? `uid ${report.uid}` : null,
+    report.pgMajor ? `PostgreSQL ${report.pgMajor}` : null,
+    `segments of ${formatBytes(report.segmentSize)}`,
+  ].filter((part) => part !== null);
+  return [
+    h('h2', { class: 'cluster-title' }, statusBadge(report.status), ' ', h('span', {}, report.id)),
+    h('p', { class: 'muted' }, details.join(' · ')),
+  ];
+}
+
+function card(label: string, field: string, value: Child, detail?: Child): HTMLElement {
+  return h(
+    'div',
+    { class: 'card', 'data-field': field },
+    h('dt', {}, label),
+    h('dd', {}, h('div', { class: 'value' }, value), detail ? h('div', { class: 'muted' }, detail) : null),
+  );
+}
+
+function renderSummary(report: ClusterReport, nowMs: number): Child[] {
+  const lrp = report.latestRecoverable;
+  const erp = report.earliestRecoverable;
+  const lrpTime = lrp ? (lrp.lastCommitTime ?? lrp.archivedAt) : null;
+  return [
+    h(
+      'dl',
+      { class: 'cards' },
+      card(
+        'Latest recoverable point',
+        'latest',
+        lrp ? h('code', {}, lrp.lsn) : 'nothing restorable',
+        lrp
+          ? `timeline ${lrp.timeline} · ${lrp.lastCommitTime ? 'last commit' : 'WAL archived'} ${formatAgo(ageSeconds(lrpTime, nowMs))} (${formatTime(lrpTime)})`
+          : 'no backup can be restored',
+      ),
+      card(
+        'Earliest recoverable point',
+        'earliest',
+        erp ? h('code', {}, erp.lsn) : '—',
+        erp ? `${erp.backup} · ${formatTime(erp.time)}` : null,
+      ),
+      card(
+        'Recovery point lag',
+        'lag',
+        formatAgo(report.recoveryPointLagSeconds).replace(/ ago$/, ''),
+        'how much recent history a restore now would lose',
+      ),
+      card(
+        'Last WAL archived',
+        'archive-age',
+        formatAgo(report.archiveAgeSeconds),
+        formatTime(report.lastArchivedAt),
+      ),
+      card('Last restorable backup', 'backup-age', formatAgo(report.backupAgeSeconds)),
+      card(
+        'Target timeline',
+        'target-timeline',
+        String(report.targetTimeline),
+        `head ${report.headSegment ?? '—'}`,
+      ),
+    ),
+  ];
+}
+
+function renderChart(report: ClusterReport, nowMs: number, onPickTime: (iso: string) => void): Child[] {
+  return [
+    h('h3', {}, 'Recoverability over time and LSN'),
+    h(
+      'figure',
+      { class: 'chart-figure' },
+      renderRecoverabilityChart(report, { nowMs, onPickTime }),
+      h('figcaption', {}, renderChartLegend()),
+    ),
+  ];
+}
+
+function renderProblems(report: ClusterReport): Child[] {
+  const heading = h('h3', {}, `Problems (${report.problems.length})`);
+  if (report.problems.length === 0) return [heading, h('p', { class: 'empty' }, 'No problems.')];
+  const rank = { critical: 0, warning: 1, info: 2 } as const;
+  const problems = [...report.problems].sort((a, b) => rank[a.severity] - rank[b.severity]);
+  return [
+    heading,
+    h(
+      'ul',
+      { class: 'problems' },
+      ...problems.map((problem) =>
+        h(
+          'li',
+          { 'data-kind': problem.kind, 'data-severity': problem.severity },
+          h('span', { class: `badge status-${problem.severity}` }, problem.severity),
+          ' ',
+          h('strong', {}, problem.kind),
+          ' ',
+          h('span', {}, problem.message),
+        ),
+      ),
+    ),
+  ];
+}
+
+function renderTimelines(report: ClusterReport): Child[] {
+  return [
+    h('h3', {}, `Timelines (${report.timelines.length})`),
+    table(
+      ['Timeline', 'Parent', 'Switch point', 'Segments', 'First', 'Last', 'History', 'Lineage'],
+      [...report.timelines]
+        .sort((a, b) => a.id - b.id)
+        .map((timeline) =>
+          h(
+            'tr',
+            { 'data-timeline': timeline.id },
+            h('td', {}, timeline.id === report.targetTimeline ? `${timeline.id} (target)` : timeline.id),
+            h('td', {}, timeline.parent ?? '—'),
+            h('td', {}, timeline.switchLsn ? h('code', {}, timeline.switchLsn) : '—'),
+            h('td', {}, timeline.segments),
+            h('td', {}, timeline.firstSegment ? h('code', {}, timeline.firstSegment) : '—'),
+            h('td', {}, timeline.lastSegment ? h('code', {}, timeline.lastSegment) : '—'),
+            h(
+              'td',
+              {},
+              h(
+                'span',
+                { class: `badge ${timeline.history === 'ok' ? 'status-ok' : 'status-critical'}` },
+                timeline.history,
+              ),
+            ),
+            h('td', {}, timeline.inLineage ? 'on the path to the target' : 'diverged branch'),
+          ),
+        ),
+    ),
+  ];
+}
+
+function renderBackups(report: ClusterReport, nowMs: number): Child[] {
+  const backups = [...report.backups].reverse();
+  return [
+    h('h3', {}, `Backups (${report.backups.length})`),
+    table(
+      ['Backup', 'Status', 'Timeline', 'Consistent at', 'Finished', 'Size', 'Kind'],
+      backups.map((backup) =>
+        h(
+          'tr',
+          { 'data-backup': backup.name, 'data-status': backup.status },
+          h('td', {}, h('code', {}, backup.name)),
+          h(
+            'td',
+            {},
+            h('span', { class: `badge backup-${backup.status}` }, BACKUP_STATUS_LABEL[backup.status]),
+            backup.reason ? h('div', { class: 'muted' }, backup.reason) : null,
+          ),
+          h('td', {}, backup.timeline),
+          h('td', {}, backup.finishLsn ? h('code', {}, backup.finishLsn) : '—'),
+          h(
+            'td',
+            { title: formatTime(backup.finishTime) },
+            backup.finishTime ? formatAgo(ageSeconds(backup.finishTime, nowMs)) : '—',
+          ),
+          h('td', {}, formatBytes(backup.compressedSize)),
+          h(
+            'td',
+            {},
+            [backup.delta ? `delta of ${backup.delta.parent}` : 'full', backup.permanent ? 'permanent' : null]
+              .filter(Boolean)
+              .join(', '),
+          ),
+        ),
+      ),
+    ),
+  ];
+}

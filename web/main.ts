@@ -1,0 +1,158 @@
+/// <reference lib="dom" />
+/**
+ * The dashboard's entry point: hash routes (`#/` for the fleet, `#/clusters/<encoded id>` for one cluster,
+ * so a static host needs no rewrites), and polling every few seconds for live updates without a reload.
+ */
+import { ApiClient, type ClusterResponse, type FleetResponse, resolveApiBase } from './api.js';
+import { ClusterView } from './cluster-view.js';
+import { h, replaceChildren } from './dom.js';
+import { renderFleet } from './fleet-view.js';
+import { STATUS_LABEL, STATUS_RANK } from './format.js';
+
+/** How often the page asks for fresh data; new objects show within this plus the request time. */
+const POLL_INTERVAL_MS = 2_000;
+
+type Route = { readonly view: 'fleet' } | { readonly view: 'cluster'; readonly id: string };
+
+function readRoute(hash: string): Route {
+  const match = /^#\/clusters\/([^/]+)$/.exec(hash);
+  if (!match?.[1]) return { view: 'fleet' };
+  try {
+    return { view: 'cluster', id: decodeURIComponent(match[1]) };
+  } catch {
+    return { view: 'fleet' };
+  }
+}
+
+class Dashboard {
+  private readonly main: HTMLElement;
+  private readonly connection: HTMLElement;
+  private route: Route = readRoute(location.hash);
+  private clusterView: ClusterView | null = null;
+  private etags = new Map<string, string>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private generation = 0;
+
+  constructor(
+    root: HTMLElement,
+    private readonly api: ApiClient,
+  ) {
+    this.connection = h(
+      'p',
+      { class: 'connection', role: 'status', 'data-state': 'connecting' },
+      'Connecting…',
+    );
+    this.main = h('main', { id: 'content', tabindex: '-1' });
+    replaceChildren(
+      root,
+      h(
+        'header',
+        { class: 'top' },
+        h('h1', {}, h('a', { href: '#/' }, 'walwatch')),
+        h('span', { class: 'tagline' }, 'the latest point you can actually restore to'),
+        this.connection,
+      ),
+      this.main,
+    );
+    window.addEventListener('hashchange', () => {
+      this.route = readRoute(location.hash);
+      this.clusterView = null;
+      this.etags.clear();
+      replaceChildren(this.main, h('p', { class: 'muted' }, 'Loading…'));
+      this.main.focus();
+      this.refreshNow();
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) this.refreshNow();
+    });
+  }
+
+  /** Fetches now and restarts the polling clock. */
+  refreshNow(): void {
+    clearTimeout(this.timer);
+    void this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    const generation = ++this.generation;
+    const route = this.route;
+    try {
+      if (route.view === 'fleet') await this.loadFleet();
+      else await this.loadCluster(route.id);
+    } finally {
+      // A newer poll (after navigation) owns the timer.
+      if (generation === this.generation) {
+        this.timer = setTimeout(() => {
+          if (!document.hidden) void this.poll();
+          else this.timer = undefined;
+        }, POLL_INTERVAL_MS);
+      }
+    }
+  }
+
+  private async loadFleet(): Promise<void> {
+    const answer = await this.api.fleet(this.etags.get('fleet'));
+    if (this.route.view !== 'fleet') return;
+    if (!answer.ok) return this.showError(answer.message, answer.status);
+    if ('notModified' in answer) return this.markLive();
+    if (answer.etag) this.etags.set('fleet', answer.etag);
+    this.showFleet(answer.value);
+  }
+
+  private async loadCluster(id: string): Promise<void> {
+    const answer = await this.api.cluster(id, this.etags.get(id));
+    if (this.route.view !== 'cluster' || this.route.id !== id) return;
+    if (!answer.ok) {
+      if (answer.status === 404) {
+        this.markLive();
+        replaceChildren(
+          this.main,
+          h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, '← All clusters')),
+          h('p', { class: 'form-error', role: 'alert' }, answer.message),
+        );
+        return;
+      }
+      return this.showError(answer.message, answer.status);
+    }
+    if ('notModified' in answer) return this.markLive();
+    if (answer.etag) this.etags.set(id, answer.etag);
+    this.showCluster(id, answer.value);
+  }
+
+  private showFleet(fleet: FleetResponse): void {
+    this.markLive(fleet.generatedAt);
+    const worst = [...fleet.clusters].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])[0];
+    document.title = worst ? `walwatch · ${STATUS_LABEL[worst.status]}` : 'walwatch';
+    replaceChildren(this.main, renderFleet(fleet));
+  }
+
+  private showCluster(id: string, response: ClusterResponse): void {
+    this.markLive(response.generatedAt);
+    if (!this.clusterView || this.clusterView.clusterId !== id) {
+      this.clusterView = new ClusterView(id, this.api, () => this.refreshNow());
+      replaceChildren(this.main, this.clusterView.element);
+    }
+    document.title = `walwatch · ${STATUS_LABEL[response.cluster.status]} · ${id}`;
+    this.clusterView.update(response);
+  }
+
+  private markLive(generatedAt?: string): void {
+    this.connection.dataset.state = 'live';
+    if (generatedAt) this.connection.dataset.generatedAt = generatedAt;
+    const at = this.connection.dataset.generatedAt;
+    this.connection.textContent = at
+      ? `Live · data of ${at.slice(11, 19)} UTC, refreshed every ${POLL_INTERVAL_MS / 1000} s`
+      : 'Live';
+  }
+
+  private showError(message: string, status: number): void {
+    this.connection.dataset.state = 'error';
+    this.connection.textContent =
+      status === 0
+        ? `Cannot reach the API, retrying: ${message}`
+        : `API error ${status}, retrying: ${message}`;
+  }
+}
+
+const root = document.getElementById('app');
+if (root) new Dashboard(root, new ApiClient(resolveApiBase(location, document))).refreshNow();
