@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { decompress } from '../shared/codec/decompress.js';
 import { WalReader } from '../shared/core/wal/wal-reader.js';
+import { formatPgLsn } from '../test/support/postgres-wal.js';
 import {
   hasPostgres,
   PG_BIN,
@@ -114,15 +115,11 @@ export default async function benchContent(): Promise<void> {
         `(target ≥ ${TARGET_MB_PER_S}) ${ours >= TARGET_MB_PER_S ? 'ok' : 'BELOW TARGET'}\n` +
         `pg_waldump -r Transaction: ${(waldumpMs / 1000).toFixed(2)} s = ${theirs.toFixed(0)} MB/s; ` +
         `walwatch is ${(ours / theirs).toFixed(1)}× ${ours > theirs ? 'faster' : 'SLOWER'}\n` +
-        `last commit: walwatch ${last ? `${formatLsnText(last.lsn)} ${last.time}` : 'none'}, pg_waldump ` +
-        `${theirLast ? `${formatLsnText(theirLast.lsn)} (${theirLast.unixMicros} µs)` : 'none'}: ${same ? 'same' : 'DIFFERENT'}\n` +
+        `last commit: walwatch ${last ? `${formatPgLsn(last.lsn)} ${last.time}` : 'none'}, pg_waldump ` +
+        `${theirLast ? `${formatPgLsn(theirLast.lsn)} (${theirLast.unixMicros} µs)` : 'none'}: ${same ? 'same' : 'DIFFERENT'}\n` +
         `lz4 decompression (${sample.length} segments made by the lz4 CLI): ${lz4.toFixed(0)} MB/s\n`,
     );
   } finally {
     await cluster.destroy();
   }
-}
-
-function formatLsnText(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }

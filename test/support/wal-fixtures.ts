@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parsePgLsn } from './postgres-wal.js';
 
 /** Where the Debian `postgresql-15` package puts its programs. */
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -181,7 +182,7 @@ export class WalCluster {
    */
   fillSegmentUntil(minGap: number): void {
     const segmentOffset = () => {
-      const lsn = parseLsnText(this.sql('SELECT pg_current_wal_insert_lsn();'));
+      const lsn = parsePgLsn(this.sql('SELECT pg_current_wal_insert_lsn();'));
       return Number(lsn % BigInt(this.segmentSize));
     };
     let remaining = this.segmentSize - segmentOffset();
@@ -234,12 +235,6 @@ export interface DumpedRecord {
 const RECORD_LINE =
   /^rmgr: (\S+)\s+len \(rec\/tot\):\s*(\d+)\/\s*(\d+), tx:\s*(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+), prev ([0-9A-F]+\/[0-9A-F]+), desc: (.*)$/;
 
-/** Parses PostgreSQL's `%X/%X` text. Kept here so expectations never come from the code under test. */
-export function parseLsnText(text: string): bigint {
-  const [high, low] = text.split('/');
-  return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
-}
-
 /**
  * Runs `pg_waldump` over `files` (paths of consecutive segments of one timeline, in order) and parses
  * every record line. `pg_waldump` stops at the first invalid record; its complaint is returned too.
@@ -267,8 +262,8 @@ export function parseWaldumpOutput(text: string): DumpedRecord[] {
       rmgr: match[1] as string,
       totalLength: Number(match[3]),
       xid: Number(match[4]),
-      lsn: parseLsnText(match[5] as string),
-      prev: parseLsnText(match[6] as string),
+      lsn: parsePgLsn(match[5] as string),
+      prev: parsePgLsn(match[6] as string),
       description: match[7] as string,
     });
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../../cli/inspect.js';
+import { formatPgLsn } from '../../support/postgres-wal.js';
 import {
   type DumpedRecord,
   dumpWal,
@@ -32,11 +33,6 @@ async function inspect(args: string[]): Promise<{ code: number; stdout: string; 
     out.mockRestore();
     err.mockRestore();
   }
-}
-
-/** Formats an LSN the way PostgreSQL's `pg_lsn` prints it, independently of walwatch's own code. */
-function pgLsn(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
 const COMPRESSORS: [string, string, string[]][] = [
@@ -87,7 +83,7 @@ describe.skipIf(!hasPostgres())('walwatch inspect', () => {
     expect(code).toBe(0);
     expect(segment.compression).toBe('lz4');
     expect(segment.postgresVersion).toBe(15);
-    expect(segment.lastCommitLsn).toBe(pgLsn(last?.lsn as bigint));
+    expect(segment.lastCommitLsn).toBe(formatPgLsn(last?.lsn as bigint));
     expect(segment.lastCommitTimeMicros).toBe(String(last?.unixMicros));
     expect(segment.lastCommitTime).toBe(
       `${new Date(Number((last?.unixMicros as bigint) / 1000n)).toISOString().slice(0, 19)}.${String((last?.unixMicros as bigint) % 1_000_000n).padStart(6, '0')}Z`,
@@ -104,7 +100,7 @@ describe.skipIf(!hasPostgres())('walwatch inspect', () => {
     );
     expect(code).toBe(0);
     expect(listed).toEqual(
-      transactionEnds(dump).map((e) => `${e.kind} ${pgLsn(e.lsn)} ${e.xid} ${e.unixMicros}`),
+      transactionEnds(dump).map((e) => `${e.kind} ${formatPgLsn(e.lsn)} ${e.xid} ${e.unixMicros}`),
     );
     expect(listed.some((line: string) => line.startsWith('abort'))).toBe(true);
   });
@@ -132,7 +128,7 @@ describe.skipIf(!hasPostgres())('walwatch inspect', () => {
       .at(-1);
     expect(code).toBe(0);
     expect(stdout).toContain('PostgreSQL 15');
-    expect(stdout).toContain(`at ${pgLsn(last?.lsn as bigint)}`);
+    expect(stdout).toContain(`at ${formatPgLsn(last?.lsn as bigint)}`);
     expect(stdout).toContain('ends with XLOG_SWITCH');
   });
 
@@ -145,7 +141,7 @@ describe.skipIf(!hasPostgres())('walwatch inspect', () => {
     await writeFile(`${damaged}.damaged`, bytes);
     const { code, stdout } = await inspect([`${damaged}.damaged`, '--compression', 'none']);
     expect(code).toBe(2);
-    expect(stdout).toContain(`error: record at ${pgLsn(victim.lsn)} fails its CRC-32C check`);
+    expect(stdout).toContain(`error: record at ${formatPgLsn(victim.lsn)} fails its CRC-32C check`);
   });
 
   it('exits 2 for a truncated lz4 object and for a WAL-E .lzo object', async () => {

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TimedRecord } from '../../../shared/core/wal/record-facts.js';
 import type { SegmentContent } from '../../../shared/core/wal/segment-content.js';
 import { type RecordInfo, readSegment, WalReader } from '../../../shared/core/wal/wal-reader.js';
+import { parsePgLsn } from '../../support/postgres-wal.js';
 import {
   type DumpedRecord,
   dumpWal,
   hasPostgres,
-  parseLsnText,
   parseWaldumpTime,
   transactionEnds,
   WalCluster,
@@ -112,7 +112,7 @@ describe.skipIf(!hasPostgres())('WalReader on WAL written by PostgreSQL 15', () 
     small.sql('CHECKPOINT;');
     const control = small.controlData();
     checkpoint = {
-      lsn: parseLsnText(control['Latest checkpoint location'] as string),
+      lsn: parsePgLsn(control['Latest checkpoint location'] as string),
       time: Date.parse(`${control['Time of latest checkpoint']} UTC`),
     };
     await small.switchAndArchive();
@@ -291,7 +291,7 @@ describe.skipIf(!hasPostgres())('WalReader on WAL written by PostgreSQL 15', () 
 
     it('returns the abandoned record pg_waldump names in OVERWRITE_CONTRECORD, chained and alone', () => {
       const overwrite = files.dump.find((r) => r.description.startsWith('OVERWRITE_CONTRECORD'));
-      const abandoned = parseLsnText(/lsn (\S+);/.exec(overwrite?.description ?? '')?.[1] ?? '0/0');
+      const abandoned = parsePgLsn(/lsn (\S+);/.exec(overwrite?.description ?? '')?.[1] ?? '0/0');
       expect(abandoned).toBeGreaterThan(0n);
       const contents = readChained(files);
       const holder = contents.findIndex((c) => c.abandonedRecordLsn !== undefined);
