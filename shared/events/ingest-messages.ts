@@ -7,7 +7,13 @@
  * folding one of its events failed (it is retried; folding is idempotent). The `s3:TestEvent`, event types
  * that do not change objects and keys outside any archive succeed without touching the store.
  */
-import { type FoldCounts, type FoldDependencies, type FoldInput, foldEvents } from '../store/fold-events.js';
+import {
+  type FoldCounts,
+  type FoldDependencies,
+  type FoldInput,
+  type FoldNote,
+  foldEvents,
+} from '../store/fold-events.js';
 import { parseNotification } from './s3-notification.js';
 
 /** One SQS message as the handler receives it. */
@@ -41,6 +47,8 @@ export interface MessageFailure {
 export interface IngestReport {
   readonly failures: readonly MessageFailure[];
   readonly counts: IngestCounts;
+  /** Facts worth a log line: keys outside any archive, unreadable documents. */
+  readonly notes: readonly FoldNote[];
 }
 
 /**
@@ -88,6 +96,7 @@ export async function ingestMessages(
   const invalidMessages = failures.filter((failure) => failure.kind === 'invalid-message').length;
   return {
     failures,
+    notes: folded.notes,
     counts: {
       ...folded.counts,
       messages: messages.length,

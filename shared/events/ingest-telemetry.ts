@@ -1,6 +1,7 @@
 /**
- * Log lines and metrics of one ingested batch: one line per failed message with its reason, one metric
- * per counter, so every bad input is visible in both.
+ * Log lines and metrics of one ingested batch: one line per failed message with its reason, one per
+ * noted fact (bad document, key outside any archive), one metric per counter, so every bad input is
+ * visible in both.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -13,6 +14,14 @@ export function recordIngestReport(logger: Logger, metrics: Metrics, report: Ing
     if (failure.kind === 'invalid-message')
       logger.warn('invalid message: left for the dead-letter queue', fields);
     else logger.error('folding failed: message will be retried', { ...fields, error: failure.error });
+  }
+  for (const note of report.notes) {
+    if (note.kind === 'outside-archive') logger.info('key outside any archive: ignored', { key: note.key });
+    else
+      logger.warn(`${note.kind}: reported as a problem of its cluster`, {
+        key: note.key,
+        reason: note.reason,
+      });
   }
   for (const [name, value] of Object.entries(report.counts)) {
     if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);

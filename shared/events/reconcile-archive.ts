@@ -147,6 +147,8 @@ function emptyCounts(): FoldCounts {
     stateWrites: 0,
     stateConflicts: 0,
     documentReads: 0,
+    unreadableDocuments: 0,
+    invalidDocuments: 0,
   };
 }
 

@@ -23,9 +23,11 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { decideKeyFact, type ObjectEvent } from '../core/facts.js';
+import { parseHistory } from '../core/history.js';
 import { type Compression, type ParsedKey, parseObjectKey } from '../core/keys.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { DocumentContent } from '../core/memory-archive.js';
+import { parseBackupMetadata, parseSentinel } from '../core/sentinel.js';
 import {
   applyObjectChange,
   type ClusterState,
@@ -83,13 +85,29 @@ export interface FoldCounts {
   stateWrites: number;
   stateConflicts: number;
   documentReads: number;
+  /** Documents read whose body could not be used (damaged, unreadable, too large, gone): reported problems. */
+  unreadableDocuments: number;
+  /** Documents read whose text does not parse (garbage sentinel, bad history): reported problems. */
+  invalidDocuments: number;
 }
 
 /** The outcome of one fold: counters and the events that failed, by input id. */
 export interface FoldResult {
   readonly counts: FoldCounts;
   readonly failures: Map<string, Error>;
+  /** Inputs worth a log line that are no failure (at most `MAX_NOTES` a fold). */
+  readonly notes: readonly FoldNote[];
 }
+
+/** Something a fold met that is a fact, not a failure: a key outside any archive, a bad document. */
+export interface FoldNote {
+  readonly kind: 'outside-archive' | 'unreadable-document' | 'invalid-document';
+  readonly key: string;
+  readonly reason: string;
+}
+
+/** How many notes a fold keeps; the counters count them all. */
+export const MAX_NOTES = 20;
 
 /** One fact item and the events aimed at it. */
 interface FactGroup {
@@ -129,9 +147,15 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
     stateWrites: 0,
     stateConflicts: 0,
     documentReads: 0,
+    unreadableDocuments: 0,
+    invalidDocuments: 0,
   };
   const failures = new Map<string, Error>();
-  const groups = groupByFactItem(deps, inputs, counts);
+  const notes: FoldNote[] = [];
+  const note = (entry: FoldNote): void => {
+    if (notes.length < MAX_NOTES) notes.push(entry);
+  };
+  const groups = groupByFactItem(deps, inputs, counts, note);
 
   const gated: FactGroup[] = [];
   const previousItems = await getFactItems(
@@ -142,11 +166,11 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
     for (const input of inputs) failures.set(input.id, error);
     return undefined;
   });
-  if (!previousItems) return { counts, failures };
+  if (!previousItems) return { counts, failures, notes };
 
   await forEachLimited([...groups.values()], FACT_WRITE_CONCURRENCY, async (group) => {
     try {
-      await writeFacts(deps, group, previousItems.get(group.pk), counts);
+      await writeFacts(deps, group, previousItems.get(group.pk), counts, note);
       gated.push(group);
     } catch (error) {
       for (const input of group.inputs) failures.set(input.id, error as Error);
@@ -169,19 +193,25 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
       }
     }),
   );
-  return { counts, failures };
+  return { counts, failures, notes };
 }
 
 function groupByFactItem(
   deps: FoldDependencies,
   inputs: readonly FoldInput[],
   counts: FoldCounts,
+  note: (entry: FoldNote) => void,
 ): Map<string, FactGroup> {
   const groups = new Map<string, FactGroup>();
   for (const input of inputs) {
     const parsed = parseObjectKey(input.event.key);
     if (!parsed) {
       counts.outsideArchive += 1;
+      note({
+        kind: 'outside-archive',
+        key: input.event.key,
+        reason: 'under no wal_005/ or basebackups_005/ folder',
+      });
       continue;
     }
     let segment: FactGroup['segment'] = null;
@@ -217,6 +247,7 @@ async function writeFacts(
   group: FactGroup,
   firstRead: FactItem | undefined,
   counts: FoldCounts,
+  note: (entry: FoldNote) => void,
 ): Promise<void> {
   const attempts = deps.maxConflictAttempts ?? DEFAULT_CONFLICT_ATTEMPTS;
   let previous = firstRead ?? { pk: group.pk, ver: 0, facts: {} };
@@ -226,7 +257,7 @@ async function writeFacts(
       counts.unchanged += group.inputs.length;
       return;
     }
-    await attachContents(deps, group, previous, decided, counts);
+    await attachContents(deps, group, previous, decided, counts, note);
     const item: FactItem = { pk: group.pk, ver: previous.ver, facts: decided.facts };
     const outcome = await putFactItem(deps.db, deps.table, item, indexKeyOf(group, item));
     if (outcome === 'written') {
@@ -334,6 +365,7 @@ async function attachContents(
   previous: FactItem,
   decided: DecidedItem,
   counts: FoldCounts,
+  note: (entry: FoldNote) => void,
 ): Promise<void> {
   for (const key of decided.toRead) {
     const stored = decided.facts[key] as StoredFact;
@@ -346,8 +378,32 @@ async function attachContents(
     const object = (group.keys.get(key) as ParsedKey).object;
     const compression = 'compression' in object ? object.compression : 'none';
     counts.documentReads += 1;
-    decided.facts[key] = { ...stored, content: await deps.readDocument(key, compression) };
+    const content = await deps.readDocument(key, compression);
+    if ('error' in content) {
+      counts.unreadableDocuments += 1;
+      note({ kind: 'unreadable-document', key, reason: content.error });
+    } else {
+      const invalid = documentError(object, content.text);
+      if (invalid !== undefined) {
+        counts.invalidDocuments += 1;
+        note({ kind: 'invalid-document', key, reason: invalid });
+      }
+    }
+    decided.facts[key] = { ...stored, content };
   }
+}
+
+/** Why a document's text does not parse (the state keeps the same verdict), for the log. */
+function documentError(object: ParsedKey['object'], text: string): string | undefined {
+  const parse =
+    object.kind === 'sentinel'
+      ? parseSentinel(text)
+      : object.kind === 'backup-metadata'
+        ? parseBackupMetadata(text)
+        : object.kind === 'history'
+          ? parseHistory(text, object.timeline)
+          : undefined;
+  return parse && !parse.ok ? parse.error : undefined;
 }
 
 /** The sparse-index attributes of a segment item: set while any variant is present. */

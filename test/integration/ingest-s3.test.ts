@@ -198,7 +198,13 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
     expect((await getClusterState(dynamo.db, dynamo.table, longRoot))?.state.segments).toEqual({
       '1': [[1, 1]],
     });
-    expect(output.join('\n')).toMatch(/"outsideArchive":\s*1/);
+    const lines = output.join('\n');
+    expect(lines).toMatch(/"outsideArchive":\s*1/);
+    expect(lines).toMatch(/"unreadableDocuments":\s*1/);
+    expect(lines).toMatch(/"invalidDocuments":\s*1/);
+    expect(lines).toContain('unreadable-document: reported as a problem of its cluster');
+    expect(lines).toContain('invalid-document: reported as a problem of its cluster');
+    expect(lines).toContain('exports/not-an-archive/readme.txt');
   });
 
   it('fails bad messages alone: they reach the dead-letter queue while the batch’s valid events are folded', async () => {
