@@ -211,6 +211,9 @@ export function renderRecoverabilityChart(report: ClusterReport, options: ChartO
 
   const pick = options.onPickTime;
   if (pick && scale.mode === 'time') {
+    svg.dataset.pickable = 'true';
+    // A transparent target behind the marks gives the empty plot area the crosshair; clicks on marks bubble
+    // up to the SVG too, so the listener sits there.
     const overlay = s('rect', {
       class: 'pick',
       x: LEFT,
@@ -218,15 +221,15 @@ export function renderRecoverabilityChart(report: ClusterReport, options: ChartO
       width: WIDTH - LEFT - RIGHT,
       height: ROWS_BOTTOM - TOP,
     });
-    overlay.appendChild(s('title', {}, 'Click to plan a restore to this time'));
-    overlay.addEventListener('click', (event) => {
+    svg.insertBefore(overlay, svg.querySelector('[data-kind]'));
+    svg.addEventListener('click', (event) => {
       const box = svg.getBoundingClientRect();
       const x = ((event.clientX - box.left) / box.width) * WIDTH;
+      const y = ((event.clientY - box.top) / box.height) * HEIGHT;
+      if (x < LEFT || x > WIDTH - RIGHT || y < TOP || y > ROWS_BOTTOM) return;
       const ms = scale.timeAt(x);
       if (ms !== null) pick(new Date(Math.round(ms / 1000) * 1000).toISOString());
     });
-    // Behind the marks, so their tooltips still show.
-    svg.insertBefore(overlay, svg.querySelector('[data-kind]'));
   }
   return svg;
 }
