@@ -1,5 +1,6 @@
 /**
- * The sweeper, scheduled every minute: re-analyses every cluster at the current time, emits freshness
+ * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that moved (exact
+ * last commit times, unless `WALWATCH_READ_CONTENT=false`), re-analyses every cluster at the current time, emits freshness
  * metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension, and fleet-wide
  * maxima without it), and sends alert transitions to SNS exactly once per decision.
  */
@@ -7,12 +8,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import { readMonitorConfig } from '../shared/config/monitor-config.js';
 import type { ClusterMetrics } from '../shared/core/metrics.js';
+import type { ClusterState } from '../shared/core/state.js';
+import { refreshChainCommits } from '../shared/monitor/chain-content.js';
 import { sweep } from '../shared/monitor/sweep.js';
+import { openS3Source } from '../shared/sources/s3-source.js';
 import { createDocumentClient } from '../shared/store/client.js';
+import { getClusterState, putClusterState } from '../shared/store/cluster-states.js';
 import { createDynamoMonitorData } from '../shared/store/monitor-items.js';
 
 const NAMESPACE = 'walwatch';
@@ -22,6 +28,15 @@ const metrics = new Metrics({ namespace: NAMESPACE, serviceName: 'walwatch' });
 const db = createDocumentClient();
 const sns = new SNSClient({});
 const data = createDynamoMonitorData(db, config.tableName);
+const content =
+  config.readContent && config.bucket
+    ? {
+        getState: (id: string) => getClusterState(db, config.tableName, id),
+        putState: (state: ClusterState, ver: number) => putClusterState(db, config.tableName, state, ver),
+        source: openS3Source({ bucket: config.bucket, prefix: '' }, new S3Client({})),
+        now: Date.now,
+      }
+    : undefined;
 
 /** Alerts that could not be published stay in the outbox; the run still fails so alarms see it. */
 export class AlertPublishError extends Error {
@@ -44,6 +59,13 @@ function emitMetrics(cluster: string | null, values: ClusterMetrics): void {
 }
 
 async function runSweep(): Promise<{ clusters: number; sent: number }> {
+  if (content) {
+    for (const clusterId of await data.listClusterIds()) {
+      const outcome = await refreshChainCommits(content, clusterId);
+      if (outcome.errors.length > 0)
+        logger.warn('segment content unreadable', { clusterId, errors: outcome.errors });
+    }
+  }
   const result = await sweep({
     data,
     now: Date.now,

@@ -30,6 +30,11 @@ export const ENV = {
   maxArchiveAge: 'WALWATCH_MAX_ARCHIVE_AGE',
   maxBackupAge: 'WALWATCH_MAX_BACKUP_AGE',
   backupStaleAfter: 'WALWATCH_BACKUP_STALE_AFTER',
+  /**
+   * `true` (default when the bucket is known) lets the sweeper read the segment at the end of each recovery
+   * chain for exact last commit times (needs `s3:GetObject` on `wal_005/`); `false` turns it off.
+   */
+  readContent: 'WALWATCH_READ_CONTENT',
 } as const;
 
 /** One of the environment variable names in {@link ENV}. */

@@ -12,6 +12,8 @@ export interface MonitorConfig {
   readonly alertTopicArn?: string;
   readonly apiUrl?: string;
   readonly thresholds: Partial<Thresholds>;
+  /** Read chain-end segments for exact commit times (on unless `WALWATCH_READ_CONTENT=false`). */
+  readonly readContent: boolean;
 }
 
 /** A required setting is missing or malformed. */
@@ -44,9 +46,14 @@ export function readMonitorConfig(env: Record<string, string | undefined>): Moni
   }
   const optional = (name: string): Record<string, string> =>
     env[name] ? { [name]: env[name] as string } : {};
+  const readContent = env[ENV.readContent];
+  if (readContent !== undefined && readContent !== 'true' && readContent !== 'false') {
+    throw new ConfigError(`${ENV.readContent} must be true or false, got ${JSON.stringify(readContent)}`);
+  }
   return {
     tableName,
     thresholds,
+    readContent: readContent !== 'false',
     ...renamed(optional(ENV.archiveBucketName), 'bucket'),
     ...renamed(optional(ENV.alertTopicArn), 'alertTopicArn'),
     ...renamed(optional(ENV.apiUrl), 'apiUrl'),

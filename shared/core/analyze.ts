@@ -72,6 +72,9 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   const runsOf = (timeline: number): Run[] => state.segments[String(timeline)] ?? NO_RUNS;
   const timeOf = (timeline: number, segno: number): number | undefined =>
     state.edgeTimes[segmentKey(timeline, segno)];
+  const commitOf =
+    options.segmentCommit ??
+    ((timeline: number, segno: number) => state.commits?.[segmentKey(timeline, segno)] ?? undefined);
   const problems: Problem[] = [];
   const problem = (kind: string, severity: Severity, subject: string, message: string): void => {
     problems.push({ kind, severity, subject, message });
@@ -156,7 +159,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   const intervals = mergeIntervals(restorable, segmentSize);
   const intervalReports: RecoverableInterval[] = intervals.map((interval) => {
     const step = stepOf(interval.end);
-    const commit = options.segmentCommit?.(step.timeline, interval.end);
+    const commit = commitOf(step.timeline, interval.end);
     return {
       timeline: step.timeline,
       fromLsn: formatLsn(interval.from),
@@ -174,7 +177,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     const end = newestInterval.end;
     const step = stepOf(end);
     const archivedAt = timeOf(step.timeline, end);
-    const commit = options.segmentCommit?.(step.timeline, end);
+    const commit = commitOf(step.timeline, end);
     const fastest = restorable.filter((view) => view.chainEnd === end).at(-1) as BackupView;
     latestRecoverable = {
       backup: fastest.report.name,

@@ -12,6 +12,7 @@
  * Segment presence lives in runs; archive times are kept only where the analysis reads them: at run edges
  * and at timeline switch points ("pins"). Times are epoch milliseconds.
  */
+import type { SegmentCommit } from './config.js';
 import { type HistoryEntry, parseHistory } from './history.js';
 import { type BackupName, type ObjectKind, type ParsedKey, parseObjectKey } from './keys.js';
 import { parseWalFileName, segmentOfLsn } from './lsn.js';
@@ -89,6 +90,12 @@ export interface ClusterState {
   /** Unrecognised keys, by relative key → reason (at most `UNKNOWN_KEYS_KEPT`, then only counted). */
   unknown: Record<string, string>;
   unknownOverflow: number;
+  /**
+   * Newest commit at or before each recovery chain's end segment, by `"<timeline>:<segno>"` of that end,
+   * when segment content was read (the content step; not part of the listing-derived state). `null`: read,
+   * but no commit found or the content was unreadable.
+   */
+  commits?: Record<string, SegmentCommit | null>;
 }
 
 /** How many unknown keys a state names before it only counts them. */

@@ -17,12 +17,16 @@ import { createApiRouter } from '../api/router.js';
 import { decompress } from '../codec/decompress.js';
 import type { Thresholds } from '../core/config.js';
 import type { Compression } from '../core/keys.js';
+import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
 import { reconcileArchive } from '../events/reconcile-archive.js';
 import { parseNotification } from '../events/s3-notification.js';
 import { readArchiveDocument } from '../events/s3-objects.js';
+import { refreshChainCommits } from '../monitor/chain-content.js';
 import { sweep } from '../monitor/sweep.js';
-import { createS3Client } from '../sources/s3-source.js';
+import { openDirSource } from '../sources/dir-source.js';
+import { createS3Client, openS3Source } from '../sources/s3-source.js';
+import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
 import { DirectoryWatcher } from './dir-watcher.js';
@@ -134,10 +138,27 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log)
       : undefined;
 
+  const contentSource =
+    s3 && options.bucket
+      ? openS3Source({ bucket: options.bucket.name, prefix: '' }, s3)
+      : options.archiveDir
+        ? await openDirSource(options.archiveDir)
+        : undefined;
+  const content = contentSource
+    ? {
+        getState: (id: string) => getClusterState(store.db, store.table, id),
+        putState: (state: ClusterState, ver: number) => putClusterState(store.db, store.table, state, ver),
+        source: contentSource,
+        now: Date.now,
+      }
+    : undefined;
   const sns = options.alertTopicArn ? new SNSClient({}) : undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   const runSweep = (): Promise<unknown> => {
     sweeping = sweeping
+      .then(async () => {
+        if (content) for (const id of await data.listClusterIds()) await refreshChainCommits(content, id);
+      })
       .then(() =>
         sweep({
           data,

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { ClusterState } from '../../../shared/core/state.js';
+import { buildClusterStates } from '../../../shared/core/state.js';
+import { refreshChainCommits } from '../../../shared/monitor/chain-content.js';
+import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
+import { contentLookup, generateArchive } from '../../support/archive-generator.js';
+
+const MIB = 1024 * 1024;
+
+/** A state store with versions, and a source whose segment bodies are not WAL (so no commit is found). */
+function setup(segments: number) {
+  const objects = generateArchive({
+    clusterId: 'c',
+    segmentSize: 16 * MIB,
+    segments,
+    switches: [],
+    backups: [1],
+  });
+  let stored = {
+    state: [
+      ...buildClusterStates(objects, contentLookup(objects), () => 16 * MIB).values(),
+    ][0] as ClusterState,
+    ver: 1,
+  };
+  const reads: string[] = [];
+  const source: ArchiveSource = {
+    description: 'test',
+    list: async function* () {},
+    read: async (key) => {
+      reads.push(key);
+      if (!objects.some((o) => o.key === key)) throw new Error('not found');
+      return new TextEncoder().encode('not a WAL segment, just bytes long enough to have a header at all..');
+    },
+  };
+  const deps = {
+    getState: async () => stored,
+    putState: async (state: ClusterState, ver: number) => {
+      if (ver !== stored.ver) return 'conflict' as const;
+      stored = { state, ver: ver + 1 };
+      return 'written' as const;
+    },
+    source,
+    now: () => Date.parse('2026-11-02T00:00:00Z'),
+  };
+  return { deps, reads, current: () => stored };
+}
+
+describe('refreshChainCommits', () => {
+  it('reads the chain end once, remembers that it holds no commit, and reads nothing more while it stays', async () => {
+    const { deps, reads, current } = setup(10);
+    const first = await refreshChainCommits(deps, 'c');
+    expect(first).toMatchObject({ read: 1, updated: true });
+    expect(first.errors.join(' ')).toContain('00000001000000000000000A');
+    expect(current().state.commits).toEqual({ '1:10': null });
+    const readsAfterFirst = reads.length;
+    expect(await refreshChainCommits(deps, 'c')).toMatchObject({ read: 0, updated: false });
+    expect(reads.length).toBe(readsAfterFirst);
+  });
+
+  it('forgets chain ends that moved on', async () => {
+    const { deps, current } = setup(10);
+    current().state.commits = {
+      '1:7': { lastCommitTime: '2026-11-01T00:06:00.000000Z', lastCommitLsn: '0/7FFFF00' },
+    };
+    await refreshChainCommits(deps, 'c');
+    expect(Object.keys(current().state.commits ?? {})).toEqual(['1:10']);
+  });
+});
