@@ -23,6 +23,8 @@ beforeAll(async () => {
   vi.stubEnv(ENV.alertTopicArn, 'arn:aws:sns:eu-central-1:123456789012:walwatch-alerts');
   vi.stubEnv(ENV.apiUrl, 'https://abc.execute-api.eu-central-1.amazonaws.com');
   vi.stubEnv(ENV.archiveBucketName, 'wal-bucket');
+  // No S3 here: segment content reading is covered by the local-monitor end-to-end test.
+  vi.stubEnv(ENV.readContent, 'false');
   vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
   vi.stubEnv('AWS_REGION', 'eu-central-1');
   vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
