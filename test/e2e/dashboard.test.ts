@@ -3,16 +3,23 @@
  * (the built page, the real API router, cluster states built by the real core). Screenshots go to
  * `test-artifacts/dashboard/`.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, extname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ClusterReport } from '../../shared/core/report.js';
 import type { RestorePlan } from '../../shared/core/restore-plan.js';
+import { buildDashboard } from '../../web/build.js';
 import { type DashboardServer, FIXTURE_CLUSTERS, startDashboardServer } from '../support/dashboard-server.js';
 
 const CHROMIUM = process.env.WALWATCH_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard');
+const ROOT = join(import.meta.dirname, '..', '..');
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard');
 /** The page polls every 2 s; a change must show within a few seconds. */
 const LIVE_TIMEOUT_MS = 5_000;
 
@@ -36,6 +43,37 @@ async function launchChromium(): Promise<Browser> {
       { cause: error },
     );
   }
+}
+
+/** A plain static host for a built site, on its own origin (another port). */
+async function serveDirectory(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const types: Record<string, string> = {
+    '.html': 'text/html; charset=utf-8',
+    '.js': 'text/javascript; charset=utf-8',
+    '.css': 'text/css; charset=utf-8',
+  };
+  const host = createServer((request, response) => {
+    const name = basename(new URL(request.url ?? '/', 'http://host').pathname) || 'index.html';
+    readFile(join(dir, name)).then(
+      (body) => {
+        response.writeHead(200, { 'content-type': types[extname(name)] ?? 'application/octet-stream' });
+        response.end(body);
+      },
+      () => {
+        response.writeHead(404);
+        response.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+  const { port } = host.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      host.closeAllConnections();
+      return new Promise((resolve) => host.close(() => resolve()));
+    },
+  };
 }
 
 async function getJson<T>(path: string): Promise<T> {
@@ -339,5 +377,48 @@ describe('dashboard live updates', () => {
     );
     expect(await page.locator('svg.chart [data-kind="gap"][data-status="acknowledged"]').count()).toBe(1);
     await screenshot('gap-acknowledged');
+  });
+});
+
+describe('dashboard build', () => {
+  it('bundles one minified ESM script and a page that loads it by relative URL', async () => {
+    const built = await buildDashboard({ apiBase: 'https://api.example.com/prod?"<x>' });
+    expect(built.html).toContain('<script type="module" src="dashboard.js"></script>');
+    expect(built.html).toContain('<link rel="stylesheet" href="dashboard.css">');
+    expect(built.html).toContain(
+      '<meta name="walwatch-api" content="https://api.example.com/prod?&quot;&lt;x>">',
+    );
+    expect((await buildDashboard()).html).not.toContain('walwatch-api');
+    // Bundled: no import of another module is left for the browser to resolve.
+    expect(built.js).not.toMatch(/\bimport\s*[{*"'\w]/);
+    expect(built.js.split('\n').length).toBeLessThan(5);
+    expect(built.css).toContain('.badge');
+  });
+
+  it('writes a static site that reads the API named by --api, or by ?api= over it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'walwatch-site-'));
+    // Port 9 (discard) answers nothing: only the ?api= override can make the page work.
+    await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'web', 'build.ts'), '--out', dir, '--api', 'http://127.0.0.1:9'],
+      { cwd: ROOT },
+    );
+    const site = await serveDirectory(dir);
+    try {
+      await page.goto(`${site.url}/?api=${encodeURIComponent(server.url)}`);
+      await expect.poll(() => page.locator('tr[data-cluster]').count()).toBe(3);
+      await page.getByRole('link', { name: FIXTURE_CLUSTERS.ok }).click();
+      await page.locator('svg.chart').waitFor();
+      expect(new URL(page.url()).search).toBe(`?api=${encodeURIComponent(server.url)}`);
+
+      await page.goto(site.url);
+      const connection = page.locator('.connection');
+      await expect.poll(() => connection.getAttribute('data-state')).toBe('error');
+      expect(await connection.textContent()).toContain('Cannot reach the API');
+      pageErrors = pageErrors.filter((message) => !message.includes('ERR_'));
+    } finally {
+      await site.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,6 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { createMemoryMonitorData } from '../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
@@ -90,6 +91,9 @@ export async function startDashboardServer(): Promise<DashboardServer> {
   const page = await buildDashboard();
 
   const app = new Hono();
+  // As API Gateway's CORS setting would: a statically hosted page on another origin may call the API.
+  app.use('/clusters/*', cors());
+  app.use('/clusters', cors());
   app.get('/', (c) => c.html(page.html));
   app.get('/dashboard.js', (c) => c.body(page.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/dashboard.css', (c) => c.body(page.css, 200, { 'content-type': 'text/css; charset=utf-8' }));
