@@ -7,6 +7,7 @@
  * with lz4, WAL-G-style base backups with the sentinel written last).
  */
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
 import { startPostgres } from '../test/support/postgres.js';
@@ -28,8 +29,12 @@ async function main(): Promise<number> {
   }
   say('starting PostgreSQL 15 (1 MiB WAL segments, archive_timeout 10 s)…');
   const pg = await startPostgres({ archivePrefix: `spilo/${SCOPE}/wal/15`, archiveTimeoutSeconds: 10 });
+  // Every run starts a brand-new PostgreSQL cluster, whose WAL file names repeat the last run's: keeping
+  // the old store would rightly report them as overwritten and deleted.
+  const dataDir = resolve('walwatch-data', 'demo');
+  await rm(dataDir, { recursive: true, force: true });
   const monitor = await startLocalMonitor({
-    dataDir: resolve('walwatch-data', 'demo'),
+    dataDir,
     archiveDir: pg.bucketDir,
     host: '127.0.0.1',
     port: Number(process.env.WALWATCH_DEMO_PORT ?? 7070),
