@@ -18,17 +18,17 @@ import { recordIngestReport } from '../shared/events/ingest-telemetry.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
 import { createLazyS3Client, readArchiveDocument } from '../shared/events/s3-objects.js';
 import { createDocumentClient } from '../shared/store/client.js';
+import type { FoldDependencies } from '../shared/store/fold-events.js';
 
 const config = readPipelineConfig(process.env);
 const logger = new Logger({ serviceName: 'walwatch-ingest' });
 const metrics = new Metrics({ namespace: 'walwatch', serviceName: 'ingest' });
 const s3 = createLazyS3Client();
-const deps = {
+const deps: FoldDependencies = {
   db: createDocumentClient(),
   table: config.table,
   segmentSizeOf: () => config.segmentSize,
-  readDocument: async (key: string, compression: Parameters<typeof readArchiveDocument>[3]) =>
-    readArchiveDocument(await s3(), config.bucket, key, compression),
+  readDocument: async (key, compression) => readArchiveDocument(await s3(), config.bucket, key, compression),
 };
 const processor = new BatchProcessor(EventType.SQS);
 

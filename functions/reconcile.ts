@@ -9,7 +9,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
-import { type ReconcileReport, reconcileArchive } from '../shared/events/reconcile-archive.js';
+import {
+  type ReconcileDependencies,
+  type ReconcileReport,
+  reconcileArchive,
+} from '../shared/events/reconcile-archive.js';
 import { readArchiveDocument } from '../shared/events/s3-objects.js';
 import { createDocumentClient } from '../shared/store/client.js';
 
@@ -20,14 +24,13 @@ const s3 = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
 });
-const deps = {
+const deps: ReconcileDependencies = {
   db: createDocumentClient(),
   table: config.table,
   s3,
   bucket: config.bucket,
   segmentSizeOf: () => config.segmentSize,
-  readDocument: (key: string, compression: Parameters<typeof readArchiveDocument>[3]) =>
-    readArchiveDocument(s3, config.bucket, key, compression),
+  readDocument: (key, compression) => readArchiveDocument(s3, config.bucket, key, compression),
 };
 
 /** Objects of a run could not be folded; the next run lists them again. */
