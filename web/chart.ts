@@ -131,6 +131,15 @@ export function renderRecoverabilityChart(report: ClusterReport, options: ChartO
     );
   }
 
+  if (intervals.length === 0) {
+    svg.appendChild(
+      s(
+        'text',
+        { 'data-kind': 'nothing-recoverable', class: 'nothing', x: LEFT + 8, y: ROW.recoverable + 17 },
+        'Nothing is recoverable: no backup can be restored',
+      ),
+    );
+  }
   for (const gap of report.gaps) drawGap(svg, gap, report.segmentSize, scale);
 
   for (const backup of report.backups) {
@@ -235,7 +244,7 @@ export function renderRecoverabilityChart(report: ClusterReport, options: ChartO
 }
 
 /** The legend under the chart: every colour with its words. */
-export function renderChartLegend(): HTMLElement {
+export function renderChartLegend(pickable: boolean): HTMLElement {
   const item = (className: string, label: string) =>
     h('li', {}, h('span', { class: `swatch ${className}`, 'aria-hidden': 'true' }), label);
   return h(
@@ -250,7 +259,7 @@ export function renderChartLegend(): HTMLElement {
     item('status-bad', 'backup not restorable'),
     item('status-in-progress', 'backup in progress'),
     item('switch', 'timeline switch'),
-    h('li', {}, 'Click the chart to plan a restore to that time.'),
+    pickable ? h('li', {}, 'Click the chart to plan a restore to that time.') : null,
   );
 }
 
@@ -443,7 +452,9 @@ function lsnExtent(report: ClusterReport): [number, number] {
     push(last === null ? null : last + report.segmentSize);
   }
   for (const timeline of report.timelines) {
-    if (timeline.inLineage) push(lsnPosition(timeline.switchLsn));
+    if (!timeline.inLineage) continue;
+    push(lsnPosition(timeline.switchLsn));
+    if (timeline.firstSegment) push(segmentStartPosition(timeline.firstSegment, report.segmentSize));
   }
   if (report.headSegment) {
     const head = segmentStartPosition(report.headSegment, report.segmentSize);

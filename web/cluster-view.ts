@@ -241,13 +241,14 @@ function renderSummary(report: ClusterReport, nowMs: number): Child[] {
 }
 
 function renderChart(report: ClusterReport, nowMs: number, onPickTime: (iso: string) => void): Child[] {
+  const chart = renderRecoverabilityChart(report, { nowMs, onPickTime });
   return [
     h('h3', {}, 'Recoverability over time and LSN'),
     h(
       'figure',
       { class: 'chart-figure' },
-      renderRecoverabilityChart(report, { nowMs, onPickTime }),
-      h('figcaption', {}, renderChartLegend()),
+      chart,
+      h('figcaption', {}, renderChartLegend(chart.dataset.pickable === 'true')),
     ),
   ];
 }
@@ -312,6 +313,11 @@ function renderTimelines(report: ClusterReport): Child[] {
 
 function renderBackups(report: ClusterReport, nowMs: number): Child[] {
   const backups = [...report.backups].reverse();
+  if (backups.length === 0)
+    return [
+      h('h3', {}, 'Backups (0)'),
+      h('p', { class: 'empty' }, 'No backup sentinel or backup upload seen.'),
+    ];
   return [
     h('h3', {}, `Backups (${report.backups.length})`),
     table(

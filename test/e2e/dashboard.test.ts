@@ -131,26 +131,30 @@ describe('dashboard fleet view', () => {
   it('lists clusters worst first with status words, recoverable points and ages', async () => {
     await page.goto(server.url);
     const rows = page.locator('tr[data-cluster]');
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count()).toBe(4);
 
+    // Both critical; the one with nothing restorable at all first.
     expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-cluster')))).toEqual([
+      FIXTURE_CLUSTERS.unrestorable,
       FIXTURE_CLUSTERS.critical,
       FIXTURE_CLUSTERS.warning,
       FIXTURE_CLUSTERS.ok,
     ]);
     expect(await rows.locator('[data-field="status"]').allTextContents()).toEqual([
       'Critical',
+      'Critical',
       'Warning',
       'OK',
     ]);
 
     const fleet = await getJson<{
-      clusters: Array<{ id: string; gaps: number; latestRecoverable: { lsn: string } }>;
+      clusters: Array<{ id: string; gaps: number; latestRecoverable: { lsn: string } | null }>;
     }>('/clusters');
+    expect(fleet.clusters).toHaveLength(4);
     for (const cluster of fleet.clusters) {
       const row = page.locator(`tr[data-cluster="${cluster.id}"]`);
-      expect(await row.locator('[data-field="latest"] code').textContent()).toBe(
-        cluster.latestRecoverable.lsn,
+      expect(await row.locator('[data-field="latest"]').textContent()).toContain(
+        cluster.latestRecoverable?.lsn ?? 'nothing restorable',
       );
       expect(await row.locator('[data-field="gaps"]').textContent()).toBe(String(cluster.gaps));
     }
@@ -241,6 +245,26 @@ describe('dashboard cluster view', () => {
     expect(await page.locator('[data-section="summary"] [data-field="latest"] code').textContent()).toBe(
       report.latestRecoverable?.lsn,
     );
+  });
+
+  it('says nothing is recoverable for a cluster without a restorable backup', async () => {
+    await openCluster(FIXTURE_CLUSTERS.unrestorable);
+    const chart = page.locator('svg.chart');
+    // No backup gives no (LSN, time) pair: the chart falls back to an LSN axis without "now".
+    expect(await chart.getAttribute('data-mode')).toBe('lsn');
+    expect(await chart.locator('[data-kind="interval"], [data-kind="lrp"], [data-kind="now"]').count()).toBe(
+      0,
+    );
+    expect(await chart.locator('[data-kind="nothing-recoverable"]').count()).toBe(1);
+    expect(await chart.locator('[data-kind="timeline"]').count()).toBe(1);
+    expect(await page.locator('[data-section="summary"] [data-field="latest"]').textContent()).toContain(
+      'nothing restorable',
+    );
+    await page.getByRole('button', { name: 'Latest' }).click();
+    const result = page.locator('.restore-result');
+    await expect.poll(() => result.getAttribute('data-state')).toBe('unreachable');
+    expect(await result.textContent()).toContain('no backup of this cluster can be restored');
+    await screenshot('cluster-unrestorable');
   });
 
   it('shows a clear message for an unknown cluster', async () => {
@@ -406,7 +430,7 @@ describe('dashboard build', () => {
     const site = await serveDirectory(dir);
     try {
       await page.goto(`${site.url}/?api=${encodeURIComponent(server.url)}`);
-      await expect.poll(() => page.locator('tr[data-cluster]').count()).toBe(3);
+      await expect.poll(() => page.locator('tr[data-cluster]').count()).toBe(4);
       await page.getByRole('link', { name: FIXTURE_CLUSTERS.ok }).click();
       await page.locator('svg.chart').waitFor();
       expect(new URL(page.url()).search).toBe(`?api=${encodeURIComponent(server.url)}`);

@@ -1,8 +1,8 @@
 /**
  * A server for the dashboard's browser tests: the built page plus the real API router over cluster states
  * built by the real core from generated WAL-G archives — a critical cluster (a failover, a lost gap that
- * cuts the latest recoverable point, an older gap, a backup missing WAL, one in progress), a warning
- * cluster (its newest backup is 27 h old) and an ok one. The clock and the archives can be moved on while
+ * cuts the latest recoverable point, an older gap, a backup missing WAL, one in progress), a cluster
+ * with WAL but no backup at all, a warning cluster (its newest backup is 27 h old) and an ok one. The clock and the archives can be moved on while
  * the page is open, for live updates.
  */
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,7 @@ const HOUR = 60 * MINUTE;
 
 /** The fixture's cluster ids, by the status they have. */
 export const FIXTURE_CLUSTERS = {
+  unrestorable: 'spilo/joker/wal/15',
   critical: 'spilo/superman/wal/15',
   warning: 'spilo/robin/5f1e9a42-7c3b-4d1e-9a0f-3b2c1d4e5f60/wal/14',
   ok: 'spilo/batman/wal/16',
@@ -51,6 +52,15 @@ function fixtureSpecs(now: number): ArchiveSpec[] {
       // 8 splits the recoverable history in two (warning); 32 cuts the latest recoverable point (critical).
       holes: [8, 32],
       startAt: now - 40 * MINUTE,
+      intervalMs: MINUTE,
+    },
+    {
+      clusterId: FIXTURE_CLUSTERS.unrestorable,
+      segmentSize: SEGMENT_SIZE,
+      segments: 12,
+      switches: [],
+      backups: [],
+      startAt: now - 12 * MINUTE,
       intervalMs: MINUTE,
     },
     {
