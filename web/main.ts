@@ -27,6 +27,8 @@ function readRoute(hash: string): Route {
 class Dashboard {
   private readonly main: HTMLElement;
   private readonly connection: HTMLElement;
+  /** When the shown data was computed; outside the live region. */
+  private readonly updated: HTMLElement;
   private route: Route = readRoute(location.hash);
   private clusterView: ClusterView | null = null;
   private etags = new Map<string, string>();
@@ -42,6 +44,7 @@ class Dashboard {
       { class: 'connection', role: 'status', 'data-state': 'connecting' },
       'Connecting…',
     );
+    this.updated = h('span', { class: 'updated' });
     this.main = h('main', { id: 'content', tabindex: '-1' });
     replaceChildren(
       root,
@@ -50,7 +53,7 @@ class Dashboard {
         { class: 'top' },
         h('h1', {}, h('a', { href: '#/' }, 'walwatch')),
         h('span', { class: 'tagline' }, 'the latest point you can actually restore to'),
-        this.connection,
+        h('div', { class: 'freshness' }, this.connection, this.updated),
       ),
       this.main,
     );
@@ -123,7 +126,15 @@ class Dashboard {
     this.markLive(fleet.generatedAt);
     const worst = [...fleet.clusters].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])[0];
     document.title = worst ? `walwatch · ${STATUS_LABEL[worst.status]}` : 'walwatch';
+    // Keyboard users keep their place: the redrawn table gets focus back on the same cluster's link.
+    const focused = document.activeElement?.closest('tr[data-cluster]')?.getAttribute('data-cluster');
     replaceChildren(this.main, renderFleet(fleet));
+    if (focused) {
+      const row = Array.from(this.main.querySelectorAll('tr[data-cluster]')).find(
+        (tr) => tr.getAttribute('data-cluster') === focused,
+      );
+      row?.querySelector('a')?.focus();
+    }
   }
 
   private showCluster(id: string, response: ClusterResponse): void {
@@ -137,20 +148,24 @@ class Dashboard {
   }
 
   private markLive(generatedAt?: string): void {
-    this.connection.dataset.state = 'live';
-    if (generatedAt) this.connection.dataset.generatedAt = generatedAt;
-    const at = this.connection.dataset.generatedAt;
-    this.connection.textContent = at
-      ? `Live · data of ${at.slice(11, 19)} UTC, refreshed every ${POLL_INTERVAL_MS / 1000} s`
-      : 'Live';
+    if (generatedAt) this.updated.textContent = `data of ${generatedAt.slice(11, 19)} UTC`;
+    this.setConnection('live', `Live, refreshed every ${POLL_INTERVAL_MS / 1000} s`);
   }
 
   private showError(message: string, status: number): void {
-    this.connection.dataset.state = 'error';
-    this.connection.textContent =
+    this.setConnection(
+      'error',
       status === 0
         ? `Cannot reach the API, retrying: ${message}`
-        : `API error ${status}, retrying: ${message}`;
+        : `API error ${status}, retrying: ${message}`,
+    );
+  }
+
+  /** Changes the live region only when the state changes, so screen readers are not told every 2 s. */
+  private setConnection(state: 'live' | 'error', text: string): void {
+    if (this.connection.dataset.state === state && this.connection.textContent === text) return;
+    this.connection.dataset.state = state;
+    this.connection.textContent = text;
   }
 }
 

@@ -165,6 +165,20 @@ describe('dashboard fleet view', () => {
     await expect.poll(() => page.title()).toBe('walwatch · Critical');
     await screenshot('fleet');
   });
+
+  it('redraws with fresh data every few seconds and keeps keyboard focus on the same cluster', async () => {
+    await page.goto(server.url);
+    const link = page.getByRole('link', { name: FIXTURE_CLUSTERS.warning });
+    await link.focus();
+    const updated = page.locator('.updated');
+    await expect.poll(() => updated.textContent()).toMatch(/^data of \d\d:\d\d:\d\d UTC$/);
+    const first = await updated.textContent();
+    await expect.poll(() => updated.textContent(), { timeout: LIVE_TIMEOUT_MS }).not.toBe(first);
+    expect(
+      await page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-cluster')),
+    ).toBe(FIXTURE_CLUSTERS.warning);
+    expect(await page.locator('.connection').textContent()).toBe('Live, refreshed every 2 s');
+  });
 });
 
 describe('dashboard cluster view', () => {
