@@ -5,7 +5,7 @@
  * and the dashboard.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -16,7 +16,7 @@ import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { decompress } from '../codec/decompress.js';
 import type { Thresholds } from '../core/config.js';
-import type { Compression } from '../core/keys.js';
+import { type Compression, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
 import { reconcileArchive } from '../events/reconcile-archive.js';
@@ -96,12 +96,33 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
         ? readArchiveDocument(s3, options.bucket.name, key, compression)
         : readLocalDocument(options.archiveDir as string, key, compression),
   };
+  const contentSource =
+    s3 && options.bucket
+      ? openS3Source({ bucket: options.bucket.name, prefix: '' }, s3)
+      : options.archiveDir
+        ? await openDirSource(await ensureFolder(options.archiveDir))
+        : undefined;
+  const content = contentSource
+    ? {
+        getState: (id: string) => getClusterState(store.db, store.table, id),
+        putState: (state: ClusterState, ver: number) => putClusterState(store.db, store.table, state, ver),
+        source: contentSource,
+        now: Date.now,
+      }
+    : undefined;
   const ingest = async (events: Parameters<typeof foldEvents>[1][number]['event'][]): Promise<void> => {
     const result = await foldEvents(
       fold,
       events.map((event, index) => ({ id: String(index), event })),
     );
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
+    // Exact commit times follow the chain ends right away, not only at the next sweep.
+    if (content) {
+      const clusters = new Set(
+        events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
+      );
+      for (const id of clusters) await refreshChainCommits(content, id);
+    }
   };
 
   const watcher = options.archiveDir
@@ -138,20 +159,6 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log)
       : undefined;
 
-  const contentSource =
-    s3 && options.bucket
-      ? openS3Source({ bucket: options.bucket.name, prefix: '' }, s3)
-      : options.archiveDir
-        ? await openDirSource(options.archiveDir)
-        : undefined;
-  const content = contentSource
-    ? {
-        getState: (id: string) => getClusterState(store.db, store.table, id),
-        putState: (state: ClusterState, ver: number) => putClusterState(store.db, store.table, state, ver),
-        source: contentSource,
-        now: Date.now,
-      }
-    : undefined;
   const sns = options.alertTopicArn ? new SNSClient({}) : undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   const runSweep = (): Promise<unknown> => {
@@ -255,6 +262,11 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       await store.stop();
     },
   };
+}
+
+async function ensureFolder(path: string): Promise<string> {
+  await mkdir(path, { recursive: true });
+  return path;
 }
 
 function safeEqual(a: string, b: string): boolean {
