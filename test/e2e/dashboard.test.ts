@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { ClusterReport } from '../../shared/core/report.js';
 import type { RestorePlan } from '../../shared/core/restore-plan.js';
 import { buildDashboard } from '../../web/build.js';
+import { formatAgo, formatDuration } from '../../web/format.js';
 import { type DashboardServer, FIXTURE_CLUSTERS, startDashboardServer } from '../support/dashboard-server.js';
 
 const CHROMIUM = process.env.WALWATCH_CHROMIUM ?? '/usr/bin/chromium';
@@ -232,6 +233,8 @@ describe('dashboard cluster view', () => {
     expect(lag.left).toBeCloseTo(lrp.middle, 0);
     expect(lag.right).toBeCloseTo(now.middle, 0);
     await screenshot('cluster-critical');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot('cluster-critical-dark');
   });
 
   it('lists timelines with switch points, backups with status, problems and gaps', async () => {
@@ -458,5 +461,26 @@ describe('dashboard build', () => {
       await site.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('formatAgo', () => {
+  it.each([
+    [null, '—'],
+    [2, 'just now'],
+    [45, '45 s ago'],
+    [61, '1 min 1 s ago'],
+    [12 * 60, '12 min ago'],
+    [3 * 3600 + 5 * 60 + 9, '3 h 5 min ago'],
+    [2 * 86_400 + 7, '2 d ago'],
+    [27 * 3600 + 50 * 60, '1 d 3 h ago'],
+    [-90, '1 min 30 s in the future'],
+  ])('says %s seconds as %s', (seconds, words) => {
+    expect(formatAgo(seconds)).toBe(words);
+  });
+
+  it('keeps the two largest units of a duration', () => {
+    expect(formatDuration(0)).toBe('0 s');
+    expect(formatDuration(86_400 + 3_600 + 60 + 1)).toBe('1 d 1 h');
   });
 });
