@@ -2,6 +2,8 @@
  * foldEvents against dynalite, checked against the core's in-memory reference (`MemoryArchive`) on
  * stores, removals and overwrites in any order and under concurrency.
  */
+
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
@@ -12,6 +14,7 @@ import type { ClusterState } from '../../../shared/core/state.js';
 import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
 import { StateTooLargeError } from '../../../shared/store/errors.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
+import { newestPartition, newestSortKey, segmentFactKey } from '../../../shared/store/table.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
 import { createRandom, SEGMENT_SIZE } from '../../support/generated-archive.js';
 
@@ -149,6 +152,49 @@ describe('foldEvents', () => {
     expect(state?.newest).toEqual({ timeline: 1, segno: 2, at: at + 2000 });
     expect(state?.deleted).toEqual({ '1': [[3, 3]] });
     expect(state).toEqual(referenceState([...events, removal]));
+  });
+
+  it('confirms index candidates with consistent reads, skipping entries the index has not yet dropped', async () => {
+    const deps = await createDeps();
+    const at = 1_800_000_000_000;
+    const events: ObjectEvent[] = [1, 2, 3].map((segno) => ({
+      key: segmentKey(1, segno),
+      type: 'created',
+      at: at + segno * 1000,
+      size: 1,
+      etag: `e${segno}`,
+      sequencer: `0${segno}`,
+    }));
+    await foldEvents(
+      deps,
+      events.map((event, n) => ({ id: String(n), event })),
+    );
+    // An index entry that lags behind its item: segment 9 is gone, but the index still ranks it newest.
+    const lagging = segmentFactKey(ROOT, 1, 9);
+    await deps.db.send(
+      new PutCommand({
+        TableName: deps.table,
+        Item: {
+          pk: lagging,
+          ver: 2,
+          facts: {
+            [segmentKey(1, 9)]: {
+              fact: { present: false, at: at + 9000, sequencer: '09', size: 1, etag: 'e9' },
+            },
+          },
+          gc: newestPartition(ROOT),
+          gn: newestSortKey(1, 9, at + 9000),
+        },
+      }),
+    );
+    await foldEvents(deps, [
+      { id: 'r', event: { key: segmentKey(1, 3), type: 'removed', at: at + 10_000, sequencer: '10' } },
+    ]);
+    expect((await getClusterState(deps.db, deps.table, ROOT))?.state.newest).toEqual({
+      timeline: 1,
+      segno: 2,
+      at: at + 2000,
+    });
   });
 
   it('reports the removal of a needed segment as wal-deleted', async () => {
