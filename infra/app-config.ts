@@ -48,6 +48,7 @@ export const CONTEXT_KEYS = [
   'backupSchedule',
   'backupsToRetain',
   'walgSettings',
+  'alertEmails',
 ] as const;
 
 /**
@@ -159,12 +160,19 @@ export function readAppConfig(read: ContextReader): AppConfig {
   const instanceType = str('instanceType');
   const dataVolumeGiB = int('dataVolumeGiB');
   const objectLockDays = int('objectLockDays');
+  const alertEmails = list('alertEmails');
+  const notEmail = alertEmails?.find((email) => !/^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/.test(email));
+  if (notEmail !== undefined) {
+    throw new AppConfigError(
+      `context 'alertEmails' must be comma-separated e-mail addresses, got '${notEmail}'`,
+    );
+  }
 
   return {
     stackName: str('stackName') ?? 'Walwatch',
     stackProps: {
       env: { account, region },
-      description: 'walwatch: WAL-G archive bucket and Spilo/Patroni cluster',
+      description: 'walwatch: WAL-G archive bucket, Spilo/Patroni cluster and the backup monitor',
       clusterScope: required('scope'),
       pgVersion: str('pgVersion'),
       spiloImage: str('spiloImage'),
@@ -188,6 +196,7 @@ export function readAppConfig(read: ContextReader): AppConfig {
       backupSchedule: str('backupSchedule'),
       backupsToRetain: int('backupsToRetain'),
       walgSettings: stringMap('walgSettings'),
+      alertEmails,
     },
   };
 }

@@ -9,9 +9,9 @@ import {
   type ObjectLockRetention,
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
-import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ArchiveQueueDestination } from './archive-queue-destination.js';
 
 /** How objects in a bucket that {@link WalArchiveBucket} creates are encrypted at rest. */
 export const WalArchiveEncryption = {
@@ -168,7 +168,7 @@ export class WalArchiveBucket extends Construct {
       throw new WalArchiveBucketError(`${this.node.path}: archiveRoots must be set to send events, got []`);
     }
     this.notifiedQueue = queue;
-    const destination = new SqsDestination(queue);
+    const destination = new ArchiveQueueDestination(queue);
     for (const root of this.archiveRoots) {
       for (const folder of WALG_FOLDERS) {
         for (const event of [EventType.OBJECT_CREATED, EventType.OBJECT_REMOVED]) {

@@ -26,6 +26,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type SpiloCloneSource, SpiloCluster } from '../constructs/spilo-cluster.js';
 import { WalArchiveBucket, type WalArchiveEncryption } from '../constructs/wal-archive-bucket.js';
+import { WalBackupMonitor } from '../constructs/wal-backup-monitor.js';
 
 /** Properties of {@link WalwatchStack}: the seed scenario, one Spilo cluster archiving to one bucket. */
 export interface WalwatchStackProps extends StackProps {
@@ -141,15 +142,21 @@ export interface WalwatchStackProps extends StackProps {
    * @default - none
    */
   readonly walgSettings?: Readonly<Record<string, string>>;
+  /**
+   * E-mail addresses that receive the monitor's alarms and alert e-mails (each confirms first).
+   *
+   * @default - none; subscribe to the `AlertTopicArn` output later
+   */
+  readonly alertEmails?: readonly string[];
 }
 
 /**
- * The seed scenario as one stack: the WAL archive bucket, a VPC (or an existing one), and the
- * Spilo/Patroni cluster archiving into it with WAL-G.
+ * The seed scenario as one stack: the WAL archive bucket, a VPC (or an existing one), the
+ * Spilo/Patroni cluster archiving into it with WAL-G, and the serverless monitor watching it.
  *
- * The monitor plugs in after both: it takes `archive.bucket`, `archive.encryptionKey` and
- * `archive.archiveRoots` (which already hold `cluster.archiveRoot`), owns its ingest queue and DLQ,
- * and the stack then calls `archive.notifyQueue(monitor.ingestQueue)`.
+ * The monitor takes `archive.bucket`, `archive.encryptionKey` and `archive.archiveRoots` (which hold
+ * `cluster.archiveRoot`), owns its ingest queue and DLQ, and the stack then calls
+ * `archive.notifyQueue(monitor.ingestQueue)`.
  */
 export class WalwatchStack extends Stack {
   /** The archive bucket. */
@@ -158,6 +165,8 @@ export class WalwatchStack extends Stack {
   public readonly cluster: SpiloCluster;
   /** The VPC the cluster runs in. */
   public readonly vpc: IVpc;
+  /** The monitor of the archive. */
+  public readonly monitor: WalBackupMonitor;
 
   constructor(scope: Construct, id: string, props: WalwatchStackProps) {
     super(scope, id, props);
@@ -217,6 +226,14 @@ export class WalwatchStack extends Stack {
         'The Spilo nodes use the latest Amazon Linux 2023 AMI at each deploy; a new release replaces the nodes. Pin it with -c amiId=ami-….',
       );
     }
+
+    this.monitor = new WalBackupMonitor(this, 'Monitor', {
+      archiveBucket: this.archive.bucket,
+      archiveKey: this.archive.encryptionKey,
+      archiveRoots: this.archive.archiveRoots,
+      alertEmails: props.alertEmails,
+    });
+    this.archive.notifyQueue(this.monitor.ingestQueue);
 
     new CfnOutput(this, 'ArchiveBucketName', { value: this.archive.bucket.bucketName });
     new CfnOutput(this, 'ArchiveRoot', { value: this.cluster.archiveRoot });

@@ -1,6 +1,6 @@
 import { type App, type CfnResource, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, readAppConfig } from '../../infra/app-config.js';
@@ -19,22 +19,6 @@ function acknowledgements(root: IConstruct): { path: string; id: string; reason:
         })),
       ),
   );
-}
-
-/** Stands in for the monitor's ingest queue until `WalBackupMonitor` exists. */
-function wireMonitorQueue(app: App, stack: ReturnType<typeof createWalwatchApp>['stack']): void {
-  const dlq = new Queue(stack, 'IngestDlq', { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED });
-  Validations.of(dlq).acknowledge(
-    { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the ingest queue.' },
-    { id: 'Serverless-SQSRedrivePolicy', reason: 'A dead-letter queue has no dead-letter queue of its own.' },
-  );
-  const queue = new Queue(stack, 'IngestQueue', {
-    enforceSSL: true,
-    encryption: QueueEncryption.SQS_MANAGED,
-    deadLetterQueue: { queue: dlq, maxReceiveCount: 5 },
-  });
-  stack.archive.notifyQueue(queue);
-  expect(app.node.tryFindChild(stack.node.id)).toBe(stack);
 }
 
 describe('the walwatch CDK app', { timeout: SYNTH_TIMEOUT_MS }, () => {
@@ -60,17 +44,21 @@ describe('the walwatch CDK app', { timeout: SYNTH_TIMEOUT_MS }, () => {
     },
   );
 
-  it('still has no unacknowledged finding once the archive notifies a queue', () => {
-    const { app, stack } = createWalwatchApp({ context: testContext() });
-    wireMonitorQueue(app, stack);
+  it('wires the archive events to the monitor and still has no unacknowledged finding', () => {
+    const { app, stack } = createWalwatchApp({
+      context: testContext({ alertEmails: 'dba@example.com,oncall@example.com' }),
+    });
+    expect(() => stack.archive.notifyQueue(stack.monitor.ingestQueue)).toThrow(/already notifies/);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('Custom::S3BucketNotifications', 1);
+    template.resourcePropertiesCountIs('AWS::SNS::Subscription', { Protocol: 'email' }, 2);
     expect(() => app.synth()).not.toThrow();
   });
 
   it('gives every acknowledgement a specific reason', () => {
-    const { app, stack } = createWalwatchApp({
+    const { app } = createWalwatchApp({
       context: testContext({ cloneFromScope: 'old-demo' }),
     });
-    wireMonitorQueue(app, stack);
     const acks = acknowledgements(app);
     expect(acks.length).toBeGreaterThan(0);
     for (const ack of acks) {
@@ -124,6 +112,10 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
     [{ vpcId: 'vpc-123' }, /needs 'account'/],
     [{ walgSettings: 'zstd' }, /must be a JSON object, got 'zstd'/],
     [{ walgSettings: '{"WALG_UPLOAD_CONCURRENCY": 4}' }, /must map names to strings/],
+    [
+      { alertEmails: 'dba@example.com,oncall' },
+      /'alertEmails' must be comma-separated e-mail addresses, got 'oncall'/,
+    ],
   ])('rejects %j, naming the key and value', (values, message) => {
     expect(() => readAppConfig(context({ ...minimal, ...values }))).toThrow(message);
   });
@@ -151,8 +143,7 @@ describe('the walwatch stack', { timeout: SYNTH_TIMEOUT_MS }, () => {
   });
 
   it('grants no s3:* and no S3, KMS or Secrets Manager action on Resource * in any policy', () => {
-    const { app, stack } = createWalwatchApp({ context: testContext() });
-    wireMonitorQueue(app, stack);
+    const { stack } = createWalwatchApp({ context: testContext() });
     const template = Template.fromStack(stack);
     const documents = [
       ...Object.values(template.findResources('AWS::IAM::Policy')).map(

@@ -142,8 +142,11 @@ describe('WalArchiveBucket', { timeout: SYNTH_TIMEOUT_MS }, () => {
           Match.objectLike({
             Effect: 'Allow',
             Principal: { Service: 's3.amazonaws.com' },
-            Action: Match.arrayWith(['sqs:SendMessage']),
-            Condition: { ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+            Action: 'sqs:SendMessage',
+            Condition: {
+              ArnLike: { 'aws:SourceArn': Match.anyValue() },
+              StringEquals: { 'aws:SourceAccount': Match.anyValue() },
+            },
           }),
         ]),
       },

@@ -1,0 +1,779 @@
+import { CfnOutput, Duration, RemovalPolicy, type Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { type Alarm, ComparisonOperator, type Dashboard, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../shared/config/env.js';
+import { CLUSTER_INDEX, describeTable } from '../../shared/store/table.js';
+import { acknowledgeWildcardResource } from './acknowledge.js';
+import {
+  ALARM_DEFAULTS,
+  createMonitorAlarms,
+  freshnessAlarmSpecs,
+  type MonitorAlarmSpec,
+} from './monitor-alarms.js';
+import { createMonitorDashboard } from './monitor-dashboard.js';
+import { functionEntry, WalwatchFunction } from './walwatch-function.js';
+
+/** Requests per second and burst of the query API's stage. */
+export interface ApiThrottle {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  /** Requests allowed in a burst. */
+  readonly burstLimit: number;
+}
+
+/** Properties of {@link WalBackupMonitor}. */
+export interface WalBackupMonitorProps {
+  /** The bucket WAL-G archives into (`WalArchiveBucket.bucket`). */
+  readonly archiveBucket: IBucket;
+  /**
+   * The key the archive's objects are encrypted with; the monitor may decrypt with it through S3 only.
+   *
+   * @default - `archiveBucket.encryptionKey`; none for an SSE-S3 bucket
+   */
+  readonly archiveKey?: IKey;
+  /**
+   * Archive roots to watch, each ending in `/` (`WalArchiveBucket.archiveRoots`); the monitor may read
+   * only the sentinels, `metadata.json` files and timeline histories under them, and list only them.
+   */
+  readonly archiveRoots: readonly string[];
+  /**
+   * Cluster ids (an archive root without its trailing `/`, e.g. `spilo/demo/wal/17`) that get alarms
+   * of their own besides the fleet-wide ones.
+   *
+   * @default - one per archive root
+   */
+  readonly clusters?: readonly string[];
+  /**
+   * E-mail addresses subscribed to the alert topic (alarms and the sweeper's alert e-mails). Each
+   * address gets a confirmation e-mail first.
+   *
+   * @default - none; subscribe later to the `AlertTopicArn` output
+   */
+  readonly alertEmails?: readonly string[];
+  /**
+   * Archive age above which alarms fire and the sweeper alerts (`WALWATCH_MAX_ARCHIVE_AGE`).
+   *
+   * @default Duration.hours(1) (2 × Spilo's `archive_timeout`)
+   */
+  readonly maxArchiveAge?: Duration;
+  /**
+   * Backup age above which alarms fire and the sweeper alerts (`WALWATCH_MAX_BACKUP_AGE`).
+   *
+   * @default Duration.hours(26) (a daily backup plus slack)
+   */
+  readonly maxBackupAge?: Duration;
+  /**
+   * How often reconcile lists what events may have missed.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly reconcileEvery?: Duration;
+  /**
+   * WAL segment size of every watched cluster (`WALWATCH_SEGMENT_SIZE`).
+   *
+   * @default - 16 MiB, the functions' default
+   */
+  readonly segmentSize?: Size;
+  /**
+   * Timeout of the ingest function; the queue's visibility timeout is six times this.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly ingestTimeout?: Duration;
+  /**
+   * Most concurrent ingest invocations the queue drives (2–1000); fewer means fewer state conflicts.
+   *
+   * @default 5
+   */
+  readonly ingestMaxConcurrency?: number;
+  /**
+   * Throttling of the query API's stage.
+   *
+   * @default { rateLimit: 20, burstLimit: 40 }
+   */
+  readonly apiThrottle?: ApiThrottle;
+  /**
+   * Retention of the functions' logs and the API access logs.
+   *
+   * @default RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the table and the keys when the stack is deleted.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Raised when {@link WalBackupMonitor} gets a property it cannot use; the message shows the value. */
+export class WalBackupMonitorError extends Error {
+  override readonly name = 'WalBackupMonitorError';
+}
+
+/**
+ * DynamoDB actions per function, from the store calls each makes (`shared/store/`): ingest and
+ * reconcile fold (`BatchGetItem`, `GetItem`, `PutItem`, `Query` on the index); the sweeper reads
+ * states and acknowledgements and writes alert states; the API reads and writes acknowledgements.
+ */
+export const TABLE_ACCESS = {
+  pipeline: {
+    table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    index: ['dynamodb:Query'],
+  },
+  sweeper: {
+    table: ['dynamodb:GetItem'],
+    index: ['dynamodb:Query'],
+    writes: ['dynamodb:PutItem'],
+    itemPrefix: 'a#',
+  },
+  api: {
+    table: ['dynamodb:GetItem'],
+    index: ['dynamodb:Query'],
+    writes: ['dynamodb:UpdateItem'],
+    itemPrefix: 'k#',
+  },
+} as const;
+
+/** The documents ingest and reconcile read under an archive root (`needsContent` in `shared/core/state.ts`). */
+export function documentKeyPatterns(root: string): string[] {
+  return [
+    `${root}basebackups_005/*_backup_stop_sentinel.json`,
+    `${root}basebackups_005/*/metadata.json`,
+    `${root}wal_005/*.history*`,
+  ];
+}
+
+const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+
+/**
+ * walwatch's serverless monitor for one archive bucket: the archive's object events reach an
+ * encrypted SQS queue (with a dead-letter queue) and the ingest function, which folds them into a
+ * DynamoDB table; reconcile lists what events missed every 15 minutes; the sweeper re-analyses every
+ * cluster every minute, emits metrics and sends alert e-mails through SNS; an HTTP API with IAM auth
+ * serves reports and restore plans. CloudWatch alarms (fleet-wide and per declared cluster, dead
+ * letters, errors, sweeper liveness) and a dashboard come with it.
+ *
+ * Wire the bucket's events to it with `WalArchiveBucket.notifyQueue(monitor.ingestQueue)`.
+ *
+ * @example
+ * ```ts
+ * const monitor = new WalBackupMonitor(this, 'Monitor', {
+ *   archiveBucket: archive.bucket,
+ *   archiveRoots: archive.archiveRoots,
+ *   alertEmails: ['dba@example.com'],
+ * });
+ * archive.notifyQueue(monitor.ingestQueue);
+ * ```
+ */
+export class WalBackupMonitor extends Construct {
+  /** The queue the archive's S3 event notifications go to. */
+  public readonly ingestQueue: Queue;
+  /** Where messages go after five failed receives. */
+  public readonly deadLetterQueue: Queue;
+  /** The key of both queues; S3 may use it to send. */
+  public readonly queueKey: Key;
+  /** Facts, cluster states, acknowledgements and alert states (`shared/store/table.ts`). */
+  public readonly table: Table;
+  /** Alarms and the sweeper's alert e-mails. */
+  public readonly alertTopic: Topic;
+  /** The functions, by job. */
+  public readonly functions: {
+    readonly ingest: WalwatchFunction;
+    readonly reconcile: WalwatchFunction;
+    readonly sweeper: WalwatchFunction;
+    readonly api: WalwatchFunction;
+  };
+  /** The query API (IAM auth on every route). */
+  public readonly api: HttpApi;
+  /** Base URL of the query API. */
+  public readonly apiUrl: string;
+  /** Every alarm of the monitor. */
+  public readonly alarms: readonly Alarm[];
+  /** The CloudWatch dashboard. */
+  public readonly dashboard: Dashboard;
+  /** Runs the sweeper every minute. */
+  public readonly sweepSchedule: Rule;
+  /** Runs reconcile every `reconcileEvery`. */
+  public readonly reconcileSchedule: Rule;
+
+  constructor(scope: Construct, id: string, props: WalBackupMonitorProps) {
+    super(scope, id);
+    const settings = validate(props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRetention = props.logRetention ?? RetentionDays.THREE_MONTHS;
+    const archiveKey = props.archiveKey ?? props.archiveBucket.encryptionKey;
+
+    this.queueKey = new Key(this, 'QueueKey', {
+      description: 'Encrypts the walwatch ingest queue and its dead-letter queue',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    this.deadLetterQueue = new Queue(this, 'IngestDlq', {
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: this.queueKey,
+      dataKeyReuse: Duration.hours(1),
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge(
+      { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the ingest queue.' },
+      {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: 'A dead-letter queue has no dead-letter queue of its own.',
+      },
+    );
+    this.ingestQueue = new Queue(this, 'IngestQueue', {
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: this.queueKey,
+      // One data key per hour instead of one per five minutes: S3 sends every archived segment.
+      dataKeyReuse: Duration.hours(1),
+      enforceSSL: true,
+      // AWS's rule for SQS-triggered functions: at least six times the function timeout.
+      visibilityTimeout: Duration.seconds(settings.ingestTimeout.toSeconds() * 6),
+      retentionPeriod: Duration.days(14),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+
+    this.table = createTable(this, removalPolicy);
+
+    const alertKey = new Key(this, 'AlertKey', {
+      description: 'Encrypts the walwatch alert topic',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    // CloudWatch alarms publish to an encrypted topic only if the key lets them.
+    alertKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    this.alertTopic = new Topic(this, 'AlertTopic', {
+      displayName: 'walwatch alerts',
+      masterKey: alertKey,
+      enforceSSL: true,
+    });
+    const stack = Stack.of(this);
+    // The topic policy replaces SNS's default one, so CloudWatch's alarms of this account are named.
+    this.alertTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+        conditions: {
+          ArnLike: {
+            'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+          },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
+    for (const email of settings.alertEmails) {
+      const subscription = this.alertTopic.addSubscription(new EmailSubscription(email));
+      Validations.of(subscription).acknowledge({
+        id: 'Serverless-SNSRedrivePolicy',
+        reason:
+          'An e-mail subscription: SNS retries delivery to the mail server, and the alert stays visible as alarm state and in GET /clusters; no one would read a queue of undelivered e-mails.',
+      });
+    }
+
+    const pipelineEnvironment: Record<string, string> = {
+      [ENV.archiveBucketName]: props.archiveBucket.bucketName,
+      [ENV.archiveRoots]: props.archiveRoots.join(','),
+      [ENV.tableName]: this.table.tableName,
+      ...(props.segmentSize === undefined ? {} : { [ENV.segmentSize]: String(props.segmentSize.toBytes()) }),
+    };
+    const thresholdEnvironment: Record<string, string> = {
+      [ENV.maxArchiveAge]: `${settings.maxArchiveAge.toSeconds()}s`,
+      [ENV.maxBackupAge]: `${settings.maxBackupAge.toSeconds()}s`,
+    };
+
+    const ingest = new WalwatchFunction(this, 'Ingest', {
+      entry: functionEntry('ingest'),
+      description: 'walwatch: folds the archive bucket events from SQS into DynamoDB',
+      timeout: settings.ingestTimeout,
+      memorySize: 512,
+      environment: pipelineEnvironment,
+      logRetention,
+    });
+    ingest.function.addEventSource(
+      new SqsEventSource(this.ingestQueue, {
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(5),
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.ingestMaxConcurrency,
+      }),
+    );
+
+    const reconcile = new WalwatchFunction(this, 'Reconcile', {
+      entry: functionEntry('reconcile'),
+      description: 'walwatch: lists what the archive events missed and folds it into DynamoDB',
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+      environment: pipelineEnvironment,
+      logRetention,
+    });
+
+    this.api = new HttpApi(this, 'Api', {
+      description: 'walwatch query API: reports, gaps, restore plans (IAM auth)',
+      createDefaultStage: false,
+      defaultAuthorizer: new HttpIamAuthorizer(),
+    });
+    const apiFunction = new WalwatchFunction(this, 'ApiHandler', {
+      entry: functionEntry('api'),
+      description: 'walwatch: the query API behind API Gateway',
+      timeout: Duration.seconds(10),
+      memorySize: 512,
+      environment: {
+        [ENV.tableName]: this.table.tableName,
+        [ENV.archiveBucketName]: props.archiveBucket.bucketName,
+        ...thresholdEnvironment,
+      },
+      logRetention,
+    });
+    const integration = new HttpLambdaIntegration('ApiIntegration', apiFunction.function);
+    // Every path, `/` included; the authorizer is the API's default, so no route is left without IAM.
+    this.api.addRoutes({ path: '/', methods: [HttpMethod.ANY], integration });
+    this.api.addRoutes({ path: '/{proxy+}', methods: [HttpMethod.ANY], integration });
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const throttle = settings.apiThrottle;
+    const stage = new HttpStage(this, 'ApiStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            caller: '$context.identity.userArn',
+            sourceIp: '$context.identity.sourceIp',
+            routeKey: '$context.routeKey',
+            path: '$context.path',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    this.apiUrl = stage.url;
+
+    const sweeper = new WalwatchFunction(this, 'Sweeper', {
+      entry: functionEntry('sweeper'),
+      description: 'walwatch: re-analyses every cluster each minute, emits metrics, sends alerts',
+      // Shorter than the schedule, so runs do not pile up.
+      timeout: Duration.seconds(50),
+      memorySize: 512,
+      // The next run is a minute away; a retry would only overlap it.
+      retryAttempts: 0,
+      environment: {
+        [ENV.tableName]: this.table.tableName,
+        [ENV.archiveBucketName]: props.archiveBucket.bucketName,
+        [ENV.alertTopicArn]: this.alertTopic.topicArn,
+        [ENV.apiUrl]: this.apiUrl,
+        ...thresholdEnvironment,
+      },
+      logRetention,
+    });
+
+    this.sweepSchedule = new Rule(this, 'SweepSchedule', {
+      description: 'walwatch: run the sweeper every minute',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(sweeper.function, { retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
+    });
+    this.reconcileSchedule = new Rule(this, 'ReconcileSchedule', {
+      description: 'walwatch: run reconcile from each cluster head',
+      schedule: Schedule.rate(settings.reconcileEvery),
+      targets: [
+        new LambdaFunction(reconcile.function, { retryAttempts: 2, maxEventAge: settings.reconcileEvery }),
+      ],
+    });
+
+    this.functions = { ingest, reconcile, sweeper, api: apiFunction };
+    this.grantAccess(props, archiveKey);
+    this.acknowledgeFindings();
+
+    const alarmSpecs: MonitorAlarmSpec[] = [
+      ...freshnessAlarmSpecs(settings),
+      {
+        id: 'DeadLetters',
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: ALARM_DEFAULTS.period,
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparison: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // SQS stops reporting an idle queue's metrics; an idle dead-letter queue is the good case.
+        missing: TreatMissingData.NOT_BREACHING,
+        description: 'Archive events failed ingest five times and wait in the dead-letter queue.',
+      },
+      {
+        id: 'IngestBacklog',
+        metric: this.ingestQueue.metricApproximateAgeOfOldestMessage({
+          period: ALARM_DEFAULTS.period,
+          statistic: 'Maximum',
+        }),
+        threshold: ALARM_DEFAULTS.maxIngestQueueAge.toSeconds(),
+        comparison: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        missing: TreatMissingData.NOT_BREACHING,
+        description: `Ingest is falling behind: an archive event has waited over ${ALARM_DEFAULTS.maxIngestQueueAge.toHumanString()}.`,
+      },
+      ...Object.entries(this.functions).map(
+        ([name, fn]): MonitorAlarmSpec => ({
+          id: `${name[0]?.toUpperCase()}${name.slice(1)}Errors`,
+          metric: fn.function.metricErrors({ period: ALARM_DEFAULTS.period, statistic: 'Sum' }),
+          threshold: 0,
+          comparison: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          // No invocations means no errors.
+          missing: TreatMissingData.NOT_BREACHING,
+          description: `The ${name} function failed (see its log group).`,
+        }),
+      ),
+    ];
+    const alarmScope = new Construct(this, 'Alarms');
+    const alarms = createMonitorAlarms(alarmScope, alarmSpecs, this.alertTopic);
+    for (const cluster of settings.clusters) {
+      const clusterScope = new Construct(alarmScope, `Cluster-${cluster.replace(/[^A-Za-z0-9]+/g, '-')}`);
+      alarms.push(
+        ...createMonitorAlarms(clusterScope, freshnessAlarmSpecs(settings, cluster), this.alertTopic),
+      );
+    }
+    this.alarms = alarms;
+
+    this.dashboard = createMonitorDashboard(this, 'Dashboard', {
+      alarms,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
+      ingestQueue: this.ingestQueue,
+      deadLetterQueue: this.deadLetterQueue,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.apiUrl, description: 'Base URL of the query API (SigV4)' });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'ReconcileFunctionName', {
+      value: reconcile.function.functionName,
+      description: 'Invoke once with {"full": true} to adopt an existing archive',
+    });
+  }
+
+  private grantAccess(props: WalBackupMonitorProps, archiveKey: IKey | undefined): void {
+    const { ingest, reconcile, sweeper, api } = this.functions;
+    const stack = Stack.of(this);
+    const indexArn = `${this.table.tableArn}/index/${CLUSTER_INDEX}`;
+    const documents = props.archiveRoots
+      .flatMap(documentKeyPatterns)
+      .map((pattern) => props.archiveBucket.arnForObjects(pattern));
+
+    for (const fn of [ingest, reconcile]) {
+      fn.function.addToRolePolicy(
+        new PolicyStatement({ sid: 'ReadArchiveDocuments', actions: ['s3:GetObject'], resources: documents }),
+      );
+      for (const resource of documents) {
+        acknowledgeWildcardResource(
+          fn,
+          resource,
+          'Only sentinels, metadata.json and timeline histories under the watched archive roots; WAL-G names them per backup and timeline.',
+        );
+      }
+      if (archiveKey !== undefined) {
+        fn.function.addToRolePolicy(
+          new PolicyStatement({
+            sid: 'DecryptArchiveThroughS3',
+            actions: ['kms:Decrypt'],
+            resources: [archiveKey.keyArn],
+            conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } },
+          }),
+        );
+      }
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'FoldIntoTable',
+          actions: [...TABLE_ACCESS.pipeline.table],
+          resources: [this.table.tableArn],
+        }),
+      );
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'QueryClusterIndex',
+          actions: [...TABLE_ACCESS.pipeline.index],
+          resources: [indexArn],
+        }),
+      );
+    }
+    reconcile.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ListArchiveRoots',
+        actions: ['s3:ListBucket'],
+        resources: [props.archiveBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': props.archiveRoots.map((root) => `${root}*`) } },
+      }),
+    );
+
+    for (const [fn, access] of [
+      [sweeper, TABLE_ACCESS.sweeper],
+      [api, TABLE_ACCESS.api],
+    ] as const) {
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'ReadTable',
+          actions: [...access.table],
+          resources: [this.table.tableArn],
+        }),
+      );
+      fn.function.addToRolePolicy(
+        new PolicyStatement({ sid: 'QueryClusterIndex', actions: [...access.index], resources: [indexArn] }),
+      );
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'WriteOwnItems',
+          actions: [...access.writes],
+          resources: [this.table.tableArn],
+          // Only the items this function owns: alert states (a#…) or acknowledgements (k#…).
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${access.itemPrefix}*`] } },
+        }),
+      );
+    }
+    sweeper.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'PublishAlerts',
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+      }),
+    );
+    const alertKey = this.alertTopic.masterKey;
+    if (alertKey !== undefined) {
+      sweeper.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'EncryptAlertsThroughSns',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [alertKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+        }),
+      );
+    }
+  }
+
+  private acknowledgeFindings(): void {
+    const { ingest, reconcile, sweeper, api } = this.functions;
+    for (const fn of [ingest, api]) {
+      Validations.of(fn).acknowledge(
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason:
+            'Never invoked asynchronously: ingest is polled from SQS (whose own DLQ holds failures), the API is invoked synchronously.',
+        },
+        {
+          id: 'Serverless-LambdaAsyncFailureDestination',
+          reason:
+            'Never invoked asynchronously: ingest is polled from SQS (whose own DLQ holds failures), the API is invoked synchronously.',
+        },
+      );
+    }
+    Validations.of(ingest).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        'SQS event source mappings take no on-failure destination; the ingest queue redrives a message to its DLQ after 5 receives.',
+    });
+    for (const schedule of [this.sweepSchedule, this.reconcileSchedule]) {
+      Validations.of(schedule).acknowledge({
+        id: 'Serverless-EventBusDLQ',
+        reason:
+          'The schedule event is constant and carries nothing to replay; a lost tick is replaced by the next, and the sweeper liveness alarm fires if ticks stop.',
+      });
+    }
+    for (const fn of [reconcile, sweeper]) {
+      Validations.of(fn).acknowledge(
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason:
+            'Scheduled with a constant empty event: the next scheduled run repeats the work, and the Errors alarm reports failures.',
+        },
+        {
+          id: 'Serverless-LambdaAsyncFailureDestination',
+          reason:
+            'Scheduled with a constant empty event: the next scheduled run repeats the work, and the Errors alarm reports failures.',
+        },
+      );
+    }
+  }
+}
+
+/** The walwatch table as `describeTable` (`shared/store/table.ts`) defines it, with PITR and encryption. */
+function createTable(scope: Construct, removalPolicy: RemovalPolicy): Table {
+  const definition = describeTable('');
+  const types = new Map(
+    (definition.AttributeDefinitions ?? []).map((a) => [
+      a.AttributeName,
+      a.AttributeType === 'S'
+        ? AttributeType.STRING
+        : a.AttributeType === 'N'
+          ? AttributeType.NUMBER
+          : AttributeType.BINARY,
+    ]),
+  );
+  const key = (schema: typeof definition.KeySchema, type: 'HASH' | 'RANGE') => {
+    const name = schema?.find((k) => k.KeyType === type)?.AttributeName;
+    return name === undefined ? undefined : { name, type: types.get(name) ?? AttributeType.STRING };
+  };
+  const partitionKey = key(definition.KeySchema, 'HASH');
+  if (partitionKey === undefined || definition.BillingMode !== 'PAY_PER_REQUEST') {
+    throw new WalBackupMonitorError(
+      `describeTable() must define an on-demand table with a partition key, got ${JSON.stringify(definition)}`,
+    );
+  }
+  const table = new Table(scope, 'Table', {
+    partitionKey,
+    sortKey: key(definition.KeySchema, 'RANGE'),
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    encryption: TableEncryption.AWS_MANAGED,
+    deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+    removalPolicy,
+  });
+  for (const index of definition.GlobalSecondaryIndexes ?? []) {
+    const indexPartitionKey = key(index.KeySchema, 'HASH');
+    if (index.IndexName === undefined || indexPartitionKey === undefined) {
+      throw new WalBackupMonitorError(
+        `describeTable() has an index without name or key: ${JSON.stringify(index)}`,
+      );
+    }
+    table.addGlobalSecondaryIndex({
+      indexName: index.IndexName,
+      partitionKey: indexPartitionKey,
+      sortKey: key(index.KeySchema, 'RANGE'),
+      projectionType:
+        index.Projection?.ProjectionType === 'KEYS_ONLY'
+          ? ProjectionType.KEYS_ONLY
+          : index.Projection?.ProjectionType === 'INCLUDE'
+            ? ProjectionType.INCLUDE
+            : ProjectionType.ALL,
+      nonKeyAttributes: index.Projection?.NonKeyAttributes,
+    });
+  }
+  return table;
+}
+
+interface MonitorSettings {
+  readonly clusters: readonly string[];
+  readonly alertEmails: readonly string[];
+  readonly maxArchiveAge: Duration;
+  readonly maxBackupAge: Duration;
+  readonly reconcileEvery: Duration;
+  readonly ingestTimeout: Duration;
+  readonly ingestMaxConcurrency: number;
+  readonly apiThrottle: ApiThrottle;
+}
+
+function validate(props: WalBackupMonitorProps): MonitorSettings {
+  if (props.archiveRoots.length === 0) {
+    throw new WalBackupMonitorError('archiveRoots must name at least one root, got []');
+  }
+  for (const root of props.archiveRoots) {
+    if (
+      !Token.isUnresolved(root) &&
+      (root.length === 0 || root.startsWith('/') || !root.endsWith('/') || root.includes(','))
+    ) {
+      throw new WalBackupMonitorError(
+        `archiveRoots entries are key prefixes ending in '/' without a leading '/' or a comma, got '${root}'`,
+      );
+    }
+  }
+  const clusters = props.clusters ?? props.archiveRoots.map((root) => root.slice(0, -1));
+  for (const cluster of clusters) {
+    if (cluster.endsWith('/') || !props.archiveRoots.some((root) => `${cluster}/`.startsWith(root))) {
+      throw new WalBackupMonitorError(
+        `clusters are archive roots without the trailing '/' under one of [${props.archiveRoots.join(', ')}], got '${cluster}'`,
+      );
+    }
+  }
+  const alertEmails = props.alertEmails ?? [];
+  for (const email of alertEmails) {
+    if (!EMAIL.test(email)) {
+      throw new WalBackupMonitorError(`alertEmails must be e-mail addresses, got '${email}'`);
+    }
+  }
+  const atLeast = (name: string, value: Duration, min: Duration, max?: Duration): Duration => {
+    const ms = value.toMilliseconds();
+    if (ms < min.toMilliseconds() || (max !== undefined && ms > max.toMilliseconds())) {
+      const range =
+        max === undefined
+          ? `at least ${min.toHumanString()}`
+          : `from ${min.toHumanString()} to ${max.toHumanString()}`;
+      throw new WalBackupMonitorError(`${name} must be ${range}, got ${value.toHumanString()}`);
+    }
+    return value;
+  };
+  const maxArchiveAge = atLeast(
+    'maxArchiveAge',
+    props.maxArchiveAge ?? Duration.hours(1),
+    Duration.minutes(5),
+  );
+  const maxBackupAge = atLeast('maxBackupAge', props.maxBackupAge ?? Duration.hours(26), Duration.hours(1));
+  const reconcileEvery = atLeast(
+    'reconcileEvery',
+    props.reconcileEvery ?? Duration.minutes(15),
+    Duration.minutes(1),
+  );
+  if (reconcileEvery.toSeconds() % 60 !== 0) {
+    throw new WalBackupMonitorError(
+      `reconcileEvery must be whole minutes, got ${reconcileEvery.toHumanString()}`,
+    );
+  }
+  const ingestTimeout = atLeast(
+    'ingestTimeout',
+    props.ingestTimeout ?? Duration.minutes(1),
+    Duration.seconds(10),
+    Duration.minutes(15),
+  );
+  const ingestMaxConcurrency = props.ingestMaxConcurrency ?? 5;
+  if (!Number.isInteger(ingestMaxConcurrency) || ingestMaxConcurrency < 2 || ingestMaxConcurrency > 1000) {
+    throw new WalBackupMonitorError(
+      `ingestMaxConcurrency must be a whole number from 2 to 1000, got ${ingestMaxConcurrency}`,
+    );
+  }
+  const apiThrottle = props.apiThrottle ?? { rateLimit: 20, burstLimit: 40 };
+  if (
+    !(apiThrottle.rateLimit > 0) ||
+    !Number.isInteger(apiThrottle.burstLimit) ||
+    apiThrottle.burstLimit < 1
+  ) {
+    throw new WalBackupMonitorError(
+      `apiThrottle needs a positive rateLimit and a whole burstLimit ≥ 1, got ${JSON.stringify(apiThrottle)}`,
+    );
+  }
+  return {
+    clusters,
+    alertEmails,
+    maxArchiveAge,
+    maxBackupAge,
+    reconcileEvery,
+    ingestTimeout,
+    ingestMaxConcurrency,
+    apiThrottle,
+  };
+}
