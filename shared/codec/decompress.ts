@@ -9,6 +9,7 @@
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip } from 'node:zlib';
 import { Decompress as ZstdStream } from 'fzstd';
+import type { Compression } from '../core/keys.js';
 import { ContentTooLargeError, ContentUnreadableError, CorruptContentError } from './errors.js';
 import { decodeLz4Frames } from './lz4-frame.js';
 import { decodeLzmaAlone } from './lzma.js';
@@ -16,7 +17,7 @@ import { decodeLzmaAlone } from './lzma.js';
 export { ContentTooLargeError, ContentUnreadableError, CorruptContentError } from './errors.js';
 
 /** Compression methods found on WAL-G/WAL-E archive objects. */
-export type CompressionMethod = 'lz4' | 'lzma' | 'zstd' | 'brotli' | 'gzip' | 'lzo' | 'none';
+export type CompressionMethod = Compression;
 
 /** Options for {@link decompress}. */
 export interface DecompressOptions {
