@@ -44,7 +44,13 @@ async function reconcile(event: { full?: boolean } | null | undefined): Promise<
   metrics.addMetric('listedObjects', MetricUnit.Count, listed);
   metrics.addMetric('changed', MetricUnit.Count, report.counts.changed);
   metrics.addMetric('failedObjects', MetricUnit.Count, report.failed);
-  logger.info('reconciled', { listings: report.listings, counts: report.counts, failed: report.failed });
+  metrics.addMetric('missedRemovals', MetricUnit.Count, report.removed);
+  logger.info('reconciled', {
+    listings: report.listings,
+    counts: report.counts,
+    failed: report.failed,
+    removed: report.removed,
+  });
   if (report.failed > 0)
     throw new ReconcileIncompleteError(`${report.failed} listed objects could not be folded`);
   return report;

@@ -11,15 +11,19 @@
  *
  * Listing observations carry no sequencer; the gate orders them by time and keeps the earliest stored-at
  * for the same content, so reconciling while events flow changes nothing that events already got right.
- * What listing cannot see is a removal of an object below the head: missed removal events stay missed
- * until the next full reconciliation.
+ * What a listing from the head cannot see is a removal below the head. A `full` run also compares the
+ * listing with each state and folds a removal for every object the state holds as present that the listing
+ * did not return and that was stored well before the listing began (`findMissedRemovals`).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectEvent } from '../core/facts.js';
-import { walFileName } from '../core/lsn.js';
-import type { ClusterState } from '../core/state.js';
+import { parseObjectKey } from '../core/keys.js';
+import { parseWalFileName, walFileName } from '../core/lsn.js';
+import { type ClusterState, segmentKey } from '../core/state.js';
 import { getClusterState, listClusterIds } from '../store/cluster-states.js';
+import { getFactItems } from '../store/fact-items.js';
 import { type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
+import { objectFactKey, segmentFactKey } from '../store/table.js';
 import { listObjectsAfter } from './s3-objects.js';
 
 /** What reconciling needs besides the fold's dependencies. */
@@ -34,6 +38,12 @@ export interface ReconcileOptions {
   readonly roots?: readonly string[];
   /** List every root entirely, not from its head. */
   readonly full?: boolean;
+  /**
+   * On `full` runs, only objects stored this long before the listing began count as removed when it misses
+   * them, so uploads racing the listing and clock differences between S3 and this function are harmless.
+   * @default 5 minutes
+   */
+  readonly removalMarginMs?: number;
   /** Events folded per batch (one state write per cluster per batch). @default 1000 */
   readonly batchSize?: number;
 }
@@ -51,6 +61,8 @@ export interface ReconcileReport {
   readonly counts: FoldCounts;
   /** Objects whose fold failed (the next run retries them). */
   readonly failed: number;
+  /** Removals a full run found: objects the state held as present that the listing no longer returned. */
+  readonly removed: number;
 }
 
 /**
@@ -78,10 +90,14 @@ export async function reconcileArchive(
   const listings: ReconcileListing[] = [];
   const counts = emptyCounts();
   let failed = 0;
+  let removed = 0;
+  const margin = options.removalMarginMs ?? DEFAULT_REMOVAL_MARGIN_MS;
   const batchSize = options.batchSize ?? 1000;
   for (const plan of plans) {
     let listed = 0;
     let batch: ObjectEvent[] = [];
+    const startedAt = Date.now();
+    const seen = options.full ? new ListedObjects(deps.segmentSizeOf) : undefined;
     const flush = async (): Promise<void> => {
       const result = await foldEvents(
         deps,
@@ -98,13 +114,94 @@ export async function reconcileArchive(
       plan.startAfter ?? undefined,
     )) {
       listed += 1;
+      seen?.add(event.key);
       batch.push(event);
       if (batch.length >= batchSize) await flush();
     }
     if (batch.length > 0) await flush();
+    if (seen) {
+      batch = await findMissedRemovals(deps, plan.prefix, seen, startedAt - margin, startedAt);
+      removed += batch.length;
+      if (batch.length > 0) await flush();
+    }
     listings.push({ ...plan, listed });
   }
-  return { listings, counts, failed };
+  return { listings, counts, failed, removed };
+}
+
+const DEFAULT_REMOVAL_MARGIN_MS = 5 * 60_000;
+
+/** The keys of one full listing, with segments also by cluster, timeline and number. */
+class ListedObjects {
+  readonly keys = new Set<string>();
+  readonly segments = new Set<string>();
+
+  constructor(private readonly segmentSizeOf: (clusterId: string) => number) {}
+
+  add(key: string): void {
+    this.keys.add(key);
+    const parsed = parseObjectKey(key);
+    if (parsed?.object.kind !== 'segment') return;
+    const name = parseWalFileName(parsed.object.walFile, this.segmentSizeOf(parsed.clusterId));
+    if (name.ok) this.segments.add(`${parsed.clusterId}\n${segmentKey(name.timeline, name.segno)}`);
+  }
+}
+
+/**
+ * Removal events for objects a cluster's state holds as present that a full listing did not return,
+ * stored before `cutoff` (so nothing uploaded while the listing ran is mistaken for removed). They heal
+ * missed `ObjectRemoved` events; a removed needed segment then shows as `wal-deleted`, as with events.
+ */
+async function findMissedRemovals(
+  deps: ReconcileDependencies,
+  prefix: string,
+  listed: ListedObjects,
+  cutoff: number,
+  at: number,
+): Promise<ObjectEvent[]> {
+  const removals: ObjectEvent[] = [];
+  const clusters = (await listClusterIds(deps.db, deps.table)).filter((id) => `${id}/`.startsWith(prefix));
+  for (const clusterId of clusters) {
+    const state = (await getClusterState(deps.db, deps.table, clusterId))?.state;
+    if (!state) continue;
+    const pks: string[] = [];
+    for (const [timeline, runs] of Object.entries(state.segments)) {
+      for (const [first, last] of runs) {
+        for (let segno = first; segno <= last; segno++) {
+          if (!listed.segments.has(`${clusterId}\n${segmentKey(Number(timeline), segno)}`)) {
+            pks.push(segmentFactKey(clusterId, Number(timeline), segno));
+          }
+        }
+      }
+    }
+    const base = clusterId === '' ? '' : `${clusterId}/`;
+    for (const relativeKey of documentKeysOf(state)) {
+      if (!listed.keys.has(`${base}${relativeKey}`)) pks.push(objectFactKey(`${base}${relativeKey}`));
+    }
+    for (const item of (await getFactItems(deps.db, deps.table, pks)).values()) {
+      for (const [key, stored] of Object.entries(item.facts)) {
+        if (stored.fact.present && stored.fact.at < cutoff && !listed.keys.has(key)) {
+          removals.push({ key, type: 'removed', at, sequencer: null });
+        }
+      }
+    }
+  }
+  return removals;
+}
+
+/** Relative keys of every non-segment object the state holds as present. */
+function documentKeysOf(state: ClusterState): string[] {
+  const keys = [
+    ...Object.keys(state.histories),
+    ...Object.keys(state.partials),
+    ...Object.keys(state.outOfRange),
+  ];
+  for (const [name, backup] of Object.entries(state.backups)) {
+    if (backup.sentinel) keys.push(`basebackups_005/${name}_backup_stop_sentinel.json`);
+    if (backup.metadata) keys.push(`basebackups_005/${name}/metadata.json`);
+    for (const part of Object.keys(backup.parts)) keys.push(`basebackups_005/${name}/${part}`);
+  }
+  return keys;
 }
 
 /** The listings that cover what a cluster's state cannot know. */

@@ -2,9 +2,10 @@
  * Reconciliation on local servers: adopting an existing bucket with one listing, and healing missed
  * events by listing each cluster from its head onwards.
  */
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeCluster } from '../../shared/core/analyze.js';
 import { parseObjectKey } from '../../shared/core/keys.js';
 import { walFileName } from '../../shared/core/lsn.js';
 import {
@@ -155,6 +156,36 @@ describe.skipIf(!available)('reconcileArchive', () => {
     const scheduled = await handler({}, context);
     expect(scheduled.listings.every((listing) => listing.prefix !== '')).toBe(true);
     expect(scheduled.counts.changed).toBe(0);
+  });
+
+  it('heals missed removals on a full run: a removed needed segment shows as wal-deleted', async () => {
+    const deps = await createArchive();
+    await upload(deps, 9, 16);
+    await reconcileArchive(deps);
+    const root = 'spilo/adopted/wal/15';
+    const segment = `${root}/wal_005/${walFileName(1, 3, SEGMENT_SIZE)}.lz4`;
+    const part = `${root}/basebackups_005/base_${walFileName(1, 2, SEGMENT_SIZE)}/tar_partitions/part_1.tar.lz4`;
+    for (const key of [segment, part])
+      await moto.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
+
+    const report = await reconcileArchive(deps, { full: true, removalMarginMs: 0 });
+    expect(report.removed).toBe(2);
+    const expected = (await statesOfListing(deps)).get(root);
+    const stored = (await getClusterState(deps.db, deps.table, root))?.state;
+    expect(stored?.deleted).toEqual({ '1': [[3, 3]] });
+    expect({ ...stored, deleted: {} }).toEqual(expected);
+    const problems = analyzeCluster(stored as ClusterState, { now: Date.now() }).problems;
+    expect(problems.map((problem) => problem.kind)).toContain('wal-deleted');
+  });
+
+  it('counts nothing as removed that was stored within the margin before the listing', async () => {
+    const deps = await createArchive();
+    await upload(deps, 10, 8);
+    await reconcileArchive(deps);
+    const key = `spilo/adopted/wal/15/wal_005/${walFileName(1, 3, SEGMENT_SIZE)}.lz4`;
+    await moto.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
+    const report = await reconcileArchive(deps, { full: true });
+    expect(report.removed).toBe(0);
   });
 
   it('changes nothing when run again on an unchanged bucket', async () => {
