@@ -1,9 +1,13 @@
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { createMemoryMonitorData } from '../../../shared/api/monitor-data.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createMemoryMonitorData, type MonitorData } from '../../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../../../shared/core/state.js';
+import { putClusterState } from '../../../shared/store/cluster-states.js';
+import { acknowledgementsKey, createDynamoMonitorData } from '../../../shared/store/monitor-items.js';
 import { contentLookup, generateArchive } from '../../support/archive-generator.js';
+import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
 
 const MIB = 1024 * 1024;
 const START = Date.parse('2026-11-01T00:00:00Z');
@@ -31,8 +35,12 @@ function fixtureStates(): Map<string, ClusterState> {
   return buildClusterStates(objects, contentLookup(objects), () => 16 * MIB);
 }
 
+/** The store behind the router: in memory, or the DynamoDB store on dynalite (the local DynamoDB-API server). */
+let backend: 'memory' | 'dynalite' = 'memory';
+let dynamoData: MonitorData | undefined;
+
 function api() {
-  const data = createMemoryMonitorData(fixtureStates());
+  const data = backend === 'memory' ? createMemoryMonitorData(fixtureStates()) : (dynamoData as MonitorData);
   const app = createApiRouter({
     data,
     now: () => NOW,
@@ -45,7 +53,32 @@ function api() {
 const superman = encodeURIComponent('spilo/superman/wal/15');
 const gapId = '00000002000000000000001A-00000002000000000000001A';
 
-describe('API router', () => {
+describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (store) => {
+  let dynamo: LocalDynamo | undefined;
+  beforeAll(async () => {
+    backend = store;
+    if (store === 'dynalite') {
+      dynamo = await startDynalite('walwatch-router');
+      for (const state of fixtureStates().values()) await putClusterState(dynamo.db, dynamo.table, state, 0);
+      dynamoData = createDynamoMonitorData(dynamo.db, dynamo.table);
+    }
+  });
+  afterAll(async () => {
+    await dynamo?.stop();
+  });
+  beforeEach(async () => {
+    backend = store;
+    if (dynamo) {
+      // Acknowledgements from an earlier test must not leak into the next one.
+      await dynamo.db.send(
+        new DeleteCommand({
+          TableName: dynamo.table,
+          Key: { pk: acknowledgementsKey('spilo/superman/wal/15') },
+        }),
+      );
+    }
+  });
+
   it('lists clusters worst first with their recoverable points', async () => {
     const response = await api().app.request('/clusters');
     expect(response.status).toBe(200);
