@@ -31,6 +31,7 @@ import type {
 } from './report.js';
 import { clipRuns, countInRange, countNumbers, findRun, firstRunEndingAtOrAfter, type Run } from './runs.js';
 import { type BackupState, type ClusterState, type HistoryState, segmentKey } from './state.js';
+import { isoOf, parseTime } from './time.js';
 
 /** One step of the path to the target timeline: segments `[low, high]` are read from `timeline`. */
 interface LineageStep {
@@ -61,7 +62,7 @@ const NO_RUNS: Run[] = [];
  * Analyses one cluster.
  *
  * @example
- * const report = analyzeCluster(state, { now: Date.parse('2026-11-24T15:00:00Z') });
+ * const report = analyzeCluster(state, { now: parseTime('2026-11-24T15:00:00Z') });
  * report.latestRecoverable?.lsn // '0/F000000'
  */
 export function analyzeCluster(state: ClusterState, options: AnalysisOptions): ClusterReport {
@@ -188,7 +189,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
       lastCommitTime: commit?.lastCommitTime ?? null,
       lastCommitLsn: commit?.lastCommitLsn ?? null,
     };
-    lrpEvidenceMs = commit ? Date.parse(commit.lastCommitTime) : (archivedAt ?? null);
+    lrpEvidenceMs = commit ? parseTime(commit.lastCommitTime) : (archivedAt ?? null);
   }
   const oldest = restorable[0];
   const earliestRecoverable = oldest
@@ -538,8 +539,7 @@ function viewBackup(
     startLsn = segmentStartLsn(startSegno, segmentSize) + BigInt(parsedName.walEOffset ?? 0);
     if (stop.ok) finishLsn = segmentStartLsn(stop.segno, segmentSize) + BigInt(facts.walEStop.offset);
   }
-  const finishTime =
-    facts?.finishTime ?? metadata?.finishTime ?? (sentinel ? new Date(sentinel.at).toISOString() : null);
+  const finishTime = facts?.finishTime ?? metadata?.finishTime ?? (sentinel ? isoOf(sentinel.at) : null);
   const deltaParent =
     facts?.deltaFrom ?? (parsedName.deltaFromWalFile ? `base_${parsedName.deltaFromWalFile}` : null);
   const report: BackupView['report'] = {
@@ -558,14 +558,14 @@ function viewBackup(
     uncompressedSize: facts?.uncompressedSize ?? metadata?.uncompressedSize ?? null,
     systemIdentifier: facts?.systemIdentifier ?? metadata?.systemIdentifier ?? null,
     pgVersion: facts?.pgVersion ?? metadata?.pgVersion ?? null,
-    sentinelStoredAt: sentinel ? new Date(sentinel.at).toISOString() : null,
+    sentinelStoredAt: sentinel ? isoOf(sentinel.at) : null,
   };
   const view: BackupView = {
     report,
     startSegno,
     finishSegno: finishLsn === null ? null : Math.max(startSegno, segmentBeforeLsn(finishLsn, segmentSize)),
     finishLsn,
-    finishTimeMs: finishTime === null ? null : Date.parse(finishTime),
+    finishTimeMs: finishTime === null ? null : parseTime(finishTime),
     status: 'restorable',
     reason: null,
     chainEnd: null,
@@ -697,7 +697,7 @@ function worstStatus(problems: readonly Problem[]): Status {
 }
 
 function isoOrNull(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+  return ms === null || ms === undefined ? null : isoOf(ms);
 }
 
 function hex(timeline: number): string {

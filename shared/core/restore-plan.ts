@@ -6,6 +6,7 @@
 import { formatDuration } from './analyze.js';
 import { formatLsn, type Lsn, parseLsn } from './lsn.js';
 import type { BackupReport, ClusterReport, RecoverableInterval } from './report.js';
+import { isoOf, parseTime } from './time.js';
 
 /** What to restore to. */
 export type RestoreTarget =
@@ -26,9 +27,8 @@ export function parseRestoreTarget(
     if (!/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value)) {
       return { ok: false, error: `target time ${value} has no time zone: add Z or an offset such as +01:00` };
     }
-    const ms = Date.parse(value.replace(' ', 'T'));
-    if (!Number.isNaN(ms))
-      return { ok: true, target: { kind: 'time', time: new Date(ms).toISOString(), ms } };
+    const ms = parseTime(value.replace(' ', 'T'));
+    if (!Number.isNaN(ms)) return { ok: true, target: { kind: 'time', time: isoOf(ms), ms } };
   }
   return {
     ok: false,
@@ -118,13 +118,13 @@ export function planRestore(
     backup = newestBefore(restorable, interval, (b) => (parseLsn(b.finishLsn ?? '') ?? 0n) <= value);
   } else {
     const t = target.ms;
-    const erpMs = erp.time === null ? null : Date.parse(erp.time);
+    const erpMs = erp.time === null ? null : parseTime(erp.time);
     if (erpMs !== null && t < erpMs)
       return unreachable(`${target.time} is before the earliest recoverable point (${erp.time})`);
     const lrpTime = lrp.lastCommitTime ?? lrp.archivedAt;
     certainty = lrp.lastCommitTime ? 'exact' : 'upper-bound';
-    if (lrpTime !== null && t >= Date.parse(lrpTime)) {
-      const late = formatDuration(t - Date.parse(lrpTime));
+    if (lrpTime !== null && t >= parseTime(lrpTime)) {
+      const late = formatDuration(t - parseTime(lrpTime));
       return unreachable(
         lrp.lastCommitTime
           ? `${target.time} is after the last archived commit (${lrp.lastCommitTime}) by ${late}: recovery would end before reaching it`
@@ -133,8 +133,8 @@ export function planRestore(
       );
     }
     interval = report.recoverableIntervals.find((i) => {
-      const from = i.fromTime === null ? Number.NEGATIVE_INFINITY : Date.parse(i.fromTime);
-      const to = i.toTime === null ? Number.POSITIVE_INFINITY : Date.parse(i.toTime);
+      const from = i.fromTime === null ? Number.NEGATIVE_INFINITY : parseTime(i.fromTime);
+      const to = i.toTime === null ? Number.POSITIVE_INFINITY : parseTime(i.toTime);
       return from <= t && t < to;
     });
     if (!interval)
@@ -142,11 +142,7 @@ export function planRestore(
         `${target.time} lies inside a gap: no backup's WAL chain covers that time`,
         certainty,
       );
-    backup = newestBefore(
-      restorable,
-      interval,
-      (b) => b.finishTime !== null && Date.parse(b.finishTime) <= t,
-    );
+    backup = newestBefore(restorable, interval, (b) => b.finishTime !== null && parseTime(b.finishTime) <= t);
     if (certainty === 'upper-bound') {
       notes.push(
         `WAL through ${interval.toLsn} was stored by ${interval.toTime}; the exact last commit time is known only when segment content is read`,
@@ -210,8 +206,8 @@ export function lineageTimelineAt(report: ClusterReport, lsn: Lsn): number {
 /** Spilo's `choose_backup`: the newest sentinel stored strictly before the target time. */
 function spiloChoice(backups: readonly BackupReport[], targetMs: number): BackupReport | undefined {
   return backups
-    .filter((b) => b.sentinelStoredAt !== null && Date.parse(b.sentinelStoredAt) < targetMs)
-    .sort((a, b) => Date.parse(a.sentinelStoredAt as string) - Date.parse(b.sentinelStoredAt as string))
+    .filter((b) => b.sentinelStoredAt !== null && parseTime(b.sentinelStoredAt) < targetMs)
+    .sort((a, b) => parseTime(a.sentinelStoredAt as string) - parseTime(b.sentinelStoredAt as string))
     .at(-1);
 }
 

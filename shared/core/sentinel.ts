@@ -14,6 +14,7 @@ import {
   readString,
   readUnsigned,
 } from './exact-json.js';
+import { isoOf, parseTime } from './time.js';
 
 /** What a sentinel says about its backup. LSNs are exact decimal strings. */
 export interface SentinelFacts {
@@ -162,6 +163,6 @@ export function parseBackupMetadata(text: string): Parsed<BackupMetadataFacts> {
 function readTime(value: ExactJson | undefined): string | null {
   const text = readString(value);
   if (text === undefined) return null;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  const ms = parseTime(text);
+  return Number.isNaN(ms) ? null : isoOf(ms);
 }

@@ -1,3 +1,5 @@
+import { isoSecondsOf } from '../time.js';
+
 /**
  * PostgreSQL timestamps found in WAL records.
  *
@@ -26,7 +28,7 @@ export function formatUnixMicros(unixMicros: bigint): string {
     micros += 1_000_000n;
     seconds -= 1n;
   }
-  const date = new Date(Number(seconds) * 1000);
-  if (Number.isNaN(date.getTime())) return `invalid timestamp ${unixMicros}µs`;
-  return `${date.toISOString().slice(0, 19)}.${micros.toString().padStart(6, '0')}Z`;
+  const whole = isoSecondsOf(Number(seconds) * 1000);
+  if (whole === undefined) return `invalid timestamp ${unixMicros}µs`;
+  return `${whole}.${micros.toString().padStart(6, '0')}Z`;
 }
