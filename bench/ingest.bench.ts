@@ -14,8 +14,15 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { build } from 'esbuild';
 import type { ObjectEvent } from '../shared/core/facts.js';
 import { walFileName } from '../shared/core/lsn.js';
+import { buildClusterStates, type ClusterState } from '../shared/core/state.js';
 import { ingestMessages } from '../shared/events/ingest-messages.js';
+import { encodeClusterState, putClusterState } from '../shared/store/cluster-states.js';
 import type { FoldCounts } from '../shared/store/fold-events.js';
+import {
+  contentLookup,
+  generateArchive as generateBenchArchive,
+  MILLION_SEGMENT_ARCHIVE,
+} from '../test/support/archive-generator.js';
 import { startDynalite } from '../test/support/dynalite.js';
 import { notificationBody } from '../test/support/s3-notification-body.js';
 
@@ -60,9 +67,42 @@ function meter(db: DynamoDBDocumentClient): Usage {
   return usage;
 }
 
-async function runIngest(batchSize: number, workers: number): Promise<void> {
+/** Where the benchmark's segments go: a new cluster, or the end of the million-segment archive's state. */
+interface Target {
+  readonly clusterId: string;
+  readonly timeline: number;
+  readonly firstSegno: number;
+  readonly label: string;
+}
+
+const NEW_CLUSTER: Target = {
+  clusterId: 'spilo/bench/wal/15',
+  timeline: 1,
+  firstSegno: 1,
+  label: 'new cluster',
+};
+
+/** Stores the state of the 1,000,000-segment, 200-backup benchmark archive and aims the events at its head. */
+async function seedMillionSegmentState(db: DynamoDBDocumentClient, table: string): Promise<Target> {
+  const objects = generateBenchArchive(MILLION_SEGMENT_ARCHIVE);
+  const states = buildClusterStates(objects, contentLookup(objects), () => SEGMENT_SIZE);
+  const state = states.get(MILLION_SEGMENT_ARCHIVE.clusterId) as ClusterState;
+  await putClusterState(db, table, state, 0);
+  const timeline = Math.max(...Object.keys(state.segments).map(Number));
+  const head = state.segments[String(timeline)]?.at(-1)?.[1] ?? 0;
+  const kb = (encodeClusterState(state).byteLength / 1024).toFixed(1);
+  return {
+    clusterId: state.id,
+    timeline,
+    firstSegno: head + 1,
+    label: `at the head of a 1,000,000-segment, 200-backup state (${kb} KB compressed)`,
+  };
+}
+
+async function runIngest(batchSize: number, workers: number, million = false): Promise<void> {
   const dynamo = await startDynalite();
   try {
+    const target = million ? await seedMillionSegmentState(dynamo.db, dynamo.table) : NEW_CLUSTER;
     const db = dynamo.client();
     const usage = meter(db);
     const deps = {
@@ -74,7 +114,7 @@ async function runIngest(batchSize: number, workers: number): Promise<void> {
     const start = Date.parse('2026-11-24T00:00:00Z');
     const bodies = Array.from({ length: SEGMENTS }, (_, index): string => {
       const event: ObjectEvent = {
-        key: `spilo/bench/wal/15/wal_005/${walFileName(1, index + 1, SEGMENT_SIZE)}.lz4`,
+        key: `${target.clusterId}/wal_005/${walFileName(target.timeline, target.firstSegno + index, SEGMENT_SIZE)}.lz4`,
         type: 'created',
         at: start + index * 1000,
         size: 4_000_000,
@@ -112,7 +152,7 @@ async function runIngest(batchSize: number, workers: number): Promise<void> {
     const writes = usage.requests.Put ?? 0;
     const line = (label: string, value: string) => process.stdout.write(`  ${label.padEnd(34)} ${value}\n`);
     process.stdout.write(
-      `\n ${SEGMENTS} segment events, SQS batches of ${batchSize}, ${workers} concurrent workers\n`,
+      `\n ${SEGMENTS} segment events, SQS batches of ${batchSize}, ${workers} concurrent workers, ${target.label}\n`,
     );
     line('events/s', (SEGMENTS / seconds).toFixed(0));
     line(
@@ -194,5 +234,7 @@ export default async function benchIngest(): Promise<void> {
   await runIngest(10, 1);
   await runIngest(100, 1);
   await runIngest(10, 8);
+  await runIngest(10, 1, true);
+  await runIngest(100, 1, true);
   await measureBundle();
 }
