@@ -25,11 +25,13 @@ export interface ClusterSummary {
   readonly gaps: number;
 }
 
+/** `GET /clusters`. */
 export interface FleetResponse {
   readonly generatedAt: string;
   readonly clusters: ClusterSummary[];
 }
 
+/** `GET /clusters/{id}`. */
 export interface ClusterResponse {
   readonly generatedAt: string;
   readonly cluster: ClusterReport;

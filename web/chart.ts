@@ -21,7 +21,7 @@ const ROW = { timelines: TOP + 10, recoverable: TOP + 44, backups: TOP + 100 } a
 const ROWS_BOTTOM = TOP + 122;
 const HEIGHT = ROWS_BOTTOM + 46;
 
-/** Colour class of a backup status; restorable backups are the only green ones. */
+/** The words for each backup status, shown next to its colour. */
 export const BACKUP_STATUS_LABEL: Readonly<Record<BackupStatus, string>> = {
   restorable: 'Restorable',
   'missing-wal': 'Missing WAL',
@@ -48,9 +48,11 @@ interface Scale {
   /** The (interpolated) LSN at x. */
   lsnAt(x: number): number;
   readonly domainMs: readonly [number, number] | null;
+  /** The x positions of the lowest and highest LSN the report mentions: the LSN axis spans these. */
+  readonly lsnSpanX: readonly [number, number];
 }
 
-/** What the chart draws, counted: the cluster view and the tests compare these with the report. */
+/** How to draw the chart. */
 export interface ChartOptions {
   /** The report's time (`generatedAt`): "now" on the chart. */
   readonly nowMs: number;
@@ -350,9 +352,11 @@ function drawAxes(svg: SVGSVGElement, scale: Scale): void {
       axis.appendChild(s('text', { x, y: TOP - 8, 'text-anchor': 'middle' }, tick.label));
     }
   }
-  const steps = 5;
+  // LSN labels only where the report has WAL, so the padded edges never show made-up positions.
+  const [fromX, toX] = scale.lsnSpanX;
+  const steps = 4;
   for (let i = 0; i <= steps; i++) {
-    const x = LEFT + ((WIDTH - LEFT - RIGHT) * i) / steps;
+    const x = fromX + ((toX - fromX) * i) / steps;
     axis.appendChild(s('line', { x1: x, x2: x, y1: ROWS_BOTTOM, y2: ROWS_BOTTOM + 4 }));
     axis.appendChild(
       s(
@@ -483,6 +487,7 @@ function buildScale(report: ClusterReport, nowMs: number): Scale {
       timeAt: () => null,
       lsnAt: (x) => low + ((x - LEFT) / inner) * span,
       domainMs: null,
+      lsnSpanX: [LEFT + ((lowLsn - low) / span) * inner, LEFT + ((highLsn - low) / span) * inner],
     };
   }
   // Beyond the known points, WAL is assumed to flow at the average rate between the first and the last.
@@ -521,5 +526,6 @@ function buildScale(report: ClusterReport, nowMs: number): Scale {
     timeAt,
     lsnAt: (x) => lsnOfMs(timeAt(x)),
     domainMs: domain,
+    lsnSpanX: [xOfTime(msOfLsn(lowLsn)), xOfTime(msOfLsn(highLsn))],
   };
 }
