@@ -157,7 +157,8 @@ export class WalArchiveBucket extends Construct {
 
   /**
    * Sends `ObjectCreated` and `ObjectRemoved` events under `<root>wal_005/` and
-   * `<root>basebackups_005/` of every archive root to `queue`. Call it once, e.g. from the stack
+   * `<root>basebackups_005/` of every archive root to `queue`, whose policy then lets S3 send only
+   * for this bucket and its account (`ArchiveQueueDestination`). Call it once, e.g. from the stack
    * after the monitor has created its queue.
    */
   public notifyQueue(queue: IQueue): void {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
@@ -5,7 +6,11 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { WalArchiveBucket, WalArchiveEncryption } from '../../infra/constructs/wal-archive-bucket.js';
-import { WalBackupMonitor, type WalBackupMonitorProps } from '../../infra/constructs/wal-backup-monitor.js';
+import {
+  TABLE_ACCESS,
+  WalBackupMonitor,
+  type WalBackupMonitorProps,
+} from '../../infra/constructs/wal-backup-monitor.js';
 import type { WalwatchFunction } from '../../infra/constructs/walwatch-function.js';
 import { ENV } from '../../shared/config/env.js';
 import { describeTable } from '../../shared/store/table.js';
@@ -369,6 +374,40 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       );
       const update = statements.find((s) => list(s.Action).includes('dynamodb:UpdateItem'));
       expect(update?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['k#*'] } });
+    });
+
+    it('grants every DynamoDB operation the store code calls to some function', () => {
+      const operations: Record<string, string> = {
+        BatchGetCommand: 'dynamodb:BatchGetItem',
+        BatchWriteCommand: 'dynamodb:BatchWriteItem',
+        DeleteCommand: 'dynamodb:DeleteItem',
+        GetCommand: 'dynamodb:GetItem',
+        PutCommand: 'dynamodb:PutItem',
+        QueryCommand: 'dynamodb:Query',
+        ScanCommand: 'dynamodb:Scan',
+        TransactGetCommand: 'dynamodb:GetItem',
+        TransactWriteCommand: 'dynamodb:TransactWriteItems',
+        UpdateCommand: 'dynamodb:UpdateItem',
+      };
+      const storeDir = new URL('../../shared/store/', import.meta.url);
+      const called = readdirSync(storeDir)
+        .filter((file) => file.endsWith('.ts'))
+        .flatMap((file) => [...readFileSync(new URL(file, storeDir), 'utf8').matchAll(/new (\w+Command)\(/g)])
+        .map((match) => match[1] as string);
+      const granted = new Set(
+        Object.values(TABLE_ACCESS).flatMap((access) => [
+          ...access.table,
+          ...access.index,
+          ...('writes' in access ? access.writes : []),
+        ]),
+      );
+      expect(called.length).toBeGreaterThan(3);
+      for (const command of called) {
+        expect(operations[command], `${command} has no known IAM action`).toBeDefined();
+        expect(granted, `${command} is called in shared/store/ but not granted`).toContain(
+          operations[command],
+        );
+      }
     });
 
     it('grants no s3:* and no data action on Resource * in any role', () => {
