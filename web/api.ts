@@ -44,10 +44,12 @@ export type RestorePlanResponse = Pick<
 > &
   Partial<Pick<RestorePlan, 'target' | 'certainty' | 'spiloBackup'>>;
 
-/** A response, or why there is none: an API error (`code` from the body) or a network failure. */
+/**
+ * A response, or why there is none: an API error (`code` from the body) or a network failure. No ETags:
+ * every answer carries its `generatedAt` and ages, so each poll's body differs anyway.
+ */
 export type ApiResult<T> =
-  | { readonly ok: true; readonly value: T; readonly etag: string | null }
-  | { readonly ok: true; readonly notModified: true }
+  | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string };
 
 /** Where the API lives: `?api=` wins, then `<meta name="walwatch-api">`, then the page's own origin. */
@@ -63,13 +65,13 @@ export class ApiClient {
   constructor(private readonly base: string) {}
 
   /** Every cluster, with the fleet columns. */
-  fleet(etag?: string | null): Promise<ApiResult<FleetResponse>> {
-    return this.request('/clusters', { etag });
+  fleet(): Promise<ApiResult<FleetResponse>> {
+    return this.request('/clusters', {});
   }
 
   /** One cluster's full report. */
-  cluster(id: string, etag?: string | null): Promise<ApiResult<ClusterResponse>> {
-    return this.request(`/clusters/${encodeURIComponent(id)}`, { etag });
+  cluster(id: string): Promise<ApiResult<ClusterResponse>> {
+    return this.request(`/clusters/${encodeURIComponent(id)}`, {});
   }
 
   /** The plan for a target: `latest`, an ISO time with a zone, or an LSN. */
@@ -86,12 +88,8 @@ export class ApiClient {
     });
   }
 
-  private async request<T>(
-    path: string,
-    options: { etag?: string | null | undefined; method?: string; body?: string },
-  ): Promise<ApiResult<T>> {
+  private async request<T>(path: string, options: { method?: string; body?: string }): Promise<ApiResult<T>> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (options.etag) headers['if-none-match'] = options.etag;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -104,7 +102,6 @@ export class ApiClient {
     } catch (error) {
       return { ok: false, status: 0, code: 'network', message: `cannot reach the API: ${String(error)}` };
     }
-    if (response.status === 304) return { ok: true, notModified: true };
     const text = await response.text();
     let body: unknown;
     try {
@@ -123,6 +120,6 @@ export class ApiClient {
     }
     if (body === undefined)
       return { ok: false, status: response.status, code: 'bad-response', message: 'the API sent no JSON' };
-    return { ok: true, value: body as T, etag: response.headers.get('etag') };
+    return { ok: true, value: body as T };
   }
 }

@@ -31,7 +31,6 @@ class Dashboard {
   private readonly updated: HTMLElement;
   private route: Route = readRoute(location.hash);
   private clusterView: ClusterView | null = null;
-  private etags = new Map<string, string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
 
@@ -60,7 +59,6 @@ class Dashboard {
     window.addEventListener('hashchange', () => {
       this.route = readRoute(location.hash);
       this.clusterView = null;
-      this.etags.clear();
       replaceChildren(this.main, h('p', { class: 'muted' }, 'Loading…'));
       this.main.focus();
       this.refreshNow();
@@ -94,16 +92,14 @@ class Dashboard {
   }
 
   private async loadFleet(): Promise<void> {
-    const answer = await this.api.fleet(this.etags.get('fleet'));
+    const answer = await this.api.fleet();
     if (this.route.view !== 'fleet') return;
     if (!answer.ok) return this.showError(answer.message, answer.status);
-    if ('notModified' in answer) return this.markLive();
-    if (answer.etag) this.etags.set('fleet', answer.etag);
     this.showFleet(answer.value);
   }
 
   private async loadCluster(id: string): Promise<void> {
-    const answer = await this.api.cluster(id, this.etags.get(id));
+    const answer = await this.api.cluster(id);
     if (this.route.view !== 'cluster' || this.route.id !== id) return;
     if (!answer.ok) {
       if (answer.status === 404) {
@@ -117,8 +113,6 @@ class Dashboard {
       }
       return this.showError(answer.message, answer.status);
     }
-    if ('notModified' in answer) return this.markLive();
-    if (answer.etag) this.etags.set(id, answer.etag);
     this.showCluster(id, answer.value);
   }
 

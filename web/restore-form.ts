@@ -70,7 +70,6 @@ export class RestorePlanForm {
       replaceChildren(this.result, h('p', { class: 'form-error', role: 'alert' }, answer.message));
       return;
     }
-    if ('notModified' in answer) return;
     this.show(answer.value);
   }
 
