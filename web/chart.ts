@@ -374,6 +374,8 @@ function drawAxes(svg: SVGSVGElement, scale: Scale): void {
 }
 
 const TICK_STEPS_MS = [
+  10_000,
+  30_000,
   60_000,
   5 * 60_000,
   15 * 60_000,
@@ -396,7 +398,8 @@ function timeTicks([from, to]: readonly [number, number]): Array<{ ms: number; l
   for (let ms = Math.ceil(from / step) * step; ms <= to; ms += step) {
     const iso = new Date(ms).toISOString();
     const day = iso.slice(5, 10);
-    const clock = iso.slice(11, 16);
+    // Seconds only when ticks are closer than a minute (a young cluster, or a short demo).
+    const clock = iso.slice(11, step < 60_000 ? 19 : 16);
     ticks.push({ ms, label: step >= 86_400_000 ? day : day !== previousDay ? `${day} ${clock}` : clock });
     previousDay = day;
   }
