@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, type Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, type Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -470,14 +470,6 @@ export class WalBackupMonitor extends Construct {
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
       ingestQueue: this.ingestQueue,
       deadLetterQueue: this.deadLetterQueue,
-    });
-
-    new CfnOutput(this, 'ApiUrl', { value: this.apiUrl, description: 'Base URL of the query API (SigV4)' });
-    new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn });
-    new CfnOutput(this, 'TableName', { value: this.table.tableName });
-    new CfnOutput(this, 'ReconcileFunctionName', {
-      value: reconcile.function.functionName,
-      description: 'Invoke once with {"full": true} to adopt an existing archive',
     });
   }
 

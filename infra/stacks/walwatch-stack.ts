@@ -238,6 +238,17 @@ export class WalwatchStack extends Stack {
     new CfnOutput(this, 'ArchiveBucketName', { value: this.archive.bucket.bucketName });
     new CfnOutput(this, 'ArchiveRoot', { value: this.cluster.archiveRoot });
     new CfnOutput(this, 'NodeRoleArn', { value: this.cluster.role.roleArn });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.monitor.apiUrl,
+      description: 'Base URL of the query API (SigV4, execute-api:Invoke)',
+    });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.monitor.alertTopic.topicArn });
+    new CfnOutput(this, 'MonitorTableName', { value: this.monitor.table.tableName });
+    new CfnOutput(this, 'ReconcileFunctionName', {
+      value: this.monitor.functions.reconcile.function.functionName,
+      description: 'Invoke once with {"full": true} to adopt an archive that already holds objects',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.monitor.dashboard.dashboardName });
     new CfnOutput(this, 'NodeInstanceIds', {
       value: this.cluster.instances.map((instance) => instance.instanceId).join(','),
     });
