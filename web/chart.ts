@@ -11,7 +11,7 @@
  */
 import type { BackupStatus, ClusterReport, GapReport } from '../shared/core/report.js';
 import { h, s } from './dom.js';
-import { formatAgo, formatLsnPosition, formatTime, lsnPosition, segmentStartPosition } from './format.js';
+import { formatLength, formatLsnPosition, formatTime, lsnPosition, segmentStartPosition } from './format.js';
 
 const WIDTH = 1000;
 const LEFT = 112;
@@ -98,11 +98,7 @@ export function renderRecoverabilityChart(report: ClusterReport, options: ChartO
           width: nowX - lrpX,
           height: 38,
         },
-        s(
-          'title',
-          {},
-          `Not recoverable: recovery point lag ${formatAgo(report.recoveryPointLagSeconds).replace(' ago', '')}`,
-        ),
+        s('title', {}, `Not recoverable: recovery point lag ${formatLength(report.recoveryPointLagSeconds)}`),
       ),
     );
   }

@@ -9,7 +9,7 @@ import type { ApiClient, ClusterResponse } from './api.js';
 import { BACKUP_STATUS_LABEL, renderChartLegend, renderRecoverabilityChart } from './chart.js';
 import { type Child, h, replaceChildren } from './dom.js';
 import { statusBadge } from './fleet-view.js';
-import { ageSeconds, formatAgo, formatBytes, formatTime } from './format.js';
+import { ageSeconds, formatAgo, formatBytes, formatLength, formatTime } from './format.js';
 import { RestorePlanForm } from './restore-form.js';
 
 /** One section: its element and the data it was last drawn from. */
@@ -220,7 +220,7 @@ function renderSummary(report: ClusterReport, nowMs: number): Child[] {
       card(
         'Recovery point lag',
         'lag',
-        formatAgo(report.recoveryPointLagSeconds).replace(/ ago$/, ''),
+        formatLength(report.recoveryPointLagSeconds),
         'how much recent history a restore now would lose',
       ),
       card(

@@ -5,7 +5,7 @@
  */
 import type { ClusterSummary, FleetResponse } from './api.js';
 import { h } from './dom.js';
-import { formatAgo, formatTime, STATUS_LABEL, STATUS_RANK } from './format.js';
+import { formatAgo, formatLength, formatTime, STATUS_LABEL, STATUS_RANK } from './format.js';
 
 /** The link to a cluster's view; the id is one encoded segment, as in the API. */
 export function clusterHref(id: string): string {
@@ -140,7 +140,7 @@ function renderRow(cluster: ClusterSummary, nowMs: number): HTMLElement {
           )
         : '—',
     ),
-    h('td', { 'data-field': 'lag' }, formatAgo(cluster.recoveryPointLagSeconds).replace(/ ago$/, '')),
+    h('td', { 'data-field': 'lag' }, formatLength(cluster.recoveryPointLagSeconds)),
     h('td', { 'data-field': 'archive-age' }, formatAgo(cluster.archiveAgeSeconds)),
     h('td', { 'data-field': 'backup-age' }, formatAgo(cluster.backupAgeSeconds)),
     h('td', { 'data-field': 'problems', class: cluster.problems > 0 ? 'count-bad' : '' }, cluster.problems),

@@ -49,6 +49,11 @@ export function formatAgo(seconds: number | null): string {
   return `${formatDuration(seconds)} ago`;
 }
 
+/** A length of time such as the recovery point lag: "12 min"; "—" when unknown. */
+export function formatLength(seconds: number | null): string {
+  return seconds === null || !Number.isFinite(seconds) ? '—' : formatDuration(seconds);
+}
+
 /** The age of an ISO time at `nowMs`, in seconds; `null` when the time is unknown. */
 export function ageSeconds(iso: string | null, nowMs: number): number | null {
   if (iso === null) return null;
