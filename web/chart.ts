@@ -469,6 +469,26 @@ function lsnExtent(report: ClusterReport): [number, number] {
   return high > low ? [low, high] : [low, low + report.segmentSize];
 }
 
+/**
+ * The piecewise-linear function through the points (`xs[i]`, `ys[i]`), both strictly increasing, continued
+ * past the ends with `edgeSlope`.
+ */
+function piecewiseLinear(
+  xs: readonly number[],
+  ys: readonly number[],
+  edgeSlope: number,
+): (value: number) => number {
+  const n = xs.length - 1;
+  const x = (i: number): number => xs[i] ?? 0;
+  const y = (i: number): number => ys[i] ?? 0;
+  return (value) => {
+    if (value <= x(0)) return y(0) - (x(0) - value) * edgeSlope;
+    if (value >= x(n)) return y(n) + (value - x(n)) * edgeSlope;
+    const i = xs.findIndex((candidate) => candidate >= value);
+    return y(i - 1) + ((value - x(i - 1)) / (x(i) - x(i - 1))) * (y(i) - y(i - 1));
+  };
+}
+
 function buildScale(report: ClusterReport, nowMs: number): Scale {
   const inner = WIDTH - LEFT - RIGHT;
   const anchors = collectAnchors(report);
@@ -491,26 +511,10 @@ function buildScale(report: ClusterReport, nowMs: number): Scale {
   }
   // Beyond the known points, WAL is assumed to flow at the average rate between the first and the last.
   const rate = (last.lsn - first.lsn) / (last.ms - first.ms);
-  const msOfLsn = (lsn: number): number => {
-    if (lsn <= first.lsn) return first.ms - (first.lsn - lsn) / rate;
-    if (lsn >= last.lsn) return last.ms + (lsn - last.lsn) / rate;
-    const index = anchors.findIndex((anchor) => anchor.lsn >= lsn);
-    const right = anchors[index] as Anchor;
-    const left = anchors[index - 1] ?? right;
-    return right.lsn === left.lsn
-      ? right.ms
-      : left.ms + ((lsn - left.lsn) / (right.lsn - left.lsn)) * (right.ms - left.ms);
-  };
-  const lsnOfMs = (ms: number): number => {
-    if (ms <= first.ms) return first.lsn - (first.ms - ms) * rate;
-    if (ms >= last.ms) return last.lsn + (ms - last.ms) * rate;
-    const index = anchors.findIndex((anchor) => anchor.ms >= ms);
-    const right = anchors[index] as Anchor;
-    const left = anchors[index - 1] ?? right;
-    return right.ms === left.ms
-      ? right.lsn
-      : left.lsn + ((ms - left.ms) / (right.ms - left.ms)) * (right.lsn - left.lsn);
-  };
+  const lsns = anchors.map((anchor) => anchor.lsn);
+  const times = anchors.map((anchor) => anchor.ms);
+  const msOfLsn = piecewiseLinear(lsns, times, 1 / rate);
+  const lsnOfMs = piecewiseLinear(times, lsns, rate);
   const lowMs = Math.min(msOfLsn(lowLsn), first.ms);
   const highMs = Math.max(msOfLsn(highLsn), last.ms, nowMs);
   const pad = (highMs - lowMs) * 0.03 || 60_000;

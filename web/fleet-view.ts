@@ -34,57 +34,52 @@ export function renderFleet(fleet: FleetResponse): HTMLElement {
   const clusters = sortWorstFirst(fleet.clusters);
   const counts = { critical: 0, warning: 0, ok: 0 };
   for (const cluster of clusters) counts[cluster.status]++;
-  if (clusters.length === 0) {
-    return h(
-      'section',
-      { class: 'fleet', 'aria-labelledby': 'fleet-title' },
-      h('h2', { id: 'fleet-title' }, 'Clusters'),
-      h(
-        'p',
-        { class: 'empty' },
-        'No cluster seen yet: walwatch lists a cluster once its first WAL object arrives.',
-      ),
-    );
-  }
   return h(
     'section',
     { class: 'fleet', 'aria-labelledby': 'fleet-title' },
     h('h2', { id: 'fleet-title' }, 'Clusters'),
-    h(
-      'p',
-      { class: 'fleet-summary' },
-      `${clusters.length} cluster${clusters.length === 1 ? '' : 's'}: `,
-      `${counts.critical} critical, ${counts.warning} warning, ${counts.ok} OK`,
-    ),
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'fleet-table' },
-        h('caption', { class: 'visually-hidden' }, 'Clusters, worst first'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ...[
-              'Status',
-              'Cluster',
-              'Latest recoverable',
-              'Earliest recoverable',
-              'Recovery point lag',
-              'Last WAL archived',
-              'Last backup',
-              'Problems',
-              'Lost gaps',
-            ].map((label) => h('th', { scope: 'col' }, label)),
-          ),
+    clusters.length === 0
+      ? h(
+          'p',
+          { class: 'empty' },
+          'No cluster seen yet: walwatch lists a cluster once its first WAL object arrives.',
+        )
+      : h(
+          'p',
+          { class: 'fleet-summary' },
+          `${clusters.length} cluster${clusters.length === 1 ? '' : 's'}: `,
+          `${counts.critical} critical, ${counts.warning} warning, ${counts.ok} OK`,
         ),
-        h('tbody', {}, ...clusters.map((cluster) => renderRow(cluster, nowMs))),
+    clusters.length > 0 &&
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'fleet-table' },
+          h('caption', { class: 'visually-hidden' }, 'Clusters, worst first'),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...[
+                'Status',
+                'Cluster',
+                'Latest recoverable',
+                'Earliest recoverable',
+                'Recovery point lag',
+                'Last WAL archived',
+                'Last backup',
+                'Problems',
+                'Lost gaps',
+              ].map((label) => h('th', { scope: 'col' }, label)),
+            ),
+          ),
+          h('tbody', {}, ...clusters.map((cluster) => renderRow(cluster, nowMs))),
+        ),
       ),
-    ),
   );
 }
 
