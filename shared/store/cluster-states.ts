@@ -1,81 +1,176 @@
 /**
- * Cluster state items: the `ClusterState` of one cluster as gzip-compressed JSON, written with optimistic
- * locking, and the list of clusters through the sparse index.
+ * Cluster state items: the `ClusterState` of one cluster as gzip-compressed JSON in two items, each written
+ * with its own optimistic lock, and the list of clusters through the sparse index.
  *
- * One item answers "latest recoverable point", "gaps", "backups" and "timelines": the analysis needs the
- * state only. Compression keeps large archives far below the 400 KB item limit (segments are runs, so the
- * size grows with holes, backups and backup parts, not with segments); a state that would still not fit
- * fails loudly with `StateTooLargeError` instead of being cut.
+ * - `c#<cluster>` holds everything but the backups: segment runs, edge times, timelines, problems' inputs.
+ *   Segment events rewrite only this part, about 1 KB even for a million segments with a few holes.
+ * - `b#<cluster>` holds `backups` (sentinels, metadata, parts), the bulk of a real state; only events of
+ *   backup objects rewrite it.
+ * The core's derivations never mix the two (`applyBackupObject` touches only `backups`, nothing else
+ * touches `backups`), so each part is a function of its own facts and may be locked on its own.
+ *
+ * Two consistent reads answer "latest recoverable point", "gaps", "backups" and "timelines": the analysis
+ * needs the state only. Compression keeps large archives far below the 400 KB item limit; a part that
+ * would still not fit fails loudly with `StateTooLargeError` instead of being cut.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import type { ClusterState } from '../core/state.js';
+import { type BackupState, type ClusterState, createClusterState } from '../core/state.js';
 import { isConditionFailure, StateTooLargeError, translateStoreError } from './errors.js';
-import { CLUSTER_INDEX, CLUSTERS_PARTITION, clusterStateKey, parseClusterStateKey } from './table.js';
+import {
+  CLUSTER_INDEX,
+  CLUSTERS_PARTITION,
+  clusterBackupsKey,
+  clusterStateKey,
+  parseClusterStateKey,
+} from './table.js';
 
-/** A cluster state and the version it was read at (0: not stored yet). */
+/** A cluster state and the versions of its two parts it was read at (0: part not stored yet). */
 export interface VersionedState {
   readonly state: ClusterState;
+  /** Version of the core part (everything but `backups`). */
   readonly ver: number;
+  /** Version of the `backups` part (`getClusterState` always sets it; writers of the core part ignore it). */
+  readonly backupsVer?: number;
+}
+
+/** Which parts to write, each conditional on the version it was read at. */
+export interface StatePartVersions {
+  readonly core?: number;
+  readonly backups?: number;
 }
 
 /** Room left for the key and the other attributes below DynamoDB's 400 KB item limit. */
 export const MAX_STATE_BYTES = 390 * 1024;
 
-/** Reads a cluster's state (strongly consistent); `undefined` when the cluster has none yet. */
+/** What the backups item stores besides the backups: enough to build a state when the core is missing. */
+interface BackupsPart {
+  readonly id: string;
+  readonly segmentSize: number;
+  readonly backups: Record<string, BackupState>;
+}
+
+/** Reads a cluster's state (two strongly consistent reads); `undefined` when the cluster has none yet. */
 export async function getClusterState(
   db: DynamoDBDocumentClient,
   table: string,
   clusterId: string,
 ): Promise<VersionedState | undefined> {
-  let item: Record<string, unknown> | undefined;
+  const [core, backups] = await Promise.all([
+    getPart(db, table, clusterStateKey(clusterId)),
+    getPart(db, table, clusterBackupsKey(clusterId)),
+  ]);
+  if (!core && !backups) return undefined;
+  const backupsPart = backups?.value as BackupsPart | undefined;
+  const base =
+    (core?.value as ClusterState | undefined) ?? createClusterState(clusterId, backupsPart?.segmentSize ?? 0);
+  return {
+    state: { ...base, backups: backupsPart?.backups ?? {} },
+    ver: core?.ver ?? 0,
+    backupsVer: backups?.ver ?? 0,
+  };
+}
+
+async function getPart(
+  db: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+): Promise<{ value: unknown; ver: number } | undefined> {
   try {
-    const response = await db.send(
+    const { Item } = await db.send(
       new GetCommand({
         TableName: table,
-        Key: { pk: clusterStateKey(clusterId) },
+        Key: { pk },
         ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    item = response.Item;
+    if (!Item) return undefined;
+    return {
+      value: JSON.parse(gunzipSync(Item.state as Uint8Array).toString('utf8')),
+      ver: Item.ver as number,
+    };
   } catch (error) {
     throw translateStoreError('GetItem (cluster state)', error);
   }
-  if (!item) return undefined;
-  const state = JSON.parse(gunzipSync(item.state as Uint8Array).toString('utf8')) as ClusterState;
-  return { state, ver: item.ver as number };
 }
 
-/** Serialises a state as stored. */
+/** Serialises a whole state as it would be stored in one piece (for size reports). */
 export function encodeClusterState(state: ClusterState): Uint8Array {
   return gzipSync(JSON.stringify(state), { level: 6 });
 }
 
 /**
- * Writes a cluster's state if its stored version is still `ver` (absent when 0), as `ver + 1`.
- * Returns `conflict` when another writer got there first.
+ * Writes a cluster's state if the stored core part is still at version `ver` (absent when 0), as `ver + 1`.
+ * A new state (`ver` 0) also creates the backups part; afterwards backups change only through
+ * `putClusterStateParts` with their own version. Returns `conflict` when another writer got there first.
  *
- * @throws {StateTooLargeError} when the compressed state exceeds `MAX_STATE_BYTES`
+ * @throws {StateTooLargeError} when a compressed part exceeds `MAX_STATE_BYTES`
  */
-export async function putClusterState(
+export function putClusterState(
   db: DynamoDBDocumentClient,
   table: string,
   state: ClusterState,
   ver: number,
 ): Promise<'written' | 'conflict'> {
-  const body = encodeClusterState(state);
+  return putClusterStateParts(db, table, state, ver === 0 ? { core: 0, backups: 0 } : { core: ver });
+}
+
+/**
+ * Writes the parts of a cluster's state named in `versions`, each conditional on its stored version.
+ * Returns `conflict` when any part had moved on (parts written before it stay written: each is a
+ * function of its own facts, and the caller re-reads and re-derives).
+ *
+ * @throws {StateTooLargeError} when a compressed part exceeds `MAX_STATE_BYTES`
+ */
+export async function putClusterStateParts(
+  db: DynamoDBDocumentClient,
+  table: string,
+  state: ClusterState,
+  versions: StatePartVersions,
+): Promise<'written' | 'conflict'> {
+  const { backups, ...core } = state;
+  if (versions.backups !== undefined) {
+    const part: BackupsPart = { id: state.id, segmentSize: state.segmentSize, backups };
+    const written = await putPart(
+      db,
+      table,
+      state.id,
+      clusterBackupsKey(state.id),
+      part,
+      versions.backups,
+      {},
+    );
+    if (written === 'conflict') return written;
+  }
+  if (versions.core !== undefined) {
+    const pk = clusterStateKey(state.id);
+    const index = { gc: CLUSTERS_PARTITION, gn: pk };
+    return putPart(db, table, state.id, pk, { ...core, backups: {} }, versions.core, index);
+  }
+  return 'written';
+}
+
+async function putPart(
+  db: DynamoDBDocumentClient,
+  table: string,
+  clusterId: string,
+  pk: string,
+  value: unknown,
+  ver: number,
+  attributes: Record<string, string>,
+): Promise<'written' | 'conflict'> {
+  const body = gzipSync(JSON.stringify(value), { level: 6 });
   if (body.byteLength > MAX_STATE_BYTES) {
     throw new StateTooLargeError(
-      `state of cluster ${JSON.stringify(state.id)} is ${body.byteLength} bytes compressed, above ${MAX_STATE_BYTES}`,
+      `state item ${pk.slice(0, 2)} of cluster ${JSON.stringify(clusterId)} is ${body.byteLength} bytes compressed, above ${MAX_STATE_BYTES}`,
     );
   }
-  const pk = clusterStateKey(state.id);
   try {
     await db.send(
       new PutCommand({
         TableName: table,
-        Item: { pk, ver: ver + 1, state: body, gc: CLUSTERS_PARTITION, gn: pk },
+        Item: { pk, ver: ver + 1, state: body, ...attributes },
         ...(ver === 0
           ? { ConditionExpression: 'attribute_not_exists(pk)' }
           : { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': ver } }),

@@ -10,9 +10,10 @@
  * 2. **State write.** Per cluster, once per batch: read the state, then (after it) the facts of every touched
  *    key and the segments `refreshSegment` / `applyObjectChange` read, re-derive the touched parts of the
  *    state from those facts, and write it conditional on its version. A conflict redoes the whole step,
- *    reads included, so no step ever combines a newer state with older facts. The write is skipped only
- *    when the state is unchanged and the fold wrote no fact (and is no redelivery): a fold that wrote a
- *    fact always moves the version, so a concurrent writer that read the facts before it cannot win.
+ *    reads included, so no step ever combines a newer state with older facts. The state has two parts
+ *    (backups, the rest), each with its own version; a part's write is skipped only when it is unchanged
+ *    and the fold wrote no fact feeding it (and is no redelivery): a fold that wrote a fact always moves
+ *    that part's version, so a concurrent writer that read the facts before it cannot win.
  *
  * Step 2 runs for every event, also when its fact did not change. That is what makes a crash between the
  * two writes harmless: SQS redelivers the message, the gate finds the fact already written and changes
@@ -45,7 +46,7 @@ import {
   segmentsToLookUp,
   UNKNOWN_KEYS_KEPT,
 } from '../core/state.js';
-import { getClusterState, putClusterState } from './cluster-states.js';
+import { getClusterState, putClusterStateParts } from './cluster-states.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
 import { queryNewestSegments } from './newest-segments.js';
@@ -437,18 +438,31 @@ async function updateClusterState(
   counts: FoldCounts,
 ): Promise<void> {
   const attempts = deps.maxConflictAttempts ?? DEFAULT_CONFLICT_ATTEMPTS;
-  // A fold that wrote a fact must move the state's version even when its own derivation changes nothing:
-  // a concurrent writer that read the facts before that write must then fail its condition and re-read.
-  // The same holds for a redelivery, whose first attempt may have written facts and crashed.
-  const mustWrite = groups.some((group) => group.written || group.inputs.some((input) => input.redelivered));
+  // A fold that wrote a fact must move the version of the state part that fact feeds even when its own
+  // derivation changes nothing: a concurrent writer that read the facts before that write must then fail
+  // its condition and re-read. The same holds for a redelivery, whose first attempt may have written facts
+  // and crashed. Backup objects feed the backups part, everything else the core part.
+  const moves = (group: FactGroup): boolean =>
+    group.written || group.inputs.some((input) => input.redelivered);
+  const mustWriteBackups = groups.some((group) => isBackupGroup(group) && moves(group));
+  const mustWriteCore = groups.some((group) => !isBackupGroup(group) && moves(group));
   for (let attempt = 1; ; attempt++) {
     const stored = await getClusterState(deps.db, deps.table, clusterId);
-    const ver = stored?.ver ?? 0;
     const state = stored?.state ?? createClusterState(clusterId, deps.segmentSizeOf(clusterId));
-    const before = JSON.stringify(state);
+    const { backups: backupsBefore, ...coreBefore } = state;
+    const before = { core: JSON.stringify(coreBefore), backups: JSON.stringify(backupsBefore) };
     await rederive(deps, state, groups);
-    if (!mustWrite && JSON.stringify(state) === before) return;
-    const outcome = await putClusterState(deps.db, deps.table, state, ver);
+    const { backups: backupsAfter, ...coreAfter } = state;
+    const ver = stored?.ver ?? 0;
+    const backupsVer = stored?.backupsVer ?? 0;
+    // The core part always exists once a cluster has a state: listing clusters and readers rely on it.
+    const writeCore = mustWriteCore || ver === 0 || JSON.stringify(coreAfter) !== before.core;
+    const writeBackups = mustWriteBackups || JSON.stringify(backupsAfter) !== before.backups;
+    if (!writeCore && !writeBackups) return;
+    const outcome = await putClusterStateParts(deps.db, deps.table, state, {
+      ...(writeCore ? { core: ver } : {}),
+      ...(writeBackups ? { backups: backupsVer } : {}),
+    });
     if (outcome === 'written') {
       counts.stateWrites += 1;
       return;
@@ -461,6 +475,15 @@ async function updateClusterState(
     }
     await backOff(attempt);
   }
+}
+
+/** Whether a group's objects feed the backups part of the state. */
+function isBackupGroup(group: FactGroup): boolean {
+  for (const parsed of group.keys.values()) {
+    const kind = parsed.object.kind;
+    return kind === 'sentinel' || kind === 'backup-metadata' || kind === 'backup-part';
+  }
+  return false;
 }
 
 async function rederive(

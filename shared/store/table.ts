@@ -5,7 +5,8 @@
  * |---|---|---|
  * | object fact | `o#<full key>` | the key's `KeyFact`, its document body (sentinel, metadata, history), its last overwrite |
  * | segment fact | `s#<timeline 8 hex><segno 16 hex>#<cluster>` | every key (compression variant) naming that segment → fact |
- * | cluster state | `c#<cluster>` | the `ClusterState`, gzip-compressed JSON |
+ * | cluster state | `c#<cluster>` | the `ClusterState` without its backups, gzip-compressed JSON |
+ * | cluster backups | `b#<cluster>` | the state's `backups`, gzip-compressed JSON (see `cluster-states.ts`) |
  *
  * Every item carries `ver`, the optimistic-locking version its conditional writes check.
  *
@@ -35,6 +36,11 @@ export function segmentFactKey(clusterId: string, timeline: number, segno: numbe
 /** Partition key of a cluster's state, also its sort key in the index's `clusters` partition. */
 export function clusterStateKey(clusterId: string): string {
   return `c#${clusterId}`;
+}
+
+/** Partition key of the backups part of a cluster's state. */
+export function clusterBackupsKey(clusterId: string): string {
+  return `b#${clusterId}`;
 }
 
 /** The cluster id of a `clusterStateKey`. */
