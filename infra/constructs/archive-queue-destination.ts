@@ -18,6 +18,7 @@ import type { Construct } from 'constructs';
  * validate the configuration with its `s3:TestEvent`.
  */
 export class ArchiveQueueDestination implements IBucketNotificationDestination {
+  /** @param queue the queue the bucket's events go to */
   constructor(private readonly queue: IQueue) {}
 
   /** Adds the queue and key policy statements; called by `addEventNotification`. */

@@ -57,19 +57,29 @@ export function monitorMetric(name: MonitorMetricName, cluster?: string): Metric
 export interface MonitorAlarmSpec {
   /** Construct id, PascalCase. */
   readonly id: string;
+  /** The metric, with its statistic and period. */
   readonly metric: IMetric;
+  /** The value compared with the metric. */
   readonly threshold: number;
+  /** How the metric is compared with the threshold. */
   readonly comparison: ComparisonOperator;
   /** Why missing data means what it means for this metric (see {@link createMonitorAlarms}). */
   readonly missing: TreatMissingData;
+  /** What firing means, for the alarm e-mail. */
   readonly description: string;
-  /** @default ALARM_DEFAULTS.evaluationPeriods */
+  /**
+   * Periods that must all breach.
+   *
+   * @default ALARM_DEFAULTS.evaluationPeriods
+   */
   readonly evaluationPeriods?: number;
 }
 
 /** Thresholds shared by the alarms and the sweeper's alert e-mails. */
 export interface FreshnessThresholds {
+  /** Archive age above which `ArchiveAgeSeconds` alarms. */
   readonly maxArchiveAge: Duration;
+  /** Backup age above which `BackupAgeSeconds` alarms. */
   readonly maxBackupAge: Duration;
 }
 

@@ -20,9 +20,13 @@ import {
 
 /** What {@link createMonitorDashboard} shows. */
 export interface MonitorDashboardSources {
+  /** Alarms whose state the dashboard shows. */
   readonly alarms: readonly IAlarm[];
+  /** Functions by job name, for errors and durations. */
   readonly functions: Readonly<Record<string, IFunction>>;
+  /** The ingest queue: depth and age of the oldest message. */
   readonly ingestQueue: IQueue;
+  /** Its dead-letter queue: depth. */
   readonly deadLetterQueue: IQueue;
 }
 
