@@ -3,7 +3,7 @@
  * stores, removals and overwrites in any order and under concurrency.
  */
 
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
@@ -14,7 +14,13 @@ import type { ClusterState } from '../../../shared/core/state.js';
 import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
 import { StateTooLargeError } from '../../../shared/store/errors.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
-import { newestPartition, newestSortKey, segmentFactKey } from '../../../shared/store/table.js';
+import {
+  clusterBackupsKey,
+  clusterStateKey,
+  newestPartition,
+  newestSortKey,
+  segmentFactKey,
+} from '../../../shared/store/table.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
 import { createRandom, SEGMENT_SIZE } from '../../support/generated-archive.js';
 
@@ -273,6 +279,42 @@ describe('foldEvents', () => {
     const redelivery = await foldEvents(deps, [{ id: 'm', event, redelivered: true }]);
     expect(redelivery.counts).toMatchObject({ changed: 0, unchanged: 1, stateWrites: 1 });
     expect((await getClusterState(deps.db, deps.table, ROOT))?.state).toEqual(referenceState([event]));
+  });
+
+  it('rewrites only the core part for segments and only the backups part for backup objects', async () => {
+    const deps = await createDeps();
+    const versions = async () => {
+      const read = async (pk: string) =>
+        ((await deps.db.send(new GetCommand({ TableName: deps.table, Key: { pk } }))).Item?.ver as number) ??
+        0;
+      return { core: await read(clusterStateKey(ROOT)), backups: await read(clusterBackupsKey(ROOT)) };
+    };
+    const sentinel: ObjectEvent = {
+      key: `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
+      type: 'created',
+      at: 1,
+      size: 10,
+      etag: 's',
+    };
+    await foldEvents(deps, [{ id: 's', event: sentinel }]);
+    expect(await versions()).toEqual({ core: 1, backups: 1 });
+
+    const segment: ObjectEvent = { key: segmentKey(1, 1), type: 'created', at: 2, size: 1, etag: 'a' };
+    await foldEvents(deps, [{ id: 'g', event: segment }]);
+    expect(await versions()).toEqual({ core: 2, backups: 1 });
+
+    const part: ObjectEvent = {
+      key: `${ROOT}/basebackups_005/base_000000010000000000000001/tar_partitions/part_1.tar.lz4`,
+      type: 'created',
+      at: 3,
+      size: 1,
+      etag: 'p',
+    };
+    await foldEvents(deps, [{ id: 'p', event: part }]);
+    expect(await versions()).toEqual({ core: 2, backups: 2 });
+    expect((await getClusterState(deps.db, deps.table, ROOT))?.state).toEqual(
+      referenceState([sentinel, segment, part]),
+    );
   });
 
   it('writes nothing for duplicates and counts them as unchanged', async () => {
