@@ -11,14 +11,17 @@ export default class ClosingLineReporter implements Reporter {
     let failed = unhandledErrors.length;
     let skipped = 0;
     for (const testModule of testModules) {
+      let failedHere = 0;
       for (const test of testModule.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed += 1;
-        else if (state === 'failed') failed += 1;
+        else if (state === 'failed') failedHere += 1;
         else skipped += 1;
       }
-      // A module that fails to load has no tests but must still count as a failure.
-      if (testModule.state() === 'failed' && testModule.children.size === 0) failed += 1;
+      // A module that fails to load, or whose beforeAll/afterAll hook throws, leaves its tests skipped or
+      // passed: it must still count as a failure.
+      if (testModule.state() === 'failed' && failedHere === 0) failedHere = 1;
+      failed += failedHere;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
