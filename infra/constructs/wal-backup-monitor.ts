@@ -709,7 +709,7 @@ function validate(props: WalBackupMonitorProps): MonitorSettings {
       throw new WalBackupMonitorError(`alertEmails must be e-mail addresses, got '${email}'`);
     }
   }
-  const atLeast = (name: string, value: Duration, min: Duration, max?: Duration): Duration => {
+  const within = (name: string, value: Duration, min: Duration, max?: Duration): Duration => {
     const ms = value.toMilliseconds();
     if (ms < min.toMilliseconds() || (max !== undefined && ms > max.toMilliseconds())) {
       const range =
@@ -720,23 +720,25 @@ function validate(props: WalBackupMonitorProps): MonitorSettings {
     }
     return value;
   };
-  const maxArchiveAge = atLeast(
+  const maxArchiveAge = within(
     'maxArchiveAge',
     props.maxArchiveAge ?? Duration.hours(1),
     Duration.minutes(5),
   );
-  const maxBackupAge = atLeast('maxBackupAge', props.maxBackupAge ?? Duration.hours(26), Duration.hours(1));
-  const reconcileEvery = atLeast(
+  const maxBackupAge = within('maxBackupAge', props.maxBackupAge ?? Duration.hours(26), Duration.hours(1));
+  const reconcileEvery = within(
     'reconcileEvery',
     props.reconcileEvery ?? Duration.minutes(15),
     Duration.minutes(1),
+    // The schedule target keeps an undelivered event for one interval, and EventBridge for a day at most.
+    Duration.days(1),
   );
   if (reconcileEvery.toSeconds() % 60 !== 0) {
     throw new WalBackupMonitorError(
       `reconcileEvery must be whole minutes, got ${reconcileEvery.toHumanString()}`,
     );
   }
-  const ingestTimeout = atLeast(
+  const ingestTimeout = within(
     'ingestTimeout',
     props.ingestTimeout ?? Duration.minutes(1),
     Duration.seconds(10),

@@ -600,6 +600,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       [{ alertEmails: ['dba'] }, /got 'dba'/],
       [{ maxArchiveAge: Duration.seconds(30) }, /maxArchiveAge must be at least 5 minutes, got 30 seconds/],
       [{ reconcileEvery: Duration.seconds(90) }, /whole minutes, got 1 minute 30 seconds/],
+      [{ reconcileEvery: Duration.days(2) }, /reconcileEvery must be from 1 minute to 1 day, got 2 days/],
       [
         { ingestTimeout: Duration.minutes(20) },
         /ingestTimeout must be from 10 seconds to 15 minutes, got 20 minutes/,
