@@ -1,40 +1,33 @@
 import { Duration, RemovalPolicy, type Size, Stack, Token, Validations } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { type Alarm, ComparisonOperator, type Dashboard, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.js';
-import { CLUSTER_INDEX, describeTable } from '../../shared/store/table.js';
-import { acknowledgeWildcardResource } from './acknowledge.js';
 import {
   ALARM_DEFAULTS,
   createMonitorAlarms,
   freshnessAlarmSpecs,
   type MonitorAlarmSpec,
 } from './monitor-alarms.js';
-import { createMonitorDashboard } from './monitor-dashboard.js';
-import { functionEntry, WalwatchFunction } from './walwatch-function.js';
+import { type ApiThrottle, createQueryApi } from './monitor-api.js';
 
-/** Requests per second and burst of the query API's stage. */
-export interface ApiThrottle {
-  /** Steady-state requests per second. */
-  readonly rateLimit: number;
-  /** Requests allowed in a burst. */
-  readonly burstLimit: number;
-}
+export type { ApiThrottle } from './monitor-api.js';
+
+import { createMonitorDashboard } from './monitor-dashboard.js';
+import { grantMonitorAccess } from './monitor-grants.js';
+import { createMonitorTable } from './monitor-table.js';
+import { functionEntry, WalwatchFunction } from './walwatch-function.js';
 
 /** Properties of {@link WalBackupMonitor}. */
 export interface WalBackupMonitorProps {
@@ -124,39 +117,6 @@ export interface WalBackupMonitorProps {
 /** Raised when {@link WalBackupMonitor} gets a property it cannot use; the message shows the value. */
 export class WalBackupMonitorError extends Error {
   override readonly name = 'WalBackupMonitorError';
-}
-
-/**
- * DynamoDB actions per function, from the store calls each makes (`shared/store/`): ingest and
- * reconcile fold (`BatchGetItem`, `GetItem`, `PutItem`, `Query` on the index); the sweeper reads
- * states and acknowledgements and writes alert states; the API reads and writes acknowledgements.
- */
-export const TABLE_ACCESS = {
-  pipeline: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
-    index: ['dynamodb:Query'],
-  },
-  sweeper: {
-    table: ['dynamodb:GetItem'],
-    index: ['dynamodb:Query'],
-    writes: ['dynamodb:PutItem'],
-    itemPrefix: 'a#',
-  },
-  api: {
-    table: ['dynamodb:GetItem'],
-    index: ['dynamodb:Query'],
-    writes: ['dynamodb:UpdateItem'],
-    itemPrefix: 'k#',
-  },
-} as const;
-
-/** The documents ingest and reconcile read under an archive root (`needsContent` in `shared/core/state.ts`). */
-export function documentKeyPatterns(root: string): string[] {
-  return [
-    `${root}basebackups_005/*_backup_stop_sentinel.json`,
-    `${root}basebackups_005/*/metadata.json`,
-    `${root}wal_005/*.history*`,
-  ];
 }
 
 const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
@@ -250,7 +210,7 @@ export class WalBackupMonitor extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
 
-    this.table = createTable(this, removalPolicy);
+    this.table = createMonitorTable(this, removalPolicy);
 
     const alertKey = new Key(this, 'AlertKey', {
       description: 'Encrypts the walwatch alert topic',
@@ -333,11 +293,6 @@ export class WalBackupMonitor extends Construct {
       logRetention,
     });
 
-    this.api = new HttpApi(this, 'Api', {
-      description: 'walwatch query API: reports, gaps, restore plans (IAM auth)',
-      createDefaultStage: false,
-      defaultAuthorizer: new HttpIamAuthorizer(),
-    });
     const apiFunction = new WalwatchFunction(this, 'ApiHandler', {
       entry: functionEntry('api'),
       description: 'walwatch: the query API behind API Gateway',
@@ -350,38 +305,13 @@ export class WalBackupMonitor extends Construct {
       },
       logRetention,
     });
-    const integration = new HttpLambdaIntegration('ApiIntegration', apiFunction.function);
-    // Every path, `/` included; the authorizer is the API's default, so no route is left without IAM.
-    this.api.addRoutes({ path: '/', methods: [HttpMethod.ANY], integration });
-    this.api.addRoutes({ path: '/{proxy+}', methods: [HttpMethod.ANY], integration });
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+    const queryApi = createQueryApi(this, {
+      handler: apiFunction.function,
+      throttle: settings.apiThrottle,
+      logRetention,
     });
-    const throttle = settings.apiThrottle;
-    const stage = new HttpStage(this, 'ApiStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle,
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            time: '$context.requestTime',
-            caller: '$context.identity.userArn',
-            sourceIp: '$context.identity.sourceIp',
-            routeKey: '$context.routeKey',
-            path: '$context.path',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationError: '$context.integrationErrorMessage',
-          }),
-        ),
-      },
-    });
-    this.apiUrl = stage.url;
+    this.api = queryApi.api;
+    this.apiUrl = queryApi.url;
 
     const sweeper = new WalwatchFunction(this, 'Sweeper', {
       entry: functionEntry('sweeper'),
@@ -415,7 +345,14 @@ export class WalBackupMonitor extends Construct {
     });
 
     this.functions = { ingest, reconcile, sweeper, api: apiFunction };
-    this.grantAccess(props, archiveKey);
+    grantMonitorAccess({
+      functions: this.functions,
+      table: this.table,
+      alertTopic: this.alertTopic,
+      archiveBucket: props.archiveBucket,
+      archiveKey,
+      archiveRoots: props.archiveRoots,
+    });
     this.acknowledgeFindings();
 
     const alarmSpecs: MonitorAlarmSpec[] = [
@@ -473,103 +410,6 @@ export class WalBackupMonitor extends Construct {
     });
   }
 
-  private grantAccess(props: WalBackupMonitorProps, archiveKey: IKey | undefined): void {
-    const { ingest, reconcile, sweeper, api } = this.functions;
-    const stack = Stack.of(this);
-    const indexArn = `${this.table.tableArn}/index/${CLUSTER_INDEX}`;
-    const documents = props.archiveRoots
-      .flatMap(documentKeyPatterns)
-      .map((pattern) => props.archiveBucket.arnForObjects(pattern));
-
-    for (const fn of [ingest, reconcile]) {
-      fn.function.addToRolePolicy(
-        new PolicyStatement({ sid: 'ReadArchiveDocuments', actions: ['s3:GetObject'], resources: documents }),
-      );
-      for (const resource of documents) {
-        acknowledgeWildcardResource(
-          fn,
-          resource,
-          'Only sentinels, metadata.json and timeline histories under the watched archive roots; WAL-G names them per backup and timeline.',
-        );
-      }
-      if (archiveKey !== undefined) {
-        fn.function.addToRolePolicy(
-          new PolicyStatement({
-            sid: 'DecryptArchiveThroughS3',
-            actions: ['kms:Decrypt'],
-            resources: [archiveKey.keyArn],
-            conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } },
-          }),
-        );
-      }
-      fn.function.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'FoldIntoTable',
-          actions: [...TABLE_ACCESS.pipeline.table],
-          resources: [this.table.tableArn],
-        }),
-      );
-      fn.function.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'QueryClusterIndex',
-          actions: [...TABLE_ACCESS.pipeline.index],
-          resources: [indexArn],
-        }),
-      );
-    }
-    reconcile.function.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'ListArchiveRoots',
-        actions: ['s3:ListBucket'],
-        resources: [props.archiveBucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': props.archiveRoots.map((root) => `${root}*`) } },
-      }),
-    );
-
-    for (const [fn, access] of [
-      [sweeper, TABLE_ACCESS.sweeper],
-      [api, TABLE_ACCESS.api],
-    ] as const) {
-      fn.function.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'ReadTable',
-          actions: [...access.table],
-          resources: [this.table.tableArn],
-        }),
-      );
-      fn.function.addToRolePolicy(
-        new PolicyStatement({ sid: 'QueryClusterIndex', actions: [...access.index], resources: [indexArn] }),
-      );
-      fn.function.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'WriteOwnItems',
-          actions: [...access.writes],
-          resources: [this.table.tableArn],
-          // Only the items this function owns: alert states (a#…) or acknowledgements (k#…).
-          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${access.itemPrefix}*`] } },
-        }),
-      );
-    }
-    sweeper.function.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'PublishAlerts',
-        actions: ['sns:Publish'],
-        resources: [this.alertTopic.topicArn],
-      }),
-    );
-    const alertKey = this.alertTopic.masterKey;
-    if (alertKey !== undefined) {
-      sweeper.function.addToRolePolicy(
-        new PolicyStatement({
-          sid: 'EncryptAlertsThroughSns',
-          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-          resources: [alertKey.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
-        }),
-      );
-    }
-  }
-
   private acknowledgeFindings(): void {
     const { ingest, reconcile, sweeper, api } = this.functions;
     for (const fn of [ingest, api]) {
@@ -613,61 +453,6 @@ export class WalBackupMonitor extends Construct {
       );
     }
   }
-}
-
-/** The walwatch table as `describeTable` (`shared/store/table.ts`) defines it, with PITR and encryption. */
-function createTable(scope: Construct, removalPolicy: RemovalPolicy): Table {
-  const definition = describeTable('');
-  const types = new Map(
-    (definition.AttributeDefinitions ?? []).map((a) => [
-      a.AttributeName,
-      a.AttributeType === 'S'
-        ? AttributeType.STRING
-        : a.AttributeType === 'N'
-          ? AttributeType.NUMBER
-          : AttributeType.BINARY,
-    ]),
-  );
-  const key = (schema: typeof definition.KeySchema, type: 'HASH' | 'RANGE') => {
-    const name = schema?.find((k) => k.KeyType === type)?.AttributeName;
-    return name === undefined ? undefined : { name, type: types.get(name) ?? AttributeType.STRING };
-  };
-  const partitionKey = key(definition.KeySchema, 'HASH');
-  if (partitionKey === undefined || definition.BillingMode !== 'PAY_PER_REQUEST') {
-    throw new WalBackupMonitorError(
-      `describeTable() must define an on-demand table with a partition key, got ${JSON.stringify(definition)}`,
-    );
-  }
-  const table = new Table(scope, 'Table', {
-    partitionKey,
-    sortKey: key(definition.KeySchema, 'RANGE'),
-    billingMode: BillingMode.PAY_PER_REQUEST,
-    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    encryption: TableEncryption.AWS_MANAGED,
-    deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-    removalPolicy,
-  });
-  for (const index of definition.GlobalSecondaryIndexes ?? []) {
-    const indexPartitionKey = key(index.KeySchema, 'HASH');
-    if (index.IndexName === undefined || indexPartitionKey === undefined) {
-      throw new WalBackupMonitorError(
-        `describeTable() has an index without name or key: ${JSON.stringify(index)}`,
-      );
-    }
-    table.addGlobalSecondaryIndex({
-      indexName: index.IndexName,
-      partitionKey: indexPartitionKey,
-      sortKey: key(index.KeySchema, 'RANGE'),
-      projectionType:
-        index.Projection?.ProjectionType === 'KEYS_ONLY'
-          ? ProjectionType.KEYS_ONLY
-          : index.Projection?.ProjectionType === 'INCLUDE'
-            ? ProjectionType.INCLUDE
-            : ProjectionType.ALL,
-      nonKeyAttributes: index.Projection?.NonKeyAttributes,
-    });
-  }
-  return table;
 }
 
 interface MonitorSettings {

@@ -5,12 +5,9 @@ import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
+import { TABLE_ACCESS } from '../../infra/constructs/monitor-grants.js';
 import { WalArchiveBucket, WalArchiveEncryption } from '../../infra/constructs/wal-archive-bucket.js';
-import {
-  TABLE_ACCESS,
-  WalBackupMonitor,
-  type WalBackupMonitorProps,
-} from '../../infra/constructs/wal-backup-monitor.js';
+import { WalBackupMonitor, type WalBackupMonitorProps } from '../../infra/constructs/wal-backup-monitor.js';
 import type { WalwatchFunction } from '../../infra/constructs/walwatch-function.js';
 import { ENV } from '../../shared/config/env.js';
 import { describeTable } from '../../shared/store/table.js';

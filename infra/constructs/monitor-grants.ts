@@ -1,0 +1,166 @@
+import { Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { CLUSTER_INDEX } from '../../shared/store/table.js';
+import { acknowledgeWildcardResource } from './acknowledge.js';
+import type { WalwatchFunction } from './walwatch-function.js';
+
+/**
+ * DynamoDB actions per function, from the store calls each makes (`shared/store/`): ingest and
+ * reconcile fold (`BatchGetItem`, `GetItem`, `PutItem`, `Query` on the index); the sweeper reads
+ * states and acknowledgements and writes alert states; the API reads and writes acknowledgements.
+ */
+export const TABLE_ACCESS = {
+  pipeline: {
+    table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    index: ['dynamodb:Query'],
+  },
+  sweeper: {
+    table: ['dynamodb:GetItem'],
+    index: ['dynamodb:Query'],
+    writes: ['dynamodb:PutItem'],
+    itemPrefix: 'a#',
+  },
+  api: {
+    table: ['dynamodb:GetItem'],
+    index: ['dynamodb:Query'],
+    writes: ['dynamodb:UpdateItem'],
+    itemPrefix: 'k#',
+  },
+} as const;
+
+/** The documents ingest and reconcile read under an archive root (`needsContent` in `shared/core/state.ts`). */
+export function documentKeyPatterns(root: string): string[] {
+  return [
+    `${root}basebackups_005/*_backup_stop_sentinel.json`,
+    `${root}basebackups_005/*/metadata.json`,
+    `${root}wal_005/*.history*`,
+  ];
+}
+
+/** What {@link grantMonitorAccess} grants access between. */
+export interface MonitorAccess {
+  /** The monitor's functions, by job. */
+  readonly functions: {
+    readonly ingest: WalwatchFunction;
+    readonly reconcile: WalwatchFunction;
+    readonly sweeper: WalwatchFunction;
+    readonly api: WalwatchFunction;
+  };
+  /** The walwatch table. */
+  readonly table: ITable;
+  /** The alert topic the sweeper publishes to. */
+  readonly alertTopic: ITopic;
+  /** The archive bucket. */
+  readonly archiveBucket: IBucket;
+  /** The archive's KMS key, if it has one. */
+  readonly archiveKey?: IKey;
+  /** The watched archive roots, each ending in `/`. */
+  readonly archiveRoots: readonly string[];
+}
+
+/**
+ * Grants each monitor function what its code calls and nothing more: ingest and reconcile read only the
+ * documents under the roots (never a segment) and fold into the table, reconcile lists only the roots,
+ * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
+ */
+export function grantMonitorAccess(access: MonitorAccess): void {
+  const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots } = access;
+  const { ingest, reconcile, sweeper, api } = functions;
+  const stack = Stack.of(table);
+  const indexArn = `${table.tableArn}/index/${CLUSTER_INDEX}`;
+  const documents = archiveRoots
+    .flatMap(documentKeyPatterns)
+    .map((pattern) => archiveBucket.arnForObjects(pattern));
+
+  for (const fn of [ingest, reconcile]) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'ReadArchiveDocuments', actions: ['s3:GetObject'], resources: documents }),
+    );
+    for (const resource of documents) {
+      acknowledgeWildcardResource(
+        fn,
+        resource,
+        'Only sentinels, metadata.json and timeline histories under the watched archive roots; WAL-G names them per backup and timeline.',
+      );
+    }
+    if (archiveKey !== undefined) {
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'DecryptArchiveThroughS3',
+          actions: ['kms:Decrypt'],
+          resources: [archiveKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } },
+        }),
+      );
+    }
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'FoldIntoTable',
+        actions: [...TABLE_ACCESS.pipeline.table],
+        resources: [table.tableArn],
+      }),
+    );
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'QueryClusterIndex',
+        actions: [...TABLE_ACCESS.pipeline.index],
+        resources: [indexArn],
+      }),
+    );
+  }
+  reconcile.function.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'ListArchiveRoots',
+      actions: ['s3:ListBucket'],
+      resources: [archiveBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': archiveRoots.map((root) => `${root}*`) } },
+    }),
+  );
+
+  for (const [fn, access] of [
+    [sweeper, TABLE_ACCESS.sweeper],
+    [api, TABLE_ACCESS.api],
+  ] as const) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ReadTable',
+        actions: [...access.table],
+        resources: [table.tableArn],
+      }),
+    );
+    fn.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'QueryClusterIndex', actions: [...access.index], resources: [indexArn] }),
+    );
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'WriteOwnItems',
+        actions: [...access.writes],
+        resources: [table.tableArn],
+        // Only the items this function owns: alert states (a#…) or acknowledgements (k#…).
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${access.itemPrefix}*`] } },
+      }),
+    );
+  }
+  sweeper.function.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'PublishAlerts',
+      actions: ['sns:Publish'],
+      resources: [alertTopic.topicArn],
+    }),
+  );
+  const alertKey = alertTopic.masterKey;
+  if (alertKey !== undefined) {
+    sweeper.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'EncryptAlertsThroughSns',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [alertKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+      }),
+    );
+  }
+}
