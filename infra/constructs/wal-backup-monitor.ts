@@ -21,13 +21,12 @@ import {
   type MonitorAlarmSpec,
 } from './monitor-alarms.js';
 import { type ApiThrottle, createQueryApi } from './monitor-api.js';
-
-export type { ApiThrottle } from './monitor-api.js';
-
 import { createMonitorDashboard } from './monitor-dashboard.js';
 import { grantMonitorAccess } from './monitor-grants.js';
 import { createMonitorTable } from './monitor-table.js';
 import { functionEntry, WalwatchFunction } from './walwatch-function.js';
+
+export type { ApiThrottle } from './monitor-api.js';
 
 /** Properties of {@link WalBackupMonitor}. */
 export interface WalBackupMonitorProps {
