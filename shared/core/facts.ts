@@ -29,6 +29,11 @@ export interface KeyFact {
   /** Size and ETag of the latest store of this key, kept across removal to recognise overwrites. */
   readonly size: number | null;
   readonly etag: string | null;
+  /**
+   * Version of the store `size` and `etag` come from. A store older than a removal can arrive after it:
+   * it then fills in or replaces the kept content only if it is the newest store seen.
+   */
+  readonly store?: { readonly at: number; readonly sequencer: string | null } | null;
 }
 
 /** The gate's verdict on one event. */
@@ -68,17 +73,25 @@ export function compareVersions(
  */
 export function decideKeyFact(previous: KeyFact | undefined, event: ObjectEvent): FactDecision {
   const removed = event.type === 'removed';
-  const incoming: KeyFact = {
-    present: !removed,
-    at: event.at,
-    sequencer: event.sequencer ?? null,
-    size: removed ? (previous?.size ?? null) : (event.size ?? null),
-    etag: removed ? (previous?.etag ?? null) : normaliseEtag(event.etag),
+  const storeVersion = removed ? null : { at: event.at, sequencer: event.sequencer ?? null };
+  // The content a later store is compared with: the newest store seen so far, by version.
+  const keptStore = previous?.store ?? (previous?.present ? { at: previous.at, sequencer: previous.sequencer } : null);
+  const newestStore =
+    storeVersion !== null &&
+    (keptStore === null ||
+      previous === undefined ||
+      (previous.size === null && previous.etag === null) ||
+      compareVersions({ ...storeVersion, removed: false }, { ...keptStore, removed: false }) > 0);
+  const kept = {
+    size: newestStore ? (event.size ?? null) : (previous?.size ?? null),
+    etag: newestStore ? normaliseEtag(event.etag) : (previous?.etag ?? null),
+    store: newestStore ? storeVersion : keptStore,
   };
+  const incoming: KeyFact = { present: !removed, at: event.at, sequencer: event.sequencer ?? null, ...kept };
   if (!previous) return { fact: incoming, changed: true, overwrite: null };
 
   const overwrite =
-    !removed && (differs(previous.size, incoming.size) || differsText(previous.etag, incoming.etag))
+    !removed && (differs(previous.size, event.size ?? null) || differsText(previous.etag, normaliseEtag(event.etag)))
       ? { previousSize: previous.size, previousEtag: previous.etag }
       : null;
   const order = compareVersions(
@@ -92,7 +105,9 @@ export function decideKeyFact(previous: KeyFact | undefined, event: ObjectEvent)
     const fact = order > 0 ? { ...incoming, at } : { ...previous, at };
     return { fact, changed: at !== previous.at, overwrite: null };
   }
-  if (order <= 0) return { fact: previous, changed: false, overwrite };
+  // An older event changes nothing about the object, but an older store may still be the newest store
+  // seen (it arrived after a removal): its content is kept for comparing later stores.
+  if (order <= 0) return { fact: { ...previous, ...kept }, changed: false, overwrite };
   const changed =
     incoming.present !== previous.present ||
     (incoming.present &&
