@@ -22,13 +22,13 @@ export const TABLE_ACCESS = {
     table: ['dynamodb:GetItem'],
     index: ['dynamodb:Query'],
     writes: ['dynamodb:PutItem'],
-    itemPrefix: 'a#',
+    itemPrefixes: ['a#'],
   },
   api: {
     table: ['dynamodb:GetItem'],
     index: ['dynamodb:Query'],
     writes: ['dynamodb:UpdateItem'],
-    itemPrefix: 'k#',
+    itemPrefixes: ['k#'],
   },
 } as const;
 
@@ -60,6 +60,8 @@ export interface MonitorAccess {
   readonly archiveKey?: IKey;
   /** The watched archive roots, each ending in `/`. */
   readonly archiveRoots: readonly string[];
+  /** Whether the sweeper reads chain-end segments and writes their commit times into cluster states. */
+  readonly readSegmentContent: boolean;
 }
 
 /**
@@ -68,7 +70,8 @@ export interface MonitorAccess {
  * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
  */
 export function grantMonitorAccess(access: MonitorAccess): void {
-  const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots } = access;
+  const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, readSegmentContent } =
+    access;
   const { ingest, reconcile, sweeper, api } = functions;
   const stack = Stack.of(table);
   const indexArn = `${table.tableArn}/index/${CLUSTER_INDEX}`;
@@ -121,8 +124,12 @@ export function grantMonitorAccess(access: MonitorAccess): void {
     }),
   );
 
+  // With segment content on, the sweeper also writes cluster states (c#…): only their commit times change.
+  const sweeperPrefixes = readSegmentContent
+    ? [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#']
+    : TABLE_ACCESS.sweeper.itemPrefixes;
   for (const [fn, access] of [
-    [sweeper, TABLE_ACCESS.sweeper],
+    [sweeper, { ...TABLE_ACCESS.sweeper, itemPrefixes: sweeperPrefixes }],
     [api, TABLE_ACCESS.api],
   ] as const) {
     fn.function.addToRolePolicy(
@@ -140,10 +147,38 @@ export function grantMonitorAccess(access: MonitorAccess): void {
         sid: 'WriteOwnItems',
         actions: [...access.writes],
         resources: [table.tableArn],
-        // Only the items this function owns: alert states (a#…) or acknowledgements (k#…).
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${access.itemPrefix}*`] } },
+        // Only the items this function owns: alert states (a#…), acknowledgements (k#…), and with segment
+        // content the cluster states whose commit times the sweeper keeps (c#…).
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': access.itemPrefixes.map((prefix) => `${prefix}*`),
+          },
+        },
       }),
     );
+  }
+  if (readSegmentContent) {
+    const segments = archiveRoots.map((root) => archiveBucket.arnForObjects(`${root}wal_005/*`));
+    sweeper.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'ReadChainEndSegments', actions: ['s3:GetObject'], resources: segments }),
+    );
+    for (const resource of segments) {
+      acknowledgeWildcardResource(
+        sweeper,
+        resource,
+        'WAL segments under the watched archive roots only: the sweeper reads the segment at the end of each recovery chain for its last commit time.',
+      );
+    }
+    if (archiveKey !== undefined) {
+      sweeper.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'DecryptArchiveThroughS3',
+          actions: ['kms:Decrypt'],
+          resources: [archiveKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } },
+        }),
+      );
+    }
   }
   sweeper.function.addToRolePolicy(
     new PolicyStatement({

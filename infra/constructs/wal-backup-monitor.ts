@@ -82,6 +82,14 @@ export interface WalBackupMonitorProps {
    */
   readonly segmentSize?: Size;
   /**
+   * Let the sweeper read the WAL segment at the end of each recovery chain for exact last commit times
+   * (`s3:GetObject` on `<root>wal_005/*`, and writes of cluster-state items). Off: only sentinels,
+   * `metadata.json` and history files are ever read.
+   *
+   * @default true
+   */
+  readonly readSegmentContent?: boolean;
+  /**
    * Timeout of the ingest function; the queue's visibility timeout is six times this.
    *
    * @default Duration.minutes(1)
@@ -325,6 +333,7 @@ export class WalBackupMonitor extends Construct {
         [ENV.archiveBucketName]: props.archiveBucket.bucketName,
         [ENV.alertTopicArn]: this.alertTopic.topicArn,
         [ENV.apiUrl]: this.apiUrl,
+        [ENV.readContent]: String(props.readSegmentContent ?? true),
         ...thresholdEnvironment,
       },
       logRetention,
@@ -351,6 +360,7 @@ export class WalBackupMonitor extends Construct {
       archiveBucket: props.archiveBucket,
       archiveKey,
       archiveRoots: props.archiveRoots,
+      readSegmentContent: props.readSegmentContent ?? true,
     });
     this.acknowledgeFindings();
 

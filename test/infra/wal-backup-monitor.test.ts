@@ -342,7 +342,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       }
     });
 
-    it('lets the sweeper write only alert states and publish only to its topic', () => {
+    it('lets the sweeper write only alert and cluster states, read only WAL segments, and publish only to its topic', () => {
       const built = build();
       const statements = statementsOf(built, built.monitor.functions.sweeper);
       expect(actionsOf(statements)).toEqual(
@@ -351,16 +351,29 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          's3:GetObject',
           'sns:Publish',
           'kms:Decrypt',
           'kms:GenerateDataKey',
         ].sort(),
       );
       const put = statements.find((s) => list(s.Action).includes('dynamodb:PutItem'));
-      expect(put?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*'] } });
+      expect(put?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*', 'c#*'] },
+      });
       const publish = statements.find((s) => list(s.Action).includes('sns:Publish'));
       expect(publish?.Resource).toEqual({ Ref: logicalId(built, built.monitor.alertTopic) });
+      const read = statements.find((s) => list(s.Action).includes('s3:GetObject'));
+      expect(JSON.stringify(read?.Resource)).toContain('wal_005/*');
+      expect(JSON.stringify(read?.Resource)).not.toContain('basebackups_005');
+    });
+
+    it('keeps the sweeper away from segments and cluster states when segment content is off', () => {
+      const built = build({ readSegmentContent: false });
+      const statements = statementsOf(built, built.monitor.functions.sweeper);
       expect(statements.some((s) => list(s.Action).some((a) => a.startsWith('s3:')))).toBe(false);
+      const put = statements.find((s) => list(s.Action).includes('dynamodb:PutItem'));
+      expect(put?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*'] } });
     });
 
     it('lets the API read the table and write only gap acknowledgements', () => {
