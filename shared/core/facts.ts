@@ -75,7 +75,8 @@ export function decideKeyFact(previous: KeyFact | undefined, event: ObjectEvent)
   const removed = event.type === 'removed';
   const storeVersion = removed ? null : { at: event.at, sequencer: event.sequencer ?? null };
   // The content a later store is compared with: the newest store seen so far, by version.
-  const keptStore = previous?.store ?? (previous?.present ? { at: previous.at, sequencer: previous.sequencer } : null);
+  const keptStore =
+    previous?.store ?? (previous?.present ? { at: previous.at, sequencer: previous.sequencer } : null);
   const newestStore =
     storeVersion !== null &&
     (keptStore === null ||
@@ -91,7 +92,8 @@ export function decideKeyFact(previous: KeyFact | undefined, event: ObjectEvent)
   if (!previous) return { fact: incoming, changed: true, overwrite: null };
 
   const overwrite =
-    !removed && (differs(previous.size, event.size ?? null) || differsText(previous.etag, normaliseEtag(event.etag)))
+    !removed &&
+    (differs(previous.size, event.size ?? null) || differsText(previous.etag, normaliseEtag(event.etag)))
       ? { previousSize: previous.size, previousEtag: previous.etag }
       : null;
   const order = compareVersions(
