@@ -14,8 +14,14 @@
  */
 import type { SegmentCommit } from './config.js';
 import { type HistoryEntry, parseHistory } from './history.js';
-import { type BackupName, type ObjectKind, type ParsedKey, parseObjectKey } from './keys.js';
-import { parseWalFileName, segmentOfLsn } from './lsn.js';
+import {
+  type BackupName,
+  type ObjectKind,
+  type ParsedKey,
+  parseObjectKey,
+  stripCompression,
+} from './keys.js';
+import { isWalFileName, parseWalFileName, segmentOfLsn } from './lsn.js';
 import { addNumber, findRun, hasNumber, type Run, removeNumber, runsFromSorted } from './runs.js';
 import {
   type BackupMetadataFacts,
@@ -438,12 +444,22 @@ export function buildClusterStates(
  */
 export class ClusterStatesBuilder {
   private readonly builders = new Map<string, StateBuilder>();
+  /** `<cluster>/wal_005/` of the last segment added, and its builder: listings come sorted by key. */
+  private walPrefix = '';
+  private walBuilder: StateBuilder | undefined;
 
   constructor(private readonly segmentSizeOf: (clusterId: string) => number) {}
 
   /** Adds one listed object; `contentOf` answers for documents (sentinels, metadata, history). */
   add(listed: ListedObject, contentOf: ContentByKey): void {
-    const parsed = parseObjectKey(listed.key);
+    // Fast path, allocation-light: the next segment of the same cluster as the previous one.
+    const key = listed.key;
+    if (this.walBuilder && key.startsWith(this.walPrefix) && key.indexOf('/', this.walPrefix.length) === -1) {
+      const { base } = stripCompression(key.slice(this.walPrefix.length));
+      // Anything else (partials, histories, impossible names) takes the full path below.
+      if (isWalFileName(base) && this.walBuilder.addSegment(base, listed.at)) return;
+    }
+    const parsed = parseObjectKey(key);
     if (!parsed) return;
     let builder = this.builders.get(parsed.clusterId);
     if (!builder) {
@@ -451,6 +467,10 @@ export class ClusterStatesBuilder {
       this.builders.set(parsed.clusterId, builder);
     }
     builder.add(parsed, listed, contentOf);
+    if (parsed.object.kind === 'segment') {
+      this.walPrefix = key.slice(0, key.length - (parsed.relativeKey.length - 'wal_005/'.length));
+      this.walBuilder = builder;
+    }
   }
 
   /** The state of every cluster seen. */
@@ -472,24 +492,27 @@ class StateBuilder {
 
   constructor(private readonly state: ClusterState) {}
 
+  /** Records a segment by its WAL file name; false when the name is impossible for the segment size. */
+  addSegment(walFile: string, at: number): boolean {
+    const name = parseWalFileName(walFile, this.state.segmentSize);
+    if (!name.ok) return false;
+    let segnos = this.segnos.get(name.timeline);
+    let times = this.times.get(name.timeline);
+    if (!segnos || !times) {
+      segnos = [];
+      times = [];
+      this.segnos.set(name.timeline, segnos);
+      this.times.set(name.timeline, times);
+    }
+    segnos.push(name.segno);
+    times.push(at);
+    return true;
+  }
+
   add(parsed: ParsedKey, listed: ListedObject, contentOf: ContentByKey): void {
     const object = parsed.object;
     if (object.kind === 'segment') {
-      const name = parseWalFileName(object.walFile, this.state.segmentSize);
-      if (!name.ok) {
-        this.state.outOfRange[parsed.relativeKey] = listed.at;
-        return;
-      }
-      let segnos = this.segnos.get(name.timeline);
-      let times = this.times.get(name.timeline);
-      if (!segnos || !times) {
-        segnos = [];
-        times = [];
-        this.segnos.set(name.timeline, segnos);
-        this.times.set(name.timeline, times);
-      }
-      segnos.push(name.segno);
-      times.push(listed.at);
+      if (!this.addSegment(object.walFile, listed.at)) this.state.outOfRange[parsed.relativeKey] = listed.at;
       return;
     }
     const content = needsContent(object)
