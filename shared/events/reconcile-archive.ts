@@ -22,7 +22,7 @@ import { parseWalFileName, walFileName } from '../core/lsn.js';
 import { type ClusterState, segmentKey } from '../core/state.js';
 import { getClusterState, listClusterIds } from '../store/cluster-states.js';
 import { getFactItems } from '../store/fact-items.js';
-import { type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
+import { emptyFoldCounts, type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { objectFactKey, segmentFactKey } from '../store/table.js';
 import { listObjectsAfter } from './s3-objects.js';
 
@@ -88,7 +88,7 @@ export async function reconcileArchive(
   }
 
   const listings: ReconcileListing[] = [];
-  const counts = emptyCounts();
+  const counts = emptyFoldCounts();
   let failed = 0;
   let removed = 0;
   const margin = options.removalMarginMs ?? DEFAULT_REMOVAL_MARGIN_MS;
@@ -231,22 +231,6 @@ function headSegment(state: ClusterState): string | undefined {
     if (!best || candidate.timeline > best.timeline) best = candidate;
   }
   return best ? walFileName(best.timeline, best.segno, state.segmentSize) : undefined;
-}
-
-function emptyCounts(): FoldCounts {
-  return {
-    outsideArchive: 0,
-    changed: 0,
-    unchanged: 0,
-    overwrites: 0,
-    factWrites: 0,
-    factConflicts: 0,
-    stateWrites: 0,
-    stateConflicts: 0,
-    documentReads: 0,
-    unreadableDocuments: 0,
-    invalidDocuments: 0,
-  };
 }
 
 function addCounts(total: FoldCounts, more: FoldCounts): void {

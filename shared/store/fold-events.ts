@@ -130,15 +130,9 @@ const NEWEST_CANDIDATES = 10;
 /** Object kinds whose re-store with other content is a problem (`wal-overwritten`). */
 const WATCHED_KINDS = new Set(['segment', 'history', 'partial']);
 
-/**
- * Folds a batch of events into the store: facts first, then one state update per cluster.
- * Never throws for a single event's failure: it is reported in `failures` and the rest proceeds.
- *
- * @example
- * const { failures } = await foldEvents(deps, [{ id: record.messageId, event }]);
- */
-export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldInput[]): Promise<FoldResult> {
-  const counts: FoldCounts = {
+/** Fold counters all at zero. */
+export function emptyFoldCounts(): FoldCounts {
+  return {
     outsideArchive: 0,
     changed: 0,
     unchanged: 0,
@@ -151,6 +145,17 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
     unreadableDocuments: 0,
     invalidDocuments: 0,
   };
+}
+
+/**
+ * Folds a batch of events into the store: facts first, then one state update per cluster.
+ * Never throws for a single event's failure: it is reported in `failures` and the rest proceeds.
+ *
+ * @example
+ * const { failures } = await foldEvents(deps, [{ id: record.messageId, event }]);
+ */
+export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldInput[]): Promise<FoldResult> {
+  const counts = emptyFoldCounts();
   const failures = new Map<string, Error>();
   const notes: FoldNote[] = [];
   const note = (entry: FoldNote): void => {
