@@ -193,7 +193,7 @@ function compareLsnText(a: string | null, b: string | null): number {
 }
 
 /** The lineage timeline holding `lsn`: the newest timeline on the path that began at or before it. */
-export function lineageTimelineAt(report: ClusterReport, lsn: Lsn): number {
+function lineageTimelineAt(report: ClusterReport, lsn: Lsn): number {
   let timeline = report.targetTimeline;
   const lineage = report.timelines.filter((t) => t.inLineage).sort((a, b) => a.id - b.id);
   for (const step of lineage) {

@@ -6,20 +6,17 @@
  * start, and most ingest batches hold only segments, which are never read.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { decompress } from '../codec/decompress.js';
+import { type DocumentRead, decodeDocument } from '../codec/document.js';
+
+export { type DocumentRead, MAX_DOCUMENT_BYTES } from '../codec/document.js';
+
 import type { ObjectEvent } from '../core/facts.js';
 import type { Compression } from '../core/keys.js';
-
-/** Body of a document, or why it cannot be used (damaged, unreadable, too large, gone). */
-export type DocumentRead = { readonly text: string } | { readonly error: string };
 
 /** S3 could not be reached or refused the request: worth retrying, never a fact about the object. */
 export class ObjectAccessError extends Error {
   override readonly name = 'ObjectAccessError';
 }
-
-/** Documents are a few KB; anything larger than this is reported, not stored. */
-export const MAX_DOCUMENT_BYTES = 256 * 1024;
 
 /**
  * Reads and decompresses one document. A body that cannot be decoded is a value (`{ error }`), so a corrupt
@@ -42,13 +39,7 @@ export async function readArchiveDocument(
     if (name === 'NoSuchKey' || name === 'NotFound') return { error: 'object was gone when read' };
     throw new ObjectAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, { cause: error });
   }
-  try {
-    const plain = await decompress(body, compression, { maxBytes: MAX_DOCUMENT_BYTES });
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(plain) };
-  } catch (error) {
-    // Decoding failures are facts about the object (ContentUnreadable/Corrupt/TooLarge, invalid UTF-8).
-    return { error: `${(error as Error).name}: ${(error as Error).message}` };
-  }
+  return decodeDocument(body, compression);
 }
 
 /**

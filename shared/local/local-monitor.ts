@@ -14,7 +14,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
-import { decompress } from '../codec/decompress.js';
+import { type DocumentRead, decodeDocument } from '../codec/document.js';
 import type { Thresholds } from '../core/config.js';
 import { type Compression, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
@@ -275,15 +275,15 @@ function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-async function readLocalDocument(root: string, key: string, compression: Compression) {
+async function readLocalDocument(root: string, key: string, compression: Compression): Promise<DocumentRead> {
+  let body: Uint8Array;
   try {
-    const body = new Uint8Array(await readFile(join(root, ...key.split('/'))));
-    const plain = await decompress(body, compression, { maxBytes: 256 * 1024 });
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(plain) };
+    body = new Uint8Array(await readFile(join(root, ...key.split('/'))));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { error: 'file was gone when read' };
-    return { error: `${(error as Error).name}: ${(error as Error).message}` };
+    throw error;
   }
+  return decodeDocument(body, compression);
 }
 
 /** Long-polls an SQS queue of S3 notifications and feeds it to the same ingest as the Lambda. */

@@ -4,7 +4,8 @@
  * The CLI runs this; the reconcile job uses the same listing to adopt a bucket.
  */
 
-import { decompress } from '../codec/decompress.js';
+import type { CompressionMethod } from '../codec/decompress.js';
+import { type DocumentRead, decodeDocument } from '../codec/document.js';
 import { analyzeCluster } from '../core/analyze.js';
 import type { AnalysisOptions } from '../core/config.js';
 import { parseObjectKey } from '../core/keys.js';
@@ -103,14 +104,12 @@ export async function readDocument(
   source: ArchiveSource,
   key: string,
   compression: string,
-): Promise<{ text: string } | { error: string }> {
+): Promise<DocumentRead> {
+  let body: Uint8Array;
   try {
-    const body = await source.read(key);
-    const plain = await decompress(body, compression as Parameters<typeof decompress>[1], {
-      maxBytes: 16 * 1024 * 1024,
-    });
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(plain) };
+    body = await source.read(key);
   } catch (error) {
     return { error: (error as Error).message };
   }
+  return decodeDocument(body, compression as CompressionMethod);
 }

@@ -10,7 +10,7 @@ import { analyzeCluster } from '../../../shared/core/analyze.js';
 import type { ObjectEvent } from '../../../shared/core/facts.js';
 import { walFileName } from '../../../shared/core/lsn.js';
 import { MemoryArchive } from '../../../shared/core/memory-archive.js';
-import type { ClusterState } from '../../../shared/core/state.js';
+import { type ClusterState, createClusterState } from '../../../shared/core/state.js';
 import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
 import { StateTooLargeError } from '../../../shared/store/errors.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
@@ -352,20 +352,8 @@ describe('putClusterState', () => {
     for (let i = 0; i < 40_000; i++)
       parts[`part_${random().toString(36).slice(2)}${random().toString(36)}`] = i;
     const state = referenceState([]) ?? {
-      id: ROOT,
-      segmentSize: SEGMENT_SIZE,
-      segments: {},
-      edgeTimes: {},
-      pins: {},
-      newest: null,
-      deleted: {},
-      overwritten: {},
-      histories: {},
-      partials: {},
+      ...createClusterState(ROOT, SEGMENT_SIZE),
       backups: { base_000000010000000000000001: { sentinel: null, metadata: null, parts } },
-      outOfRange: {},
-      unknown: {},
-      unknownOverflow: 0,
     };
     await expect(putClusterState(deps.db, deps.table, state, 0)).rejects.toBeInstanceOf(StateTooLargeError);
   });
