@@ -3,6 +3,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ENV } from '../shared/config/env.js';
+import { type ContentMode, parseContentMode } from '../shared/config/monitor-config.js';
 import { DEFAULT_SEGMENT_SIZE, isValidSegmentSize } from '../shared/core/lsn.js';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
 import { parseS3Url } from '../shared/sources/s3-source.js';
@@ -24,6 +26,8 @@ options:
   --listen HOST:PORT      HTTP address (default 127.0.0.1:7070)
   --segment-size SIZE     WAL segment size (default 16MiB)
   --sweep-every DUR       sweeper period (default 15s)
+  --content MODE          segment bodies to read: chain-ends (default; exact last commit times), all (also
+                          every segment's summary and segments recovery cannot read), off
   --alert-webhook URL     POST alerts as JSON to this URL too
   --alert-topic ARN       publish alerts to this SNS topic too
   --gap-grace, --max-archive-age, --max-backup-age, --backup-stale-after DUR   thresholds
@@ -46,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
         listen: { type: 'string', default: '127.0.0.1:7070' },
         'segment-size': { type: 'string' },
         'sweep-every': { type: 'string', default: '15s' },
+        content: { type: 'string' },
         'alert-webhook': { type: 'string' },
         'alert-topic': { type: 'string' },
         'gap-grace': { type: 'string' },
@@ -122,8 +127,15 @@ function toOptions(values: Record<string, string | boolean | undefined>): Option
     if (value) thresholds[field] = parseDurationOption(value);
   }
   const dataDir = resolve(text('data') ?? 'walwatch-data');
+  let readContent: ContentMode;
+  try {
+    readContent = parseContentMode(text('content') ?? process.env[ENV.readContent], '--content');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   return {
     dataDir,
+    readContent,
     ...(bucket
       ? {
           bucket: {

@@ -1,6 +1,7 @@
 /**
  * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that moved (exact
- * last commit times, unless `WALWATCH_READ_CONTENT=false`), re-analyses every cluster at the current time, emits freshness
+ * last commit times, unless `WALWATCH_READ_CONTENT=off`) and, with `WALWATCH_READ_CONTENT=all`, every new
+ * segment (summaries, defects), re-analyses every cluster at the current time, emits freshness
  * metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension, and fleet-wide
  * maxima without it), and sends alert transitions to SNS exactly once per decision.
  */
@@ -11,10 +12,12 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { readMonitorConfig } from '../shared/config/monitor-config.js';
 import type { ClusterMetrics } from '../shared/core/metrics.js';
 import type { ClusterState } from '../shared/core/state.js';
 import { refreshChainCommits } from '../shared/monitor/chain-content.js';
+import { scanSegmentContent } from '../shared/monitor/segment-scan.js';
 import { sweep } from '../shared/monitor/sweep.js';
 import { openS3Source } from '../shared/sources/s3-source.js';
 import { createDocumentClient } from '../shared/store/client.js';
@@ -29,7 +32,7 @@ const db = createDocumentClient();
 const sns = new SNSClient({});
 const data = createDynamoMonitorData(db, config.tableName);
 const content =
-  config.readContent && config.bucket
+  config.readContent !== 'off' && config.bucket
     ? {
         getState: (id: string) => getClusterState(db, config.tableName, id),
         putState: (state: ClusterState, ver: number) => putClusterState(db, config.tableName, state, ver),
@@ -58,12 +61,26 @@ function emitMetrics(cluster: string | null, values: ClusterMetrics): void {
   if (cluster !== null) target.publishStoredMetrics();
 }
 
-async function runSweep(): Promise<{ clusters: number; sent: number }> {
+/** Time kept for the sweep itself when the content scan runs first. */
+const SWEEP_RESERVE_MS = 20_000;
+
+async function runSweep(_event: unknown, context: Context): Promise<{ clusters: number; sent: number }> {
   if (content) {
     for (const clusterId of await data.listClusterIds()) {
       const outcome = await refreshChainCommits(content, clusterId);
       if (outcome.errors.length > 0)
         logger.warn('segment content unreadable', { clusterId, errors: outcome.errors });
+    }
+  }
+  if (content && config.readContent === 'all') {
+    const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - SWEEP_RESERVE_MS);
+    for (const clusterId of await data.listClusterIds()) {
+      const scan = await scanSegmentContent({ ...content, db, table: config.tableName }, clusterId, {
+        deadline,
+      });
+      metrics.addMetric('SegmentsScanned', MetricUnit.Count, scan.read);
+      if (scan.defects.length > 0 || scan.errors.length > 0)
+        logger.warn('segment content scan', { clusterId, defects: scan.defects, errors: scan.errors });
     }
   }
   const result = await sweep({

@@ -4,6 +4,7 @@
  * `createMemoryMonitorData`.
  */
 import type { OpenAlerts } from '../core/alerts.js';
+import type { StoredSegmentSummary } from '../core/segment-summary.js';
 import type { ClusterState } from '../core/state.js';
 
 /** An operator's acknowledgement of a gap. */
@@ -41,10 +42,19 @@ export interface MonitorData {
   getAlertState(clusterId: string): Promise<AlertState>;
   /** Writes the alert state if its version is still `expectedVer`; false when another writer won. */
   putAlertState(clusterId: string, state: Omit<AlertState, 'ver'>, expectedVer: number): Promise<boolean>;
+  /** What the content scan stored for a segment, if it read it. */
+  getSegmentSummary(
+    clusterId: string,
+    timeline: number,
+    segno: number,
+  ): Promise<StoredSegmentSummary | undefined>;
 }
 
 /** An in-memory `MonitorData` over a map of states (tests and quick experiments). */
-export function createMemoryMonitorData(states: Map<string, ClusterState>): MonitorData {
+export function createMemoryMonitorData(
+  states: Map<string, ClusterState>,
+  summaries: ReadonlyMap<string, StoredSegmentSummary> = new Map(),
+): MonitorData {
   const acks = new Map<string, Record<string, GapAcknowledgement>>();
   const alerts = new Map<string, AlertState>();
   return {
@@ -60,5 +70,6 @@ export function createMemoryMonitorData(states: Map<string, ClusterState>): Moni
       alerts.set(id, { ...state, ver: expectedVer + 1 });
       return true;
     },
+    getSegmentSummary: async (id, timeline, segno) => summaries.get(`${id}|${timeline}:${segno}`),
   };
 }

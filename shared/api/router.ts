@@ -8,6 +8,7 @@
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Thresholds } from '../core/config.js';
+import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
 import type { MonitorData } from './monitor-data.js';
@@ -107,6 +108,34 @@ export function createApiRouter(deps: ApiDependencies): Hono {
       const target = parseRestoreTarget(query.data.target ?? 'latest');
       if (!target.ok) return fail(c, 400, 'bad-request', target.error);
       return c.json(planRestore(report, target.target, deps.bucket ? { bucket: deps.bucket } : {}));
+    }),
+  );
+  app.get('/clusters/:id/segments/:name', (c) =>
+    withCluster(c, async (report, generatedAt) => {
+      const name = c.req.param('name');
+      const parsed = parseWalFileName(name, report.segmentSize);
+      if (!parsed.ok)
+        return fail(
+          c,
+          400,
+          'bad-request',
+          `${JSON.stringify(name)} is not a WAL segment name (${parsed.reason})`,
+        );
+      const stored = await deps.data.getSegmentSummary(report.id, parsed.timeline, parsed.segno);
+      if (!stored)
+        return fail(
+          c,
+          404,
+          'not-found',
+          `${name} has not been read: the monitor reads every segment only with WALWATCH_READ_CONTENT=all`,
+        );
+      const { clusterId: _cluster, timeline: _timeline, segno: _segno, ...read } = stored;
+      return c.json({
+        generatedAt,
+        segment: name,
+        ...read,
+        readAt: new Date(read.readAt).toISOString(),
+      });
     }),
   );
   app.post('/clusters/:id/gaps/:gapId/ack', (c) =>

@@ -12,8 +12,23 @@ export interface MonitorConfig {
   readonly alertTopicArn?: string;
   readonly apiUrl?: string;
   readonly thresholds: Partial<Thresholds>;
-  /** Read chain-end segments for exact commit times (on unless `WALWATCH_READ_CONTENT=false`). */
-  readonly readContent: boolean;
+  /** Which segment bodies to read (`WALWATCH_READ_CONTENT`, default `chain-ends`). */
+  readonly readContent: ContentMode;
+}
+
+/**
+ * Which segment bodies the monitor reads: none; the segment at the end of each recovery chain, for exact
+ * last commit times; or every archived segment too, to store each one's summary and find segments
+ * recovery cannot read.
+ */
+export type ContentMode = 'off' | 'chain-ends' | 'all';
+
+/** Reads a content mode; `true` and `false` are accepted for `chain-ends` and `off`. */
+export function parseContentMode(text: string | undefined, name: string = ENV.readContent): ContentMode {
+  if (text === undefined || text === '' || text === 'true' || text === 'chain-ends') return 'chain-ends';
+  if (text === 'false' || text === 'off') return 'off';
+  if (text === 'all') return 'all';
+  throw new ConfigError(`${name} must be off, chain-ends or all, got ${JSON.stringify(text)}`);
 }
 
 /** A required setting is missing or malformed. */
@@ -46,14 +61,11 @@ export function readMonitorConfig(env: Record<string, string | undefined>): Moni
   }
   const optional = (name: string): Record<string, string> =>
     env[name] ? { [name]: env[name] as string } : {};
-  const readContent = env[ENV.readContent];
-  if (readContent !== undefined && readContent !== 'true' && readContent !== 'false') {
-    throw new ConfigError(`${ENV.readContent} must be true or false, got ${JSON.stringify(readContent)}`);
-  }
+  const readContent = parseContentMode(env[ENV.readContent]);
   return {
     tableName,
     thresholds,
-    readContent: readContent !== 'false',
+    readContent,
     ...renamed(optional(ENV.archiveBucketName), 'bucket'),
     ...renamed(optional(ENV.alertTopicArn), 'alertTopicArn'),
     ...renamed(optional(ENV.apiUrl), 'apiUrl'),

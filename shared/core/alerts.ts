@@ -127,6 +127,8 @@ const ADVICE: Record<string, string> = {
     'find what deleted it (S3 server access logs or CloudTrail data events, lifecycle rules, a retention job); restore the previous object version if the bucket is versioned.',
   'wal-overwritten':
     'two servers may be archiving the same timeline (split brain); check which node is primary and the object versions of this key.',
+  'wal-corrupt':
+    'if the primary still has the segment in pg_wal (or a standby does), archive that good copy again with wal-g wal-push (it replaces the object; walwatch re-reads it); otherwise take a new base backup so recoverability resumes after it.',
   'missing-history':
     'archive the timeline history file from the new primary (pg_wal/<timeline>.history) with wal-g wal-push.',
   'history-invalid': 'replace the history object with the file from the primary pg_wal directory.',

@@ -29,7 +29,16 @@ import type {
   Status,
   TimelineReport,
 } from './report.js';
-import { clipRuns, countInRange, countNumbers, findRun, firstRunEndingAtOrAfter, type Run } from './runs.js';
+import {
+  clipRuns,
+  countInRange,
+  countNumbers,
+  findRun,
+  firstRunEndingAtOrAfter,
+  hasNumber,
+  type Run,
+  removeNumber,
+} from './runs.js';
 import { type BackupState, type ClusterState, type HistoryState, segmentKey } from './state.js';
 import { isoOf, parseTime } from './time.js';
 
@@ -70,7 +79,11 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   const now = options.now;
   const segmentSize = state.segmentSize;
   const name = (timeline: number, segno: number): string => walFileName(timeline, segno, segmentSize);
-  const runsOf = (timeline: number): Run[] => state.segments[String(timeline)] ?? NO_RUNS;
+  const archivedRunsOf = (timeline: number): Run[] => state.segments[String(timeline)] ?? NO_RUNS;
+  // Segments whose content recovery cannot read to the end count as missing for chains, backups and gaps.
+  const usableRuns = withoutDefects(state);
+  const runsOf = (timeline: number): Run[] => usableRuns.get(timeline) ?? archivedRunsOf(timeline);
+  const defectAt = (timeline: number, segno: number) => state.defects?.[segmentKey(timeline, segno)];
   const timeOf = (timeline: number, segno: number): number | undefined =>
     state.edgeTimes[segmentKey(timeline, segno)];
   const commitOf =
@@ -235,7 +248,10 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
           severity,
           nextSegmentStoredAt: isoOrNull(nextAt),
         });
-        if (status === 'lost') {
+        const allDefects = Array.from({ length: last - first + 1 }, (_, i) => first + i).every(
+          (segno) => defectAt(step.timeline, segno) !== undefined,
+        );
+        if (status === 'lost' && !allDefects) {
           problem(
             'wal-gap',
             severity,
@@ -254,7 +270,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   let unreferencedSegments = 0;
   let divergedSegments = 0;
   for (const [index, step] of lineage.entries()) {
-    const runs = runsOf(step.timeline);
+    const runs = archivedRunsOf(step.timeline);
     unreferencedSegments += countInRange(runs, step.low, Math.min(step.high, rangeStart - 1));
     if (index < lineage.length - 1)
       divergedSegments += countInRange(runs, step.high + 1, Number.MAX_SAFE_INTEGER);
@@ -264,7 +280,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   const timelines: TimelineReport[] = [...seen]
     .sort((a, b) => a - b)
     .map((timeline) => {
-      const runs = runsOf(timeline);
+      const runs = archivedRunsOf(timeline);
       const history = histories.get(timeline);
       const parentEntry = history?.parse.ok ? history.parse.entries.at(-1) : undefined;
       const first = runs[0];
@@ -328,6 +344,25 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
         );
       }
     }
+  }
+  for (const [key, defect] of sortedEntries(state.defects ?? {})) {
+    const [timeline, segno] = key.split(':').map(Number) as [number, number];
+    // A defect of a segment removed since (or replaced and not yet re-read as absent) says nothing now.
+    if (!hasNumber(archivedRunsOf(timeline), segno)) continue;
+    const onLineage = lineageTimelines.has(timeline) && stepOf(segno).timeline === timeline;
+    const needed = onLineage && Number.isFinite(rangeStart) && segno >= rangeStart;
+    const segment = name(timeline, segno);
+    problem(
+      'wal-corrupt',
+      needed && (!Number.isFinite(newestRestorableStart) || segno >= newestRestorableStart)
+        ? 'critical'
+        : 'warning',
+      segment,
+      `${segment} is archived but recovery cannot read it to the end (${defect.kind}: ${defect.message}); ` +
+        (needed
+          ? `replay stops at ${defect.stopLsn}, so restore targets after it are unreachable`
+          : 'no restore target on the target timeline needs it'),
+    );
   }
   for (const [, overwrite] of sortedEntries(state.overwritten)) {
     problem(
@@ -446,6 +481,21 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     divergedSegments,
     problems,
   };
+}
+
+/** Per timeline with defects, its runs without the defective segments (other timelines are not copied). */
+function withoutDefects(state: ClusterState): Map<number, Run[]> {
+  const usable = new Map<number, Run[]>();
+  for (const key of Object.keys(state.defects ?? {})) {
+    const [timeline, segno] = key.split(':').map(Number) as [number, number];
+    let runs = usable.get(timeline);
+    if (runs === undefined) {
+      runs = (state.segments[String(timeline)] ?? []).map((run): Run => [run[0], run[1]]);
+      usable.set(timeline, runs);
+    }
+    removeNumber(runs, segno);
+  }
+  return usable;
 }
 
 /** A record's entries in key order, so reports do not depend on the order objects arrived in. */

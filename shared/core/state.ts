@@ -23,6 +23,7 @@ import {
 } from './keys.js';
 import { isWalFileName, parseWalFileName, segmentOfLsn } from './lsn.js';
 import { addNumber, findRun, hasNumber, type Run, removeNumber, runsFromSorted } from './runs.js';
+import type { SegmentDefect } from './segment-summary.js';
 import {
   type BackupMetadataFacts,
   type Parsed,
@@ -102,6 +103,18 @@ export interface ClusterState {
    * but no commit found or the content was unreadable.
    */
   commits?: Record<string, SegmentCommit | null>;
+  /**
+   * Archived segments whose content recovery cannot read to the end, by `"<timeline>:<segno>"` (the content
+   * scan in `all` mode; not part of the listing-derived state). The analysis treats them as missing.
+   */
+  defects?: Record<string, StoredSegmentDefect>;
+}
+
+/** A segment defect as the state keeps it: with the object it was read from, so a replacement is re-read. */
+export interface StoredSegmentDefect extends SegmentDefect {
+  /** The key that was read, relative to the cluster root (`wal_005/…`). */
+  readonly key: string;
+  readonly etag: string | null;
 }
 
 /** How many unknown keys a state names before it only counts them. */

@@ -15,6 +15,7 @@ import { Hono } from 'hono';
 import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
+import type { ContentMode } from '../config/monitor-config.js';
 import type { Thresholds } from '../core/config.js';
 import { type Compression, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
@@ -23,6 +24,7 @@ import { reconcileArchive } from '../events/reconcile-archive.js';
 import { parseNotification } from '../events/s3-notification.js';
 import { readArchiveDocument } from '../events/s3-objects.js';
 import { refreshChainCommits } from '../monitor/chain-content.js';
+import { scanSegmentContent } from '../monitor/segment-scan.js';
 import { sweep } from '../monitor/sweep.js';
 import { openDirSource } from '../sources/dir-source.js';
 import { createS3Client, openS3Source } from '../sources/s3-source.js';
@@ -61,6 +63,8 @@ export interface LocalMonitorOptions {
   /** Alert destinations besides the console. */
   readonly alertWebhookUrl?: string;
   readonly alertTopicArn?: string;
+  /** Which segment bodies to read. @default 'chain-ends' */
+  readonly readContent?: ContentMode;
   /** Where alert lines and notices go. @default stderr */
   readonly log?: (line: string) => void;
 }
@@ -102,14 +106,30 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       : options.archiveDir
         ? await openDirSource(await ensureFolder(options.archiveDir))
         : undefined;
-  const content = contentSource
-    ? {
-        getState: (id: string) => getClusterState(store.db, store.table, id),
-        putState: (state: ClusterState, ver: number) => putClusterState(store.db, store.table, state, ver),
-        source: contentSource,
-        now: Date.now,
-      }
-    : undefined;
+  const contentMode = options.readContent ?? 'chain-ends';
+  const content =
+    contentSource && contentMode !== 'off'
+      ? {
+          getState: (id: string) => getClusterState(store.db, store.table, id),
+          putState: (state: ClusterState, ver: number) => putClusterState(store.db, store.table, state, ver),
+          source: contentSource,
+          now: Date.now,
+        }
+      : undefined;
+  /** The content steps of one cluster: chain-end commits, then (mode `all`) the segment scan. */
+  const readContent = async (clusterId: string): Promise<void> => {
+    if (!content) return;
+    await refreshChainCommits(content, clusterId);
+    if (contentMode !== 'all') return;
+    const scan = await scanSegmentContent({ ...content, db: store.db, table: store.table }, clusterId, {
+      maxReads: 256,
+    });
+    for (const name of scan.defects)
+      log(
+        `walwatch: ${clusterId}: ${name} cannot be read to its end by recovery (GET /clusters/…/segments/${name})`,
+      );
+    for (const error of scan.errors) log(`walwatch: ${clusterId}: segment content unreadable: ${error}`);
+  };
   const ingest = async (events: Parameters<typeof foldEvents>[1][number]['event'][]): Promise<void> => {
     const result = await foldEvents(
       fold,
@@ -121,7 +141,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       const clusters = new Set(
         events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
       );
-      for (const id of clusters) await refreshChainCommits(content, id);
+      for (const id of clusters) await readContent(id);
     }
   };
 
@@ -164,7 +184,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
   const runSweep = (): Promise<unknown> => {
     sweeping = sweeping
       .then(async () => {
-        if (content) for (const id of await data.listClusterIds()) await refreshChainCommits(content, id);
+        if (content) for (const id of await data.listClusterIds()) await readContent(id);
       })
       .then(() =>
         sweep({

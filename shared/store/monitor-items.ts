@@ -12,6 +12,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
 import { getClusterState, listClusterIds } from './cluster-states.js';
 import { isConditionFailure, translateStoreError } from './errors.js';
+import { getSegmentSummary } from './segment-summaries.js';
 
 /** Partition key of a cluster's gap acknowledgements. */
 export function acknowledgementsKey(clusterId: string): string {
@@ -26,6 +27,8 @@ export function alertStateKey(clusterId: string): string {
 /** The `MonitorData` of a DynamoDB table. */
 export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: string): MonitorData {
   return {
+    getSegmentSummary: (clusterId, timeline, segno) =>
+      getSegmentSummary(db, table, clusterId, timeline, segno),
     listClusterIds: () => listClusterIds(db, table),
     getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
     getAcknowledgements: async (clusterId) => {

@@ -7,6 +7,8 @@
  * | segment fact | `s#<timeline 8 hex><segno 16 hex>#<cluster>` | every key (compression variant) naming that segment → fact |
  * | cluster state | `c#<cluster>` | the `ClusterState` without its backups, gzip-compressed JSON |
  * | cluster backups | `b#<cluster>` | the state's `backups`, gzip-compressed JSON (see `cluster-states.ts`) |
+ * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | what reading the segment found (`segment-summaries.ts`) |
+ * | scan cursor | `r#<cluster>` | how far the content scan has read (`segment-summaries.ts`) |
  *
  * Every item carries `ver`, the optimistic-locking version its conditional writes check.
  *
@@ -31,6 +33,16 @@ export function objectFactKey(key: string): string {
 /** Partition key of the fact item of segment (timeline, segno) of a cluster. */
 export function segmentFactKey(clusterId: string, timeline: number, segno: number): string {
   return `s#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+}
+
+/** Partition key of the content summary of segment (timeline, segno) of a cluster. */
+export function segmentSummaryKey(clusterId: string, timeline: number, segno: number): string {
+  return `w#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+}
+
+/** Partition key of a cluster's content scan cursor. */
+export function scanCursorKey(clusterId: string): string {
+  return `r#${clusterId}`;
 }
 
 /** Partition key of a cluster's state, also its sort key in the index's `clusters` partition. */

@@ -592,7 +592,12 @@ class SegmentScan {
       const next = this.continueRecord(at, remaining, joins ? carried : undefined);
       if (next === undefined) return;
       at = next.at;
-      if (next.kind === 'done' && joins && !this.takePending(carried as PendingRecord)) return;
+      if (next.kind === 'done' && joins) {
+        const taken = this.takePending(carried as PendingRecord);
+        // The record ends here, past the page headers inside it (not at its LSN plus its length).
+        if (taken || this.end === 'switch') this.endOffset = next.at;
+        if (!taken) return;
+      }
     } else if (carried !== undefined) {
       if (first.info & PageFlag.firstIsOverwriteContRecord) {
         this.abandonedRecordLsn = carried.lsn;
@@ -699,7 +704,11 @@ class SegmentScan {
       }
       const next = this.continueRecord(pageEnd + header.size, totalLength - firstPart, pending);
       if (next === undefined) return;
-      if (next.kind === 'done' && !this.takePending(pending)) return;
+      if (next.kind === 'done') {
+        const taken = this.takePending(pending);
+        if (taken || this.end === 'switch') this.endOffset = next.at;
+        if (!taken) return;
+      }
       at = next.at;
     }
   }

@@ -352,6 +352,64 @@ describe('analyzeCluster', () => {
     );
   });
 
+  it('treats a segment recovery cannot read as missing and says why', () => {
+    const state = stateOf(
+      generateArchive({ clusterId: 'c', segmentSize: 16 * MIB, segments: 10, switches: [], backups: [1] }),
+    );
+    const healthy = analyzeCluster(state, { now: storedAt(10) + MINUTE });
+    expect(healthy.latestRecoverable?.segment).toBe('00000001000000000000000A');
+    const runsBefore = structuredClone(state.segments);
+
+    const corrupt: ClusterState = {
+      ...state,
+      defects: {
+        '1:6': {
+          kind: 'corrupt',
+          message: 'incorrect resource manager data checksum in record at 0/6001234',
+          stopLsn: '0/6001200',
+          key: 'wal_005/000000010000000000000006.lz4',
+          etag: 'e1',
+        },
+      },
+    };
+    const report = analyzeCluster(corrupt, { now: storedAt(10) + MINUTE });
+    expect(report.latestRecoverable?.segment).toBe('000000010000000000000005');
+    expect(report.status).toBe('critical');
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        kind: 'wal-corrupt',
+        severity: 'critical',
+        subject: '000000010000000000000006',
+      }),
+    ]);
+    expect(report.problems[0]?.message).toContain('replay stops at 0/6001200');
+    // The gap it leaves is listed, but as the corrupt segment's problem, not a missing one.
+    expect(report.gaps).toEqual([
+      expect.objectContaining({ firstSegment: '000000010000000000000006', status: 'lost', count: 1 }),
+    ]);
+    // The timeline still counts what is archived.
+    expect(report.timelines[0]?.segments).toBe(healthy.timelines[0]?.segments);
+    // The core state is not changed by the analysis.
+    expect(state.segments).toEqual(runsBefore);
+  });
+
+  it('rates a corrupt segment before the newest restorable backup as a warning', () => {
+    const state = stateOf(
+      generateArchive({ clusterId: 'c', segmentSize: 16 * MIB, segments: 10, switches: [], backups: [1, 8] }),
+    );
+    const report = analyzeCluster(
+      {
+        ...state,
+        defects: {
+          '1:5': { kind: 'zeroed', message: 'zeroed', stopLsn: '0/5000000', key: 'k', etag: null },
+        },
+      },
+      { now: storedAt(10) + MINUTE },
+    );
+    expect(report.latestRecoverable?.segment).toBe('00000001000000000000000A');
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'wal-corrupt', severity: 'warning' })]);
+  });
+
   it('uses commit times read from segment content for the latest recoverable point', () => {
     const state = stateOf(generateArchive({ ...failover, holes: [] }));
     const commit = { lastCommitTime: '2026-11-01T00:29:30.123456Z', lastCommitLsn: '0/1EFFFF00' };

@@ -1,0 +1,248 @@
+/**
+ * The content scan (`WALWATCH_READ_CONTENT=all`): reads every archived segment once, stores its summary
+ * and keeps the segments recovery cannot read to the end in the cluster state (`defects`), where the
+ * analysis treats them as missing.
+ *
+ * It walks each cluster's present segments in (timeline, segno) order from a stored cursor, reading those
+ * without a summary, a bounded number per run. New segments are reached on the next run; segments that
+ * arrive behind the cursor (a filled hole, an adopted listing) and replaced objects on the next pass over
+ * the whole archive, which starts at most once per `passIntervalMs` — segments already summarized cost one
+ * batched read per 100 then, never a download.
+ */
+
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { compressionMethodOfKey } from '../codec/compression-method.js';
+import { decompress } from '../codec/decompress.js';
+import type { Run } from '../core/runs.js';
+import { judgeSegment, type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
+import { type ClusterState, type StoredSegmentDefect, segmentKey } from '../core/state.js';
+import { readSegment } from '../core/wal/wal-reader.js';
+import type { ArchiveSource } from '../sources/archive-source.js';
+import type { VersionedState } from '../store/cluster-states.js';
+import { getFactItems } from '../store/fact-items.js';
+import {
+  getScanCursor,
+  putScanCursor,
+  putSegmentSummary,
+  type ScanCursor,
+  type StoredSegmentSummary,
+  summarizedSegments,
+} from '../store/segment-summaries.js';
+import { segmentFactKey } from '../store/table.js';
+
+/** What the scan needs: the table, state access with optimistic writes, and the archive's objects. */
+export interface SegmentScanDependencies {
+  readonly db: DynamoDBDocumentClient;
+  readonly table: string;
+  readonly getState: (clusterId: string) => Promise<VersionedState | undefined>;
+  readonly putState: (state: ClusterState, ver: number) => Promise<'written' | 'conflict'>;
+  readonly source: ArchiveSource;
+  readonly now: () => number;
+}
+
+/** Limits of one run. */
+export interface SegmentScanOptions {
+  /** Segments downloaded at most per cluster and run (default 64). */
+  readonly maxReads?: number;
+  /** Stop starting new reads after this epoch-ms time (a Lambda's remaining time). */
+  readonly deadline?: number;
+  /** Least time between two passes over the whole archive (default 24 h). */
+  readonly passIntervalMs?: number;
+}
+
+/** What one run did for a cluster. */
+export interface SegmentScanResult {
+  /** Segments downloaded and summarized. */
+  readonly read: number;
+  /** Segments found sound before and skipped. */
+  readonly skipped: number;
+  /** Defects found in this run, by WAL file name. */
+  readonly defects: readonly string[];
+  /** Segments that could not be read (missing, unreadable compression): no defect, no summary of content. */
+  readonly errors: readonly string[];
+  /** Whether the cursor reached the newest segment. */
+  readonly caughtUp: boolean;
+}
+
+const DEFAULT_MAX_READS = 64;
+const DEFAULT_PASS_INTERVAL_MS = 24 * 3_600_000;
+const LOOK_AHEAD = 100;
+const STATE_ATTEMPTS = 6;
+
+/** Runs the content scan of one cluster once. */
+export async function scanSegmentContent(
+  deps: SegmentScanDependencies,
+  clusterId: string,
+  options: SegmentScanOptions = {},
+): Promise<SegmentScanResult> {
+  const maxReads = options.maxReads ?? DEFAULT_MAX_READS;
+  const passIntervalMs = options.passIntervalMs ?? DEFAULT_PASS_INTERVAL_MS;
+  const stored = await deps.getState(clusterId);
+  const result = { read: 0, skipped: 0, defects: [] as string[], errors: [] as string[], caughtUp: false };
+  if (!stored) return { ...result, caughtUp: true };
+  const { state } = stored;
+  const read = await getScanCursor(deps.db, deps.table, clusterId);
+  let cursor: Omit<ScanCursor, 'ver'> = read;
+  let pending = segmentsAfter(state, cursor.timeline, cursor.segno);
+  if (pending.length === 0 && deps.now() - cursor.passStartedAt >= passIntervalMs) {
+    cursor = { ...cursor, timeline: 0, segno: -1, passStartedAt: deps.now() };
+    pending = segmentsAfter(state, 0, -1);
+  }
+  if (read.ver === 0) cursor = { ...cursor, passStartedAt: deps.now() };
+
+  const found = new Map<string, StoredSegmentDefect | null>();
+  while (pending.length > 0 && result.read < maxReads) {
+    if (options.deadline !== undefined && deps.now() >= options.deadline) break;
+    const window = pending.slice(0, LOOK_AHEAD);
+    const known = await summarizedSegments(deps.db, deps.table, clusterId, window);
+    const facts = await getFactItems(
+      deps.db,
+      deps.table,
+      window.map(({ timeline, segno }) => segmentFactKey(clusterId, timeline, segno)),
+    );
+    let handled = 0;
+    for (const segment of window) {
+      if (result.read >= maxReads) break;
+      if (options.deadline !== undefined && deps.now() >= options.deadline) break;
+      const id = segmentKey(segment.timeline, segment.segno);
+      const item = facts.get(segmentFactKey(clusterId, segment.timeline, segment.segno));
+      const present = Object.entries(item?.facts ?? {})
+        .filter(([, stored]) => stored.fact.present)
+        .sort(([, a], [, b]) => b.fact.at - a.fact.at)[0];
+      const summary = known.get(id);
+      if (present && !(summary && summary.key === present[0] && summary.etag === present[1].fact.etag)) {
+        const outcome = await readOne(
+          deps,
+          state,
+          cursor,
+          clusterId,
+          segment,
+          present[0],
+          present[1].fact.etag,
+        );
+        result.read++;
+        if (outcome.systemIdentifier && !cursor.systemIdentifier)
+          cursor = { ...cursor, systemIdentifier: outcome.systemIdentifier };
+        if (outcome.error) result.errors.push(`${outcome.name}: ${outcome.error}`);
+        if (outcome.defect) result.defects.push(outcome.name);
+        found.set(id, outcome.defect);
+      } else {
+        result.skipped++;
+      }
+      cursor = { ...cursor, timeline: segment.timeline, segno: segment.segno };
+      handled++;
+    }
+    pending = pending.slice(handled);
+    if (handled < window.length) break;
+  }
+  result.caughtUp = pending.length === 0;
+
+  await recordDefects(deps, clusterId, found);
+  await putScanCursor(deps.db, deps.table, clusterId, read, cursor);
+  return result;
+}
+
+interface ReadOutcome {
+  readonly name: string;
+  readonly defect: StoredSegmentDefect | null;
+  readonly error: string | null;
+  readonly systemIdentifier: string | null;
+}
+
+async function readOne(
+  deps: SegmentScanDependencies,
+  state: ClusterState,
+  cursor: Omit<ScanCursor, 'ver'>,
+  clusterId: string,
+  segment: { timeline: number; segno: number },
+  key: string,
+  etag: string | null,
+): Promise<ReadOutcome> {
+  const { baseName, method } = compressionMethodOfKey(key);
+  let summary: SegmentSummary | null = null;
+  let readError: string | null = null;
+  try {
+    const body = await deps.source.read(key);
+    const bytes = await decompress(body, method, { maxBytes: state.segmentSize });
+    summary = summarizeSegment(readSegment(bytes, { fileName: baseName }));
+  } catch (error) {
+    readError = `${(error as Error).name}: ${(error as Error).message}`;
+  }
+  const judged =
+    summary &&
+    judgeSegment(summary, {
+      ...segment,
+      segmentSize: state.segmentSize,
+      systemIdentifier: cursor.systemIdentifier,
+    });
+  const relative = clusterId === '' ? key : key.slice(clusterId.length + 1);
+  const defect: StoredSegmentDefect | null = judged ? { ...judged, key: relative, etag } : null;
+  const stored: StoredSegmentSummary = {
+    clusterId,
+    ...segment,
+    key,
+    etag,
+    readAt: deps.now(),
+    summary,
+    readError,
+    defect: judged ?? null,
+  };
+  await putSegmentSummary(deps.db, deps.table, stored);
+  return {
+    name: baseName,
+    defect,
+    error: readError,
+    systemIdentifier: summary && !judged ? summary.systemIdentifier : null,
+  };
+}
+
+/** Adds found defects to the state and drops those a new read found sound, with optimistic retries. */
+async function recordDefects(
+  deps: SegmentScanDependencies,
+  clusterId: string,
+  found: ReadonlyMap<string, StoredSegmentDefect | null>,
+): Promise<void> {
+  if (found.size === 0) return;
+  for (let attempt = 0; attempt < STATE_ATTEMPTS; attempt++) {
+    const stored = await deps.getState(clusterId);
+    if (!stored) return;
+    const defects = { ...(stored.state.defects ?? {}) };
+    let changed = false;
+    for (const [id, defect] of found) {
+      if (defect) {
+        if (JSON.stringify(defects[id]) !== JSON.stringify(defect)) changed = true;
+        defects[id] = defect;
+      } else if (id in defects) {
+        delete defects[id];
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    if ((await deps.putState({ ...stored.state, defects }, stored.ver)) === 'written') return;
+  }
+  throw new Error(
+    'the cluster state kept changing while recording segment defects; the next run tries again',
+  );
+}
+
+/** Present segments after (timeline, segno), in (timeline, segno) order. */
+function segmentsAfter(
+  state: ClusterState,
+  timeline: number,
+  segno: number,
+): Array<{ timeline: number; segno: number }> {
+  const out: Array<{ timeline: number; segno: number }> = [];
+  const timelines = Object.keys(state.segments)
+    .map(Number)
+    .filter((t) => t >= timeline)
+    .sort((a, b) => a - b);
+  for (const t of timelines) {
+    for (const [first, last] of state.segments[String(t)] as Run[]) {
+      for (let n = t === timeline ? Math.max(first, segno + 1) : first; n <= last; n++) {
+        out.push({ timeline: t, segno: n });
+        if (out.length >= 10_000) return out;
+      }
+    }
+  }
+  return out;
+}
