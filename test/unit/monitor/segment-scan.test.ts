@@ -1,0 +1,199 @@
+/**
+ * The content scan's bookkeeping against dynalite, with the real fold: each segment is read once, the
+ * cursor moves a bounded number of segments per run, a new pass re-reads only replaced objects, a defect
+ * lands in the state and leaves it when a sound copy replaces the object, and unreadable objects are
+ * errors, not defects. Segment bodies are built here: a long page header and one `XLOG_SWITCH` record
+ * (a sound segment), or the same with one byte changed (a corrupt one); PostgreSQL-written WAL is covered by
+ * `test/integration/segment-scan-postgres.test.ts`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeCluster } from '../../../shared/core/analyze.js';
+import type { ObjectEvent } from '../../../shared/core/facts.js';
+import { segmentStartLsn, walFileName } from '../../../shared/core/lsn.js';
+import { computeCrc32c } from '../../../shared/core/wal/crc32c.js';
+import { scanSegmentContent } from '../../../shared/monitor/segment-scan.js';
+import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
+import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
+import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
+import { getSegmentSummary } from '../../../shared/store/segment-summaries.js';
+import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
+
+const ROOT = 'spilo/scan/wal/15';
+const SEGMENT_SIZE = 1024 * 1024;
+const SYSTEM_ID = 7_500_000_000_000_000_001n;
+const START = Date.parse('2026-11-24T10:00:00Z');
+
+/** A segment holding one `XLOG_SWITCH` record after its long page header, then zeros. */
+function switchSegment(segno: number, systemIdentifier = SYSTEM_ID): Uint8Array {
+  const bytes = new Uint8Array(SEGMENT_SIZE);
+  const view = new DataView(bytes.buffer);
+  view.setUint16(0, 0xd110, true); // XLOG_PAGE_MAGIC of PostgreSQL 15
+  view.setUint16(2, 0x0002, true); // XLP_LONG_HEADER
+  view.setUint32(4, 1, true); // timeline
+  view.setBigUint64(8, segmentStartLsn(segno, SEGMENT_SIZE), true);
+  view.setBigUint64(24, systemIdentifier, true);
+  view.setUint32(32, SEGMENT_SIZE, true);
+  view.setUint32(36, 8192, true);
+  const record = 40;
+  view.setUint32(record, 24, true); // xl_tot_len: a header without data
+  bytes[record + 16] = 0x40; // XLOG_SWITCH
+  bytes[record + 17] = 0; // RM_XLOG_ID
+  view.setUint32(record + 20, computeCrc32c(bytes, record, record + 20), true);
+  return bytes;
+}
+
+let dynamo: LocalDynamo;
+let tables = 0;
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+async function setup(segments: number) {
+  const table = await dynamo.createTable(`scan-${tables++}`);
+  const bodies = new Map<string, Uint8Array>();
+  const reads: string[] = [];
+  const fold: FoldDependencies = {
+    db: dynamo.db,
+    table,
+    segmentSizeOf: () => SEGMENT_SIZE,
+    readDocument: async () => ({ error: 'no documents here' }),
+  };
+  let clock = START;
+  let sequencer = 0x100;
+  const store = async (segno: number, body: Uint8Array, etag: string, extension = '.lz4') => {
+    const key = `${ROOT}/wal_005/${walFileName(1, segno, SEGMENT_SIZE)}${extension}`;
+    bodies.set(key, body);
+    clock += 1000;
+    const event: ObjectEvent = {
+      key,
+      type: 'created',
+      at: clock,
+      sequencer: (sequencer++).toString(16).toUpperCase(),
+      size: body.length,
+      etag,
+    };
+    const result = await foldEvents(fold, [{ id: key, event }]);
+    expect(result.failures.size).toBe(0);
+  };
+  const source: ArchiveSource = {
+    description: 'test',
+    list: async function* () {},
+    read: async (key) => {
+      reads.push(key);
+      const body = bodies.get(key);
+      if (!body) throw new Error(`${key}: not found`);
+      return body;
+    },
+  };
+  for (let segno = 1; segno <= segments; segno++)
+    await store(segno, uncompressed(switchSegment(segno)), `e${segno}`, '');
+  const deps = {
+    db: dynamo.db,
+    table,
+    source,
+    getState: (id: string) => getClusterState(dynamo.db, table, id),
+    putState: (state: Parameters<typeof putClusterState>[2], ver: number) =>
+      putClusterState(dynamo.db, table, state, ver),
+    now: () => clock,
+  };
+  return { deps, reads, store, table };
+}
+
+/** Uncompressed objects (WAL-G's `none`) keep the test free of a compressor. */
+const uncompressed = (bytes: Uint8Array): Uint8Array => bytes;
+
+describe('scanSegmentContent', () => {
+  it('reads each segment once, a bounded number per run, and stores its summary', async () => {
+    const { deps, reads, table } = await setup(10);
+    const first = await scanSegmentContent(deps, ROOT, { maxReads: 4 });
+    expect(first).toMatchObject({ read: 4, caughtUp: false, defects: [], errors: [] });
+    const second = await scanSegmentContent(deps, ROOT, { maxReads: 4 });
+    expect(second).toMatchObject({ read: 4, caughtUp: false });
+    const third = await scanSegmentContent(deps, ROOT, { maxReads: 4 });
+    expect(third).toMatchObject({ read: 2, caughtUp: true });
+    expect(new Set(reads).size).toBe(10);
+    expect(reads.length).toBe(10);
+    expect(await scanSegmentContent(deps, ROOT)).toMatchObject({ read: 0, skipped: 0, caughtUp: true });
+
+    const stored = await getSegmentSummary(dynamo.db, table, ROOT, 1, 7);
+    expect(stored).toMatchObject({
+      key: `${ROOT}/wal_005/000000010000000000000007`,
+      etag: 'e7',
+      defect: null,
+      readError: null,
+      summary: {
+        startLsn: '0/700000',
+        systemIdentifier: SYSTEM_ID.toString(),
+        segmentSize: SEGMENT_SIZE,
+        postgresVersion: 15,
+        end: 'switch',
+        endsWithSwitch: true,
+        recordCount: 1,
+      },
+    });
+  });
+
+  it('finds a corrupt segment, cuts the recoverable point there, and clears it when a sound copy replaces it', async () => {
+    const { deps, store } = await setup(6);
+    const corrupt = switchSegment(4);
+    corrupt[40 + 16] = 0x41; // the record's info byte: its CRC no longer matches
+    await store(4, corrupt, 'bad', '');
+    const scan = await scanSegmentContent(deps, ROOT);
+    expect(scan.defects).toEqual(['000000010000000000000004']);
+    const state = (await deps.getState(ROOT))?.state;
+    expect(state?.defects?.['1:4']).toMatchObject({
+      kind: 'corrupt',
+      stopLsn: '0/400028',
+      key: 'wal_005/000000010000000000000004',
+      etag: 'bad',
+    });
+    const report = analyzeCluster(state as NonNullable<typeof state>, { now: deps.now() });
+    expect(report.problems.map((p) => p.kind)).toContain('wal-corrupt');
+
+    // The good copy archived again: the next pass re-reads the replaced object only.
+    await store(4, switchSegment(4), 'good', '');
+    const before = await scanSegmentContent(deps, ROOT);
+    expect(before.read).toBe(0);
+    const pass = await scanSegmentContent(deps, ROOT, { passIntervalMs: 0 });
+    expect(pass).toMatchObject({ read: 1, skipped: 5, defects: [] });
+    expect((await deps.getState(ROOT))?.state.defects).toEqual({});
+  });
+
+  it('reports a segment of another database system and one with a foreign header as defects', async () => {
+    const { deps, store } = await setup(3);
+    await store(4, switchSegment(4, 42n), 'foreign', '');
+    await store(5, switchSegment(9), 'renamed', '');
+    const scan = await scanSegmentContent(deps, ROOT);
+    expect(scan.defects).toEqual(['000000010000000000000004', '000000010000000000000005']);
+    const defects = (await deps.getState(ROOT))?.state.defects ?? {};
+    expect(defects['1:4']?.kind).toBe('foreign');
+    expect(defects['1:5']?.kind).toBe('wrong-segment');
+  });
+
+  it('records unreadable objects as errors, not defects, and goes on with the rest', async () => {
+    const { deps, store, table } = await setup(2);
+    await store(3, new TextEncoder().encode('not an lz4 frame'), 'garbage', '.lz4');
+    await store(4, switchSegment(4), 'ok4', '.lzo');
+    await store(5, switchSegment(5), 'ok5', '');
+    const scan = await scanSegmentContent(deps, ROOT);
+    expect(scan.read).toBe(5);
+    expect(scan.defects).toEqual([]);
+    expect(scan.errors).toHaveLength(2);
+    expect(scan.errors[0]).toContain('000000010000000000000003');
+    expect(scan.errors[1]).toContain('000000010000000000000004');
+    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 3))?.readError).toMatch(/lz4|frame|magic/i);
+    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 5))?.summary?.end).toBe('switch');
+    expect((await deps.getState(ROOT))?.state.defects ?? {}).toEqual({});
+  });
+
+  it('stops starting reads at the deadline and resumes there', async () => {
+    const { deps, reads } = await setup(5);
+    const stopped = await scanSegmentContent(deps, ROOT, { deadline: deps.now() });
+    expect(stopped).toMatchObject({ read: 0, caughtUp: false });
+    expect(reads).toEqual([]);
+    expect(await scanSegmentContent(deps, ROOT)).toMatchObject({ read: 5, caughtUp: true });
+  });
+});
