@@ -1,5 +1,6 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import { InstanceType, MachineImage } from 'aws-cdk-lib/aws-ec2';
+import { type ContentMode, parseContentMode } from '../shared/config/monitor-config.js';
 import { WalArchiveEncryption } from './constructs/wal-archive-bucket.js';
 import type { WalwatchStackProps } from './stacks/walwatch-stack.js';
 
@@ -49,6 +50,7 @@ export const CONTEXT_KEYS = [
   'backupsToRetain',
   'walgSettings',
   'alertEmails',
+  'segmentContent',
 ] as const;
 
 /**
@@ -168,6 +170,17 @@ export function readAppConfig(read: ContextReader): AppConfig {
     );
   }
 
+  const segmentContentText = str('segmentContent');
+  let segmentContent: ContentMode | undefined;
+  try {
+    segmentContent =
+      segmentContentText === undefined
+        ? undefined
+        : parseContentMode(segmentContentText, "context 'segmentContent'");
+  } catch (error) {
+    throw new AppConfigError((error as Error).message);
+  }
+
   return {
     stackName: str('stackName') ?? 'Walwatch',
     stackProps: {
@@ -197,6 +210,7 @@ export function readAppConfig(read: ContextReader): AppConfig {
       backupsToRetain: int('backupsToRetain'),
       walgSettings: stringMap('walgSettings'),
       alertEmails,
+      segmentContent,
     },
   };
 }

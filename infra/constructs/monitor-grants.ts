@@ -4,6 +4,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { ContentMode } from '../../shared/config/monitor-config.js';
 import { CLUSTER_INDEX } from '../../shared/store/table.js';
 import { acknowledgeWildcardResource } from './acknowledge.js';
 import type { WalwatchFunction } from './walwatch-function.js';
@@ -60,8 +61,11 @@ export interface MonitorAccess {
   readonly archiveKey?: IKey;
   /** The watched archive roots, each ending in `/`. */
   readonly archiveRoots: readonly string[];
-  /** Whether the sweeper reads chain-end segments and writes their commit times into cluster states. */
-  readonly readSegmentContent: boolean;
+  /**
+   * Which segments the sweeper reads: chain ends (commit times written into cluster states), all (also
+   * summaries, scan cursors and defects), or none.
+   */
+  readonly segmentContent: ContentMode;
 }
 
 /**
@@ -70,8 +74,8 @@ export interface MonitorAccess {
  * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
  */
 export function grantMonitorAccess(access: MonitorAccess): void {
-  const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, readSegmentContent } =
-    access;
+  const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, segmentContent } = access;
+  const readSegmentContent = segmentContent !== 'off';
   const { ingest, reconcile, sweeper, api } = functions;
   const stack = Stack.of(table);
   const indexArn = `${table.tableArn}/index/${CLUSTER_INDEX}`;
@@ -124,12 +128,20 @@ export function grantMonitorAccess(access: MonitorAccess): void {
     }),
   );
 
-  // With segment content on, the sweeper also writes cluster states (c#…): only their commit times change.
-  const sweeperPrefixes = readSegmentContent
-    ? [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#']
-    : TABLE_ACCESS.sweeper.itemPrefixes;
+  // With segment content on, the sweeper also writes cluster states (c#…): only their commit times and
+  // defects change; reading every segment, it also writes summaries (w#…) and scan cursors (r#…) and
+  // batch-reads summaries and segment facts.
+  const sweeperPrefixes = {
+    off: TABLE_ACCESS.sweeper.itemPrefixes,
+    'chain-ends': [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#'],
+    all: [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#', 'w#', 'r#'],
+  }[segmentContent];
+  const sweeperReads =
+    segmentContent === 'all'
+      ? [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem']
+      : TABLE_ACCESS.sweeper.table;
   for (const [fn, access] of [
-    [sweeper, { ...TABLE_ACCESS.sweeper, itemPrefixes: sweeperPrefixes }],
+    [sweeper, { ...TABLE_ACCESS.sweeper, table: sweeperReads, itemPrefixes: sweeperPrefixes }],
     [api, TABLE_ACCESS.api],
   ] as const) {
     fn.function.addToRolePolicy(
@@ -166,7 +178,9 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       acknowledgeWildcardResource(
         sweeper,
         resource,
-        'WAL segments under the watched archive roots only: the sweeper reads the segment at the end of each recovery chain for its last commit time.',
+        segmentContent === 'all'
+          ? 'WAL segments under the watched archive roots only: the sweeper reads each archived segment once for its summary and whether recovery can read it.'
+          : 'WAL segments under the watched archive roots only: the sweeper reads the segment at the end of each recovery chain for its last commit time.',
       );
     }
     if (archiveKey !== undefined) {

@@ -14,6 +14,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.js';
+import type { ContentMode } from '../../shared/config/monitor-config.js';
 import {
   ALARM_DEFAULTS,
   createMonitorAlarms,
@@ -82,13 +83,15 @@ export interface WalBackupMonitorProps {
    */
   readonly segmentSize?: Size;
   /**
-   * Let the sweeper read the WAL segment at the end of each recovery chain for exact last commit times
-   * (`s3:GetObject` on `<root>wal_005/*`, and writes of cluster-state items). Off: only sentinels,
-   * `metadata.json` and history files are ever read.
+   * Which WAL segment bodies the sweeper reads (`WALWATCH_READ_CONTENT`): `chain-ends`, the segment at the
+   * end of each recovery chain for exact last commit times (`s3:GetObject` on `<root>wal_005/*`, writes of
+   * cluster-state items); `all`, also every archived segment once, storing its summary and finding the
+   * segments recovery cannot read (also writes of summary and scan-cursor items, more sweeper memory);
+   * `off`: only sentinels, `metadata.json` and history files are ever read.
    *
-   * @default true
+   * @default 'chain-ends'
    */
-  readonly readSegmentContent?: boolean;
+  readonly segmentContent?: ContentMode;
   /**
    * Timeout of the ingest function; the queue's visibility timeout is six times this.
    *
@@ -320,12 +323,14 @@ export class WalBackupMonitor extends Construct {
     this.api = queryApi.api;
     this.apiUrl = queryApi.url;
 
+    const segmentContent = props.segmentContent ?? 'chain-ends';
     const sweeper = new WalwatchFunction(this, 'Sweeper', {
       entry: functionEntry('sweeper'),
       description: 'walwatch: re-analyses every cluster each minute, emits metrics, sends alerts',
       // Shorter than the schedule, so runs do not pile up.
       timeout: Duration.seconds(50),
-      memorySize: 512,
+      // Reading every segment decompresses and scans up to 16 MiB at a time: more memory, and the CPU with it.
+      memorySize: segmentContent === 'all' ? 1769 : 512,
       // The next run is a minute away; a retry would only overlap it.
       retryAttempts: 0,
       environment: {
@@ -333,7 +338,7 @@ export class WalBackupMonitor extends Construct {
         [ENV.archiveBucketName]: props.archiveBucket.bucketName,
         [ENV.alertTopicArn]: this.alertTopic.topicArn,
         [ENV.apiUrl]: this.apiUrl,
-        [ENV.readContent]: String(props.readSegmentContent ?? true),
+        [ENV.readContent]: segmentContent,
         ...thresholdEnvironment,
       },
       logRetention,
@@ -360,7 +365,7 @@ export class WalBackupMonitor extends Construct {
       archiveBucket: props.archiveBucket,
       archiveKey,
       archiveRoots: props.archiveRoots,
-      readSegmentContent: props.readSegmentContent ?? true,
+      segmentContent,
     });
     this.acknowledgeFindings();
 

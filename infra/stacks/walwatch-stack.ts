@@ -24,6 +24,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import type { ContentMode } from '../../shared/config/monitor-config.js';
 import { type SpiloCloneSource, SpiloCluster } from '../constructs/spilo-cluster.js';
 import { WalArchiveBucket, type WalArchiveEncryption } from '../constructs/wal-archive-bucket.js';
 import { WalBackupMonitor } from '../constructs/wal-backup-monitor.js';
@@ -148,6 +149,12 @@ export interface WalwatchStackProps extends StackProps {
    * @default - none; subscribe to the `AlertTopicArn` output later
    */
   readonly alertEmails?: readonly string[];
+  /**
+   * Which WAL segment bodies the monitor reads (see `WalBackupMonitorProps.segmentContent`).
+   *
+   * @default 'chain-ends'
+   */
+  readonly segmentContent?: ContentMode;
 }
 
 /**
@@ -232,6 +239,7 @@ export class WalwatchStack extends Stack {
       archiveKey: this.archive.encryptionKey,
       archiveRoots: this.archive.archiveRoots,
       alertEmails: props.alertEmails,
+      segmentContent: props.segmentContent,
     });
     this.archive.notifyQueue(this.monitor.ingestQueue);
 

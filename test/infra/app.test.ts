@@ -116,6 +116,7 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
       { alertEmails: 'dba@example.com,oncall' },
       /'alertEmails' must be comma-separated e-mail addresses, got 'oncall'/,
     ],
+    [{ segmentContent: 'every' }, /'segmentContent' must be off, chain-ends or all, got "every"/],
   ])('rejects %j, naming the key and value', (values, message) => {
     expect(() => readAppConfig(context({ ...minimal, ...values }))).toThrow(message);
   });

@@ -369,11 +369,28 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
 
     it('keeps the sweeper away from segments and cluster states when segment content is off', () => {
-      const built = build({ readSegmentContent: false });
+      const built = build({ segmentContent: 'off' });
       const statements = statementsOf(built, built.monitor.functions.sweeper);
       expect(statements.some((s) => list(s.Action).some((a) => a.startsWith('s3:')))).toBe(false);
       const put = statements.find((s) => list(s.Action).includes('dynamodb:PutItem'));
       expect(put?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*'] } });
+    });
+
+    it('lets the sweeper reading every segment write only summaries, cursors, states and alerts, with more memory', () => {
+      const built = build({ segmentContent: 'all' });
+      const statements = statementsOf(built, built.monitor.functions.sweeper);
+      const put = statements.find((s) => list(s.Action).includes('dynamodb:PutItem'));
+      expect(put?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*', 'c#*', 'w#*', 'r#*'] },
+      });
+      const reads = statements.find((s) => list(s.Action).includes('dynamodb:GetItem'));
+      expect(list(reads?.Action).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+      const read = statements.find((s) => list(s.Action).includes('s3:GetObject'));
+      expect(JSON.stringify(read?.Resource)).toContain('wal_005/*');
+      built.template.hasResourceProperties('AWS::Lambda::Function', {
+        MemorySize: 1769,
+        Environment: { Variables: Match.objectLike({ WALWATCH_READ_CONTENT: 'all' }) },
+      });
     });
 
     it('lets the API read the table and write only gap acknowledgements', () => {
