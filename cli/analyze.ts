@@ -23,6 +23,8 @@ options:
   --dir DIR                 treat DIR as the bucket (WAL-G file storage, WALG_FILE_PREFIX, works too)
   --json                    print the JSON report (spec/report.md) on stdout
   --content                 read the segments at the end of each recovery chain: exact last commit times
+  --all-segments            with --content, read every segment too and report those recovery cannot read
+                            to the end (corrupt, zeroed, renamed, another size or database system)
   --cluster ID              only this cluster (archive root, e.g. spilo/superman/wal/15)
   --segment-size SIZE       WAL segment size: bytes or 1MiB…1GiB (default 16MiB)
   --now TIME                analyse as of this ISO 8601 time (default: now)
@@ -48,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
         dir: { type: 'string' },
         json: { type: 'boolean', default: false },
         content: { type: 'boolean', default: false },
+        'all-segments': { type: 'boolean', default: false },
         cluster: { type: 'string' },
         'segment-size': { type: 'string' },
         now: { type: 'string' },
@@ -86,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
     const report = await analyzeArchive(source, {
       now,
       thresholds,
-      content: values.content,
+      content: values['all-segments'] ? 'all' : values.content,
       ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
       ...(segmentSize === undefined ? {} : { segmentSizeOf: () => segmentSize }),
       onProgress: (event) => {

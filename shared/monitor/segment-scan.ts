@@ -12,12 +12,11 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { compressionMethodOfKey } from '../codec/compression-method.js';
-import { decompress } from '../codec/decompress.js';
 import type { Run } from '../core/runs.js';
-import { judgeSegment, type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
+import { judgeSegment } from '../core/segment-summary.js';
 import { type ClusterState, type StoredSegmentDefect, segmentKey } from '../core/state.js';
-import { readSegment } from '../core/wal/wal-reader.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
+import { readSegmentSummary } from '../sources/read-segment-summary.js';
 import type { VersionedState } from '../store/cluster-states.js';
 import { getFactItems } from '../store/fact-items.js';
 import {
@@ -158,16 +157,8 @@ async function readOne(
   key: string,
   etag: string | null,
 ): Promise<ReadOutcome> {
-  const { baseName, method } = compressionMethodOfKey(key);
-  let summary: SegmentSummary | null = null;
-  let readError: string | null = null;
-  try {
-    const body = await deps.source.read(key);
-    const bytes = await decompress(body, method, { maxBytes: state.segmentSize });
-    summary = summarizeSegment(readSegment(bytes, { fileName: baseName }));
-  } catch (error) {
-    readError = `${(error as Error).name}: ${(error as Error).message}`;
-  }
+  const { baseName } = compressionMethodOfKey(key);
+  const { summary, readError } = await readSegmentSummary(deps.source, key, state.segmentSize);
   const judged =
     summary &&
     judgeSegment(summary, {

@@ -14,6 +14,7 @@ import type { ClusterReport, Problem, Report } from '../core/report.js';
 import { ClusterStatesBuilder, type ListedObject, needsContent } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
 import { commitLookup, readChainCommits } from './chain-commits.js';
+import { findSegmentDefects } from './segment-defects.js';
 
 /** Options of a full-listing analysis. */
 export interface ArchiveAnalysisOptions extends AnalysisOptions {
@@ -25,8 +26,11 @@ export interface ArchiveAnalysisOptions extends AnalysisOptions {
   readonly onProgress?: (event: { phase: 'listing' | 'reading'; done: number; total?: number }) => void;
   /** How many documents to read at once. @default 16 */
   readonly concurrency?: number;
-  /** Read the segments at the end of each recovery chain for exact last commit times. @default false */
-  readonly content?: boolean;
+  /**
+   * Read the segments at the end of each recovery chain for exact last commit times (`true`), and with
+   * `'all'` every segment too, reporting those recovery cannot read (`wal-corrupt`). @default false
+   */
+  readonly content?: boolean | 'all';
 }
 
 const PROGRESS_EVERY = 10_000;
@@ -40,11 +44,17 @@ export async function analyzeArchive(
   const builder = new ClusterStatesBuilder(options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE));
   const noContent = (): undefined => undefined;
   const documents: Array<{ object: ListedObject; compression: string }> = [];
+  const segmentKeys = new Map<string, string[]>();
   let listed = 0;
   for await (const object of source.list()) {
     const parsed = parseObjectKey(object.key);
     if (!parsed || (options.cluster !== undefined && parsed.clusterId !== options.cluster)) continue;
     listed += 1;
+    if (options.content === 'all' && parsed.object.kind === 'segment') {
+      const keys = segmentKeys.get(parsed.clusterId);
+      if (keys) keys.push(object.key);
+      else segmentKeys.set(parsed.clusterId, [object.key]);
+    }
     if (needsContent(parsed.object)) {
       const compression = 'compression' in parsed.object ? parsed.object.compression : 'none';
       documents.push({ object, compression });
@@ -59,7 +69,14 @@ export async function analyzeArchive(
   for (const { object } of documents) builder.add(object, (key) => contents.get(key));
   const states = [...builder.finish().values()].sort((a, b) => a.id.localeCompare(b.id));
   const clusters: ClusterReport[] = [];
-  for (const state of states) {
+  for (const listedState of states) {
+    let state = listedState;
+    const scanErrors: string[] = [];
+    if (options.content === 'all') {
+      const scan = await findSegmentDefects(source, state, segmentKeys.get(state.id) ?? [], options);
+      state = { ...state, defects: scan.defects };
+      scanErrors.push(...scan.errors);
+    }
     const report = analyzeCluster(state, options);
     if (!options.content || report.recoverableIntervals.length === 0) {
       clusters.push(report);
@@ -67,11 +84,11 @@ export async function analyzeArchive(
     }
     const { commits, errors } = await readChainCommits(source, report);
     const exact = analyzeCluster(state, { ...options, segmentCommit: commitLookup(commits) });
-    const unreadable: Problem[] = errors.map((error) => ({
+    const unreadable: Problem[] = [...scanErrors, ...errors].map((error) => ({
       kind: 'content-unreadable',
       severity: 'info',
       subject: error.slice(0, 24),
-      message: `segment content could not be read for commit times: ${error}`,
+      message: `segment content could not be read: ${error}`,
     }));
     clusters.push({ ...exact, problems: [...exact.problems, ...unreadable] });
   }

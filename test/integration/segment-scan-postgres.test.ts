@@ -9,13 +9,18 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterReport } from '../../shared/core/report.js';
 import type { SegmentSummary } from '../../shared/core/segment-summary.js';
 import { type LocalMonitor, startLocalMonitor } from '../../shared/local/local-monitor.js';
 import { type PostgresHarness, startPostgres } from '../support/postgres.js';
+import { runCommand } from '../support/postgres-exec.js';
 import { type FailoverScenario, runFailoverScenario } from '../support/postgres-scenario.js';
 import { parsePgLsn } from '../support/postgres-wal.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
 const CLUSTER = 'spilo/scan/wal/15';
 
@@ -158,6 +163,29 @@ describe('the content scan on an archive written by PostgreSQL 15', () => {
 
     const read = (await getJson<SegmentRead>(monitor, `${clusterPath}/segments/${victim}`)).body;
     expect(read.defect?.kind).toBe('corrupt');
+
+    // `walwatch analyze --content --all-segments` finds the same from a listing, with exit code 2.
+    const analyze = async (dir: string) => {
+      const run = await runCommand(
+        TSX,
+        ['cli/main.ts', 'analyze', '--dir', dir, '--json', '--content', '--all-segments', '--quiet'].concat([
+          '--segment-size',
+          String(pg.walSegmentSize),
+        ]),
+        { cwd: REPO_ROOT, allowedExitCodes: [0, 1, 2, 3] },
+      );
+      const clusters = (JSON.parse(run.stdout.toString('utf8')) as { clusters: ClusterReport[] }).clusters;
+      return { exitCode: run.exitCode, cluster: clusters[0] as ClusterReport };
+    };
+    const analyzed = await analyze(copy);
+    expect(analyzed.exitCode).toBe(2);
+    expect(analyzed.cluster.latestRecoverable?.segment).toBe(before);
+    expect(analyzed.cluster.problems.filter((p) => p.kind === 'wal-corrupt').map((p) => p.subject)).toEqual([
+      victim,
+    ]);
+    const sound = await analyze(pg.bucketDir);
+    expect(sound.cluster.problems.map((p) => p.kind)).not.toContain('wal-corrupt');
+    expect(sound.cluster.latestRecoverable?.timeline).toBe(2);
 
     // PostgreSQL's archive recovery of the same archive ends where the defect says replay stops.
     const recovery = await pg.restoreBackup(scenario.backup.name, { archiveRoot: join(copy, CLUSTER) });

@@ -1,0 +1,32 @@
+/**
+ * Reads one archived segment object and summarizes its content: download, decompress by the key's
+ * extension, scan with the WAL reader. Unreadable objects (missing, `.lzo`, encrypted, a damaged
+ * compressed frame) give `readError`, never an exception: WAL-G may still read them, so they are not
+ * judged as WAL.
+ */
+import { compressionMethodOfKey } from '../codec/compression-method.js';
+import { decompress } from '../codec/decompress.js';
+import { type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
+import { readSegment } from '../core/wal/wal-reader.js';
+import type { ArchiveSource } from './archive-source.js';
+
+/** A summary, or why the object could not be read as WAL at all. */
+export type SegmentSummaryRead =
+  | { readonly summary: SegmentSummary; readonly readError: null }
+  | { readonly summary: null; readonly readError: string };
+
+/** Reads and summarizes the segment object `key` of a cluster with `segmentSize`-byte segments. */
+export async function readSegmentSummary(
+  source: ArchiveSource,
+  key: string,
+  segmentSize: number,
+): Promise<SegmentSummaryRead> {
+  const { baseName, method } = compressionMethodOfKey(key);
+  try {
+    const body = await source.read(key);
+    const bytes = await decompress(body, method, { maxBytes: segmentSize });
+    return { summary: summarizeSegment(readSegment(bytes, { fileName: baseName })), readError: null };
+  } catch (error) {
+    return { summary: null, readError: `${(error as Error).name}: ${(error as Error).message}` };
+  }
+}
