@@ -60,9 +60,18 @@ export function resolveApiBase(location: Location, document: Document): string {
   return base.replace(/\/+$/, '');
 }
 
+/**
+ * Sends one request: the browser's `fetch`, or one that signs it first (the hosted page's SigV4 signer).
+ * It may throw for a network failure, as `fetch` does.
+ */
+export type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
+
 /** A client bound to one API base URL. */
 export class ApiClient {
-  constructor(private readonly base: string) {}
+  constructor(
+    private readonly base: string,
+    private readonly send: Fetcher = (url, init) => fetch(url, init),
+  ) {}
 
   /** Every cluster, with the fleet columns. */
   fleet(): Promise<ApiResult<FleetResponse>> {
@@ -93,7 +102,7 @@ export class ApiClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(`${this.base}${path}`, {
+      response = await this.send(`${this.base}${path}`, {
         method: options.method ?? 'GET',
         headers,
         cache: 'no-store',

@@ -2,17 +2,28 @@
 /**
  * The dashboard's entry point: hash routes (`#/` for the fleet, `#/clusters/<encoded id>` for one cluster,
  * so a static host needs no rewrites), and polling every few seconds for live updates without a reload.
+ * The hosted page (`site-config.ts`) first loads `sign-in.js`, signs the person in and signs every request.
  */
-import { ApiClient, type ClusterResponse, type FleetResponse, resolveApiBase } from './api.js';
+import { ApiClient, type ClusterResponse, type FleetResponse } from './api.js';
 import { ClusterView } from './cluster-view.js';
 import { h, replaceChildren } from './dom.js';
 import { renderFleet } from './fleet-view.js';
 import { STATUS_LABEL, STATUS_RANK } from './format.js';
+import { type AwsSiteConfig, loadSiteConfig } from './site-config.js';
 
 /** How often the page asks for fresh data; new objects show within this plus the request time. */
 const POLL_INTERVAL_MS = 2_000;
 
 type Route = { readonly view: 'fleet' } | { readonly view: 'cluster'; readonly id: string };
+
+/** Who is signed in on the hosted page, and how to sign out. */
+interface Account {
+  readonly username: string;
+  readonly signOut: () => void;
+}
+
+/** Set before a reload that follows a sign-out or an ended session, for the sign-in form to say why. */
+const NOTICE_KEY = 'walwatch-sign-in-notice';
 
 function readRoute(hash: string): Route {
   const match = /^#\/clusters\/([^/]+)$/.exec(hash);
@@ -37,6 +48,7 @@ class Dashboard {
   constructor(
     root: HTMLElement,
     private readonly api: ApiClient,
+    account?: Account,
   ) {
     this.connection = h(
       'p',
@@ -53,6 +65,7 @@ class Dashboard {
         h('h1', {}, h('a', { href: '#/' }, 'walwatch')),
         h('span', { class: 'tagline' }, 'the latest point you can actually restore to'),
         h('div', { class: 'freshness' }, this.connection, this.updated),
+        account ? accountControls(account) : null,
       ),
       this.main,
     );
@@ -163,5 +176,58 @@ class Dashboard {
   }
 }
 
+function accountControls(account: Account): HTMLElement {
+  const button = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
+  button.addEventListener('click', account.signOut);
+  return h('div', { class: 'account' }, h('span', { 'data-field': 'username' }, account.username), button);
+}
+
+async function startSignedIn(root: HTMLElement, config: AwsSiteConfig): Promise<void> {
+  replaceChildren(root, h('p', {}, 'Loading sign-in…'));
+  const reloadWith = (notice: string) => {
+    sessionStorage.setItem(NOTICE_KEY, notice);
+    location.reload();
+  };
+  const notice = sessionStorage.getItem(NOTICE_KEY) ?? undefined;
+  sessionStorage.removeItem(NOTICE_KEY);
+  // Its own bundle: the AWS SDK loads only on this page.
+  const { signIn } = await import('./sign-in.js');
+  const session = await signIn(root, config, {
+    ...(notice ? { notice } : {}),
+    onSessionEnded: (error) => reloadWith(error.message),
+  });
+  const account: Account = {
+    username: session.username ?? '',
+    signOut: () => {
+      void session.signOut().then((warning) => reloadWith(warning ?? 'Signed out.'));
+    },
+  };
+  new Dashboard(root, new ApiClient(config.apiUrl, session.fetch), account).refreshNow();
+}
+
+async function start(root: HTMLElement): Promise<void> {
+  const config = await loadSiteConfig(location, document);
+  switch (config.kind) {
+    case 'plain':
+      new Dashboard(root, new ApiClient(config.apiBase)).refreshNow();
+      return;
+    case 'aws':
+      return startSignedIn(root, config.aws);
+    case 'invalid':
+      replaceChildren(
+        root,
+        h('p', { class: 'form-error', role: 'alert' }, `walwatch cannot start: ${config.message}`),
+      );
+      return;
+  }
+}
+
 const root = document.getElementById('app');
-if (root) new Dashboard(root, new ApiClient(resolveApiBase(location, document))).refreshNow();
+if (root) {
+  start(root).catch((error: unknown) => {
+    replaceChildren(
+      root,
+      h('p', { class: 'form-error', role: 'alert' }, `walwatch cannot start: ${(error as Error).message}`),
+    );
+  });
+}

@@ -2,8 +2,17 @@
  * The dashboard without a browser: the in-memory build and the words it uses for ages.
  */
 import { describe, expect, it } from 'vitest';
-import { buildDashboard } from '../../web/build.js';
+import { buildDashboard, renderHostedDashboardPage } from '../../web/build.js';
 import { formatAgo, formatDuration } from '../../web/format.js';
+import { parseAwsSiteConfig } from '../../web/site-config.js';
+
+const SITE_CONFIG = {
+  apiUrl: 'https://abc123.execute-api.eu-central-1.amazonaws.com/',
+  region: 'eu-central-1',
+  userPoolId: 'eu-central-1_AbCdEf123',
+  userPoolClientId: '1example23456789',
+  identityPoolId: 'eu-central-1:11111111-2222-3333-4444-555555555555',
+};
 
 describe('buildDashboard', () => {
   it('bundles one minified ESM script and a page that loads it by relative URL', async () => {
@@ -18,6 +27,64 @@ describe('buildDashboard', () => {
     expect(built.js).not.toMatch(/\bimport\s*[{*"'\w]/);
     expect(built.js.split('\n').length).toBeLessThan(5);
     expect(built.css).toContain('.badge');
+  });
+});
+
+describe('buildDashboard with sign-in', () => {
+  it('keeps the AWS SDK out of the page script and in sign-in.js, loaded at run time', async () => {
+    const plain = await buildDashboard();
+    expect(plain.signInJs).toBeUndefined();
+    const built = await buildDashboard({ signIn: { configFile: 'config.json' } });
+    expect(built.js).toContain('import("./sign-in.js")');
+    for (const js of [plain.js, built.js]) {
+      expect(js).not.toContain('InitiateAuth');
+      expect(js).not.toContain('AWS4-HMAC-SHA256');
+    }
+    expect(built.signInJs).toContain('InitiateAuth');
+    expect(built.signInJs).toContain('GetCredentialsForIdentity');
+    expect(built.signInJs).toContain('AWS4-HMAC-SHA256');
+    expect(built.html).toContain('<meta name="walwatch-config" content="config.json">');
+  });
+
+  it('writes the sign-in settings as meta tags and narrows the page to the API and Cognito', async () => {
+    const config = { ...SITE_CONFIG, apiUrl: 'https://abc123.execute-api.eu-central-1.amazonaws.com' };
+    const { html } = await buildDashboard({ signIn: { config } });
+    expect(html).toContain('<meta name="walwatch-user-pool-id" content="eu-central-1_AbCdEf123">');
+    expect(html).toContain(
+      '<meta name="walwatch-api" content="https://abc123.execute-api.eu-central-1.amazonaws.com">',
+    );
+    expect(html).toContain(
+      "connect-src 'self' https://abc123.execute-api.eu-central-1.amazonaws.com https://cognito-idp.eu-central-1.amazonaws.com https://cognito-identity.eu-central-1.amazonaws.com;",
+    );
+  });
+
+  it('renders the hosted page the CDK deploys: config.json, and connections to the API and Cognito only', () => {
+    const html = renderHostedDashboardPage('https://abc123.execute-api.eu-west-1.amazonaws.com', 'eu-west-1');
+    expect(html).toContain('<meta name="walwatch-config" content="config.json">');
+    expect(html).toMatch(
+      /connect-src 'self' https:\/\/abc123\.execute-api\.eu-west-1\.amazonaws\.com https:\/\/cognito-idp\.eu-west-1\.amazonaws\.com https:\/\/cognito-identity\.eu-west-1\.amazonaws\.com;/,
+    );
+    expect(html).not.toContain('walwatch-user-pool-id');
+  });
+});
+
+describe('parseAwsSiteConfig', () => {
+  it('accepts a deployment config.json and drops the trailing slash of the API URL', () => {
+    expect(parseAwsSiteConfig(SITE_CONFIG)).toEqual({
+      ...SITE_CONFIG,
+      apiUrl: 'https://abc123.execute-api.eu-central-1.amazonaws.com',
+    });
+  });
+
+  it.each<[Record<string, unknown>, string]>([
+    [{ identityPoolId: undefined }, 'identityPoolId is missing'],
+    [{ apiUrl: 'not a url' }, 'apiUrl is not a URL: not a url'],
+    [{ apiUrl: 'http://abc123.execute-api.eu-central-1.amazonaws.com' }, 'apiUrl must use https'],
+    [{ region: 'Frankfurt' }, 'region is not a region name: Frankfurt'],
+    [{ userPoolId: 'us-east-1_AbCdEf123' }, 'userPoolId us-east-1_AbCdEf123 is not in region eu-central-1'],
+  ])('rejects %j, naming the field', (change, message) => {
+    const result = parseAwsSiteConfig({ ...SITE_CONFIG, ...change });
+    expect('error' in result && result.error).toContain(message);
   });
 });
 

@@ -33,11 +33,15 @@ export interface LocalMoto {
   stop(): Promise<void>;
 }
 
-/** Starts moto_server and waits until it answers. */
-export async function startMoto(): Promise<LocalMoto> {
+/**
+ * Starts moto_server and waits until it answers; `env` adds moto settings to its environment (e.g.
+ * `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP`).
+ */
+export async function startMoto(options: { env?: Record<string, string> } = {}): Promise<LocalMoto> {
   const port = await findFreePort();
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: 'ignore',
+    env: { ...process.env, ...options.env },
   });
   const endpoint = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt++) {
