@@ -7,7 +7,14 @@
  * Facts: `../shared/reference/walg-layout.md` §4.6–4.9 (`xlogreader.c`, `xlog_internal.h`, `xlogrecord.h`).
  */
 import { isValidSegmentSize, type Lsn } from '../lsn.js';
-import { CRC32C_INIT, finishCrc32c, updateCrc32c, updateCrc32cWords } from './crc32c.js';
+import {
+  CRC32C_INIT,
+  type Crc32cFunction,
+  finishCrc32c,
+  updateCrc32c,
+  updateCrc32cWith,
+  updateCrc32cWords,
+} from './crc32c.js';
 import {
   checkPageHeader,
   isZeroed,
@@ -43,6 +50,13 @@ export interface WalReaderOptions {
   readonly collectTimedRecords?: boolean;
   /** Called for every complete, valid record, in order (for tools and tests). */
   readonly onRecord?: (record: RecordInfo) => void;
+  /**
+   * A faster CRC-32C for long pieces (block images), such as native code (`shared/codec/crc32c-native.ts`);
+   * pieces shorter than `NATIVE_CRC32C_MIN_BYTES` and all headers stay on the core's tables. Every record's
+   * CRC is checked either way, with the same result.
+   * @default undefined (tables only)
+   */
+  readonly crc32c?: Crc32cFunction;
 }
 
 /** The header facts of one valid record, as given to {@link WalReaderOptions.onRecord}. */
@@ -66,42 +80,65 @@ export interface ReadSegmentOptions {
 /**
  * A record whose bytes are being gathered across pages (and maybe segments).
  *
- * Records walwatch decodes (XLOG, transaction) are copied whole; for all others only the running CRC and the
- * 24-byte header are kept, so big block images are checksummed in place and never copied. A copy buffer
- * grows with the bytes actually found, so a damaged length cannot make the reader allocate a gigabyte.
+ * Records whose data walwatch reads (transaction ends, some XLOG records) are copied whole; for all others
+ * only the running CRC and the 24-byte header are kept, so big block images are checksummed in place and
+ * never copied. A copy buffer grows with the bytes actually found, so a damaged length cannot make the
+ * reader allocate a gigabyte.
  */
 interface PendingRecord {
-  readonly lsn: bigint;
+  /** The LSN of the segment the record starts in, and the record's offset there. */
+  readonly segmentStart: bigint;
+  readonly offset: number;
   readonly totalLength: number;
-  /** The whole record so far (copy mode) or its 24-byte header (checksum mode). */
+  /**
+   * Copy mode: the whole record so far, from `headerAt` (0). Checksum mode: where its 24-byte header lies —
+   * the segment's own bytes while the record is read in the segment it starts in, a copy once carried on.
+   */
   buffer: Uint8Array;
+  headerAt: number;
   filled: number;
   /** Checksum mode: the running CRC-32C register over the bytes after the header. */
   crc: number | undefined;
 }
 
+function pendingLsn(pending: PendingRecord): bigint {
+  return pending.segmentStart + BigInt(pending.offset);
+}
+
+/**
+ * Starts gathering the record whose first part is `bytes[start, end)` of the segment at `segmentStart`.
+ * With `words` (checksum mode, the whole header is in the first part) nothing is copied; without, the bytes
+ * are.
+ */
 function startPending(
-  lsn: bigint,
+  segmentStart: bigint,
   totalLength: number,
-  first: Uint8Array,
-  words: Int32Array | undefined,
-  source: Uint8Array,
+  bytes: Uint8Array,
   start: number,
+  end: number,
+  words: Int32Array | undefined,
+  native: Crc32cFunction | undefined,
 ): PendingRecord {
+  const filled = end - start;
   if (words !== undefined) {
-    // Checksum mode: `first` holds at least the whole header.
-    const crc = updateCrc32cWords(
-      CRC32C_INIT,
-      source,
-      start + RECORD_HEADER_SIZE,
-      start + first.length,
-      words,
-    );
-    return { lsn, totalLength, buffer: first.slice(0, RECORD_HEADER_SIZE), filled: first.length, crc };
+    const crc = updateCrc32cWith(native, CRC32C_INIT, bytes, start + RECORD_HEADER_SIZE, end, words);
+    return { segmentStart, offset: start, totalLength, buffer: bytes, headerAt: start, filled, crc };
   }
-  const buffer = new Uint8Array(Math.min(totalLength, Math.max(first.length, 64 * 1024)));
-  buffer.set(first);
-  return { lsn, totalLength, buffer, filled: first.length, crc: undefined };
+  const buffer = new Uint8Array(Math.min(totalLength, Math.max(filled, 64 * 1024)));
+  buffer.set(bytes.subarray(start, end));
+  return { segmentStart, offset: start, totalLength, buffer, headerAt: 0, filled, crc: undefined };
+}
+
+/**
+ * Detaches a checksum-mode record from `segment`, the bytes it started in, which the caller may reuse once
+ * read: the record goes on in the next segment and keeps a copy of its header.
+ */
+function carryPending(pending: PendingRecord, segment: Uint8Array): PendingRecord {
+  if (pending.buffer === segment) {
+    pending.buffer = pending.buffer.slice(pending.headerAt, pending.headerAt + RECORD_HEADER_SIZE);
+    pending.headerAt = 0;
+  }
+  return pending;
 }
 
 /** Adds `bytes[from, to)` of a segment to a pending record. */
@@ -111,9 +148,10 @@ function appendPending(
   from: number,
   to: number,
   words: Int32Array,
+  native: Crc32cFunction | undefined,
 ): void {
   if (pending.crc !== undefined) {
-    pending.crc = updateCrc32cWords(pending.crc, bytes, from, to, words);
+    pending.crc = updateCrc32cWith(native, pending.crc, bytes, from, to, words);
     pending.filled += to - from;
     return;
   }
@@ -152,7 +190,48 @@ interface RawTransactionEnd {
   readonly lsnOutside: bigint | undefined;
 }
 
+/**
+ * Whether walwatch reads anything past the header of a record: transaction ends (their time) and the XLOG
+ * records it reports. Other records, block images among them, are only checksummed.
+ */
+function needsRecordData(rmid: number, info: number): boolean {
+  if (rmid === ResourceManager.transaction) {
+    const opcode = info & 0x70;
+    return (
+      opcode === XactOpcode.commit ||
+      opcode === XactOpcode.commitPrepared ||
+      opcode === XactOpcode.abort ||
+      opcode === XactOpcode.abortPrepared
+    );
+  }
+  if (rmid === ResourceManager.xlog) {
+    const opcode = info & 0xf0;
+    return (
+      opcode === XlogOpcode.overwriteContRecord ||
+      opcode === XlogOpcode.restorePoint ||
+      opcode === XlogOpcode.endOfRecovery ||
+      opcode === XlogOpcode.checkpointOnline ||
+      opcode === XlogOpcode.checkpointShutdown
+    );
+  }
+  return false;
+}
+
+/** The little-endian unsigned 32-bit number at `bytes[at, at + 4)`. */
+function readUint32(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at] as number) |
+      ((bytes[at + 1] as number) << 8) |
+      ((bytes[at + 2] as number) << 16) |
+      ((bytes[at + 3] as number) << 24)) >>>
+    0
+  );
+}
+
 const MAXALIGN = 8;
+/** `xlp_info` bits a page other than a segment's first may carry (no long header). */
+const SHORT_PAGE_FLAGS =
+  PageFlag.firstIsContRecord | PageFlag.bkpRemovable | PageFlag.firstIsOverwriteContRecord;
 const FILE_NAME = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
 
 function alignUp(offset: number): number {
@@ -178,7 +257,11 @@ class SegmentScan {
   private readonly systemIdentifier: bigint;
   private readonly version: number;
   private readonly options: WalReaderOptions;
+  private readonly crc32c: Crc32cFunction | undefined;
   private pageTimeline: number;
+  /** `xlp_info` and `xlp_rem_len` of the page {@link SegmentScan.enterPage} accepted last. */
+  private pageInfo = 0;
+  private pageRemaining = 0;
 
   /** Previous record: its segment offset, or its LSN when it lies in an earlier segment. */
   private previousOffset = -1;
@@ -228,6 +311,7 @@ class SegmentScan {
     this.systemIdentifier = first.systemIdentifier as bigint;
     this.version = version;
     this.options = options;
+    this.crc32c = options.crc32c;
     this.pageTimeline = first.timeline;
     this.previousLsn = previousLsn;
     this.timedRecords = options.collectTimedRecords ? [] : undefined;
@@ -250,21 +334,36 @@ class SegmentScan {
   }
 
   /**
-   * Validates the header of the page at `pageOffset` (not the first page). Returns the header, or undefined
-   * after recording why reading stops there.
+   * Validates the (short) header of the page at `pageOffset`, not the first page, and keeps its `xlp_info`
+   * and `xlp_rem_len` in `pageInfo` and `pageRemaining`. Returns false after recording why reading stops.
    */
-  private enterPage(pageOffset: number): PageHeader | undefined {
+  private enterPage(pageOffset: number): boolean {
     if (pageOffset + SHORT_PAGE_HEADER_SIZE > this.limit) {
-      this.fail(
+      return this.fail(
         `file ends at byte ${this.bytes.length}, before the end of the ${this.segmentSize}-byte segment`,
         pageOffset,
       );
-      return undefined;
     }
-    if (isZeroed(this.bytes, pageOffset, SHORT_PAGE_HEADER_SIZE)) {
-      this.stopAtEndOfWal();
-      return undefined;
+    // The usual page, checked on 32-bit words without building a header: the segment's magic, short-header
+    // flags only, the same timeline as the page before, its own address, and a length only with the flag.
+    const words = this.words;
+    const w = pageOffset >> 2;
+    const magicAndInfo = words[w] as number;
+    const info = magicAndInfo >>> 16;
+    const remaining = (words[w + 4] as number) >>> 0;
+    if (
+      (magicAndInfo & 0xffff) === this.magic &&
+      (info & ~SHORT_PAGE_FLAGS) === 0 &&
+      (words[w + 1] as number) >>> 0 === this.pageTimeline &&
+      (words[w + 2] as number) >>> 0 === this.startLow + pageOffset &&
+      (words[w + 3] as number) >>> 0 === this.startHigh &&
+      (remaining === 0 || (info & PageFlag.firstIsContRecord) !== 0)
+    ) {
+      this.pageInfo = info;
+      this.pageRemaining = remaining;
+      return true;
     }
+    if (isZeroed(this.bytes, pageOffset, SHORT_PAGE_HEADER_SIZE)) return this.stopAtEndOfWal();
     const header = readPageHeader(this.view, pageOffset);
     const problem = checkPageHeader(header, {
       magic: this.magic,
@@ -281,14 +380,14 @@ class SegmentScan {
         header.pageAddress < this.lsnAt(pageOffset) &&
         header.pageAddress > 0n
       ) {
-        this.stopAtEndOfWal();
-        return undefined;
+        return this.stopAtEndOfWal();
       }
-      this.fail(`invalid page header at ${hexLsn(this.lsnAt(pageOffset))}: ${problem}`, pageOffset);
-      return undefined;
+      return this.fail(`invalid page header at ${hexLsn(this.lsnAt(pageOffset))}: ${problem}`, pageOffset);
     }
     this.pageTimeline = header.timeline;
-    return header;
+    this.pageInfo = header.info;
+    this.pageRemaining = header.remainingLength;
+    return true;
   }
 
   /**
@@ -315,51 +414,50 @@ class SegmentScan {
         return undefined;
       }
       if (pending !== undefined) {
-        appendPending(pending, this.bytes, at, at + take, this.words);
+        appendPending(pending, this.bytes, at, at + take, this.words, this.crc32c);
       }
       at += take;
       left -= take;
       if (left === 0) return { kind: 'done', at };
       if (pageEnd >= this.segmentSize) {
         // The record goes on in the next segment.
-        this.pending = pending;
+        this.pending = pending && carryPending(pending, this.bytes);
         this.skippingAtEnd = pending === undefined;
         this.end = 'segment-end';
         return undefined;
       }
-      const header = this.enterPage(pageEnd);
-      if (header === undefined) return undefined;
-      if ((header.info & PageFlag.firstIsContRecord) === 0) {
-        if (header.info & PageFlag.firstIsOverwriteContRecord) {
+      if (!this.enterPage(pageEnd)) return undefined;
+      if ((this.pageInfo & PageFlag.firstIsContRecord) === 0) {
+        if (this.pageInfo & PageFlag.firstIsOverwriteContRecord) {
           // The record was never finished; a new one starts after this header.
-          this.abandonedRecordLsn = pending?.lsn;
-          return { kind: 'abandoned', at: pageEnd + header.size };
+          this.abandonedRecordLsn = pending && pendingLsn(pending);
+          return { kind: 'abandoned', at: pageEnd + SHORT_PAGE_HEADER_SIZE };
         }
         this.fail(`no continuation flag at ${hexLsn(this.lsnAt(pageEnd))} inside a record`, pageEnd);
         return undefined;
       }
-      if (header.remainingLength !== left) {
+      if (this.pageRemaining !== left) {
         this.fail(
-          `continuation length ${header.remainingLength} at ${hexLsn(this.lsnAt(pageEnd))} should be ${left}`,
+          `continuation length ${this.pageRemaining} at ${hexLsn(this.lsnAt(pageEnd))} should be ${left}`,
           pageEnd,
         );
         return undefined;
       }
-      at = pageEnd + header.size;
+      at = pageEnd + SHORT_PAGE_HEADER_SIZE;
     }
   }
 
   /** Checks header fields that need no payload (`ValidXLogRecordHeader`). */
-  private checkRecordHeader(view: DataView, start: number, totalLength: number, offset: number): boolean {
-    const rmid = view.getUint8(start + 17);
+  private checkRecordHeader(bytes: Uint8Array, start: number, totalLength: number, offset: number): boolean {
+    const rmid = bytes[start + 17] as number;
     if (rmid > MAX_BUILTIN_RMGR_ID && (this.version < 15 || rmid < 128)) {
       return this.fail(`invalid resource manager id ${rmid} at ${hexLsn(this.lsnAt(offset))}`, offset);
     }
     if (totalLength < RECORD_HEADER_SIZE || totalLength > MAX_RECORD_SIZE) {
       return this.fail(`invalid record length ${totalLength} at ${hexLsn(this.lsnAt(offset))}`, offset);
     }
-    const prevLow = view.getUint32(start + 8, true);
-    const prevHigh = view.getUint32(start + 12, true);
+    const prevLow = readUint32(bytes, start + 8);
+    const prevHigh = readUint32(bytes, start + 12);
     if (this.previousOffset >= 0) {
       if (prevHigh !== this.startHigh || prevLow !== this.startLow + this.previousOffset) {
         return this.fail(`record at ${hexLsn(this.lsnAt(offset))} has a wrong prev-link`, offset);
@@ -386,9 +484,16 @@ class SegmentScan {
       (words[w + 2] as number) >>> 0 !== this.startLow + this.previousOffset
     ) {
       // Anything unusual goes through the full check, which names the problem.
-      if (!this.checkRecordHeader(this.view, at, totalLength, at)) return false;
+      if (!this.checkRecordHeader(bytes, at, totalLength, at)) return false;
     }
-    let crc = updateCrc32cWords(CRC32C_INIT, bytes, at + RECORD_HEADER_SIZE, at + totalLength, words);
+    let crc = updateCrc32cWith(
+      this.crc32c,
+      CRC32C_INIT,
+      bytes,
+      at + RECORD_HEADER_SIZE,
+      at + totalLength,
+      words,
+    );
     crc = updateCrc32cWords(crc, bytes, at, at + RECORD_CRC_OFFSET, words);
     if (finishCrc32c(crc) !== (words[w + 5] as number) >>> 0) return this.failCrc(this.lsnAt(at));
     return this.acceptRecord(bytes, this.view, at, totalLength, at, undefined);
@@ -416,17 +521,28 @@ class SegmentScan {
   ): boolean {
     // Gathered records live in their own buffers, which start 4-byte aligned: the word path applies.
     const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
-    let crc = updateCrc32cWords(CRC32C_INIT, bytes, start + RECORD_HEADER_SIZE, start + totalLength, words);
+    let crc = updateCrc32cWith(
+      this.crc32c,
+      CRC32C_INIT,
+      bytes,
+      start + RECORD_HEADER_SIZE,
+      start + totalLength,
+      words,
+    );
     crc = finishCrc32c(updateCrc32cWords(crc, bytes, start, start + RECORD_CRC_OFFSET, words));
     if (crc !== view.getUint32(start + RECORD_CRC_OFFSET, true))
       return this.failCrc(lsnOutside ?? this.lsnAt(offset));
     return this.acceptRecord(bytes, view, start, totalLength, offset, lsnOutside);
   }
 
-  /** Counts a verified record and takes its facts. Returns false when reading stops. */
+  /**
+   * Counts a verified record and takes its facts. Returns false when reading stops. `bytes` may hold the
+   * header only (a record gathered in checksum mode, whose data walwatch does not read); `view`, when
+   * given, views the same memory as `bytes`.
+   */
   private acceptRecord(
     bytes: Uint8Array,
-    view: DataView,
+    given: DataView | undefined,
     start: number,
     totalLength: number,
     offset: number,
@@ -452,9 +568,15 @@ class SegmentScan {
         totalLength,
         rmid,
         info,
-        xid: view.getUint32(start + 4, true),
+        xid: readUint32(bytes, start + 4),
       });
     }
+    if (rmid === ResourceManager.xlog && (info & 0xf0) === XlogOpcode.switch) {
+      this.end = 'switch';
+      return false;
+    }
+    if (!needsRecordData(rmid, info)) return true;
+    const view = given ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (rmid === ResourceManager.transaction) {
       const opcode = info & 0x70;
       if (opcode === XactOpcode.commit || opcode === XactOpcode.commitPrepared) {
@@ -477,10 +599,6 @@ class SegmentScan {
     }
     if (rmid === ResourceManager.xlog) {
       const opcode = info & 0xf0;
-      if (opcode === XlogOpcode.switch) {
-        this.end = 'switch';
-        return false;
-      }
       if (opcode === XlogOpcode.overwriteContRecord) {
         // xl_overwrite_contrecord: the LSN of the abandoned record, then the time it was abandoned.
         const main = locateMainData(bytes, start, totalLength, this.version);
@@ -549,19 +667,31 @@ class SegmentScan {
 
   /** Completes a record gathered in `pending` (which started at an earlier offset or segment). */
   private takePending(pending: PendingRecord): boolean {
-    const offset = Number(pending.lsn - this.startLsn);
-    const outside = pending.lsn < this.startLsn ? pending.lsn : undefined;
+    // A record from the previous segment: offsets become negative, facts take its LSN.
+    const outside = pending.segmentStart === this.startLsn ? undefined : pendingLsn(pending);
+    const offset = outside === undefined ? pending.offset : Number(outside - this.startLsn);
     if (pending.crc !== undefined) {
-      const header = pending.buffer;
-      const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-      if (!this.checkRecordHeader(view, 0, pending.totalLength, offset)) return false;
-      const crc = finishCrc32c(updateCrc32c(pending.crc, header, 0, RECORD_CRC_OFFSET));
-      if (crc !== view.getUint32(RECORD_CRC_OFFSET, true)) return this.failCrc(pending.lsn);
-      return this.acceptRecord(header, view, 0, pending.totalLength, offset, outside);
+      const { buffer, headerAt } = pending;
+      const inPlace = buffer === this.bytes;
+      if (!this.checkRecordHeader(buffer, headerAt, pending.totalLength, offset)) return false;
+      const end = headerAt + RECORD_CRC_OFFSET;
+      // A carried header copy is small enough to live on V8's heap: read it as bytes, never through a view.
+      const register = inPlace
+        ? updateCrc32cWords(pending.crc, buffer, headerAt, end, this.words)
+        : updateCrc32c(pending.crc, buffer, headerAt, end);
+      if (finishCrc32c(register) !== readUint32(buffer, end)) return this.failCrc(pendingLsn(pending));
+      return this.acceptRecord(
+        buffer,
+        inPlace ? this.view : undefined,
+        headerAt,
+        pending.totalLength,
+        offset,
+        outside,
+      );
     }
     const buffer = pending.buffer.subarray(0, pending.totalLength);
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    if (!this.checkRecordHeader(view, 0, buffer.length, offset)) return false;
+    if (!this.checkRecordHeader(buffer, 0, buffer.length, offset)) return false;
     return this.takeRecord(buffer, view, 0, buffer.length, offset, outside);
   }
 
@@ -577,7 +707,7 @@ class SegmentScan {
       if (carried !== undefined && !joins) {
         this.fail(
           `continuation length ${remaining} does not match the ${carried.totalLength - carried.filled} bytes ` +
-            `missing from the record at ${hexLsn(carried.lsn)}`,
+            `missing from the record at ${hexLsn(pendingLsn(carried))}`,
           0,
         );
         return;
@@ -600,10 +730,10 @@ class SegmentScan {
       }
     } else if (carried !== undefined) {
       if (first.info & PageFlag.firstIsOverwriteContRecord) {
-        this.abandonedRecordLsn = carried.lsn;
+        this.abandonedRecordLsn = pendingLsn(carried);
       } else {
         this.fail(
-          `record at ${hexLsn(carried.lsn)} should continue here but the page has no continuation flag`,
+          `record at ${hexLsn(pendingLsn(carried))} should continue here but the page has no continuation flag`,
           0,
         );
         return;
@@ -623,13 +753,12 @@ class SegmentScan {
           this.end = 'segment-end';
           return;
         }
-        const header = this.enterPage(at);
-        if (header === undefined) return;
-        if (header.info & PageFlag.firstIsContRecord) {
+        if (!this.enterPage(at)) return;
+        if (this.pageInfo & PageFlag.firstIsContRecord) {
           this.fail(`page at ${hexLsn(this.lsnAt(at))} continues a record that already ended`, at);
           return;
         }
-        at += header.size;
+        at += SHORT_PAGE_HEADER_SIZE;
       }
       if (at + 4 > this.limit) {
         this.fail(
@@ -659,50 +788,48 @@ class SegmentScan {
       }
       // The record spans pages: check what of its header is here before trusting its length.
       if (at + RECORD_HEADER_SIZE <= pageEnd) {
-        if (!this.checkRecordHeader(view, at, totalLength, at)) return;
+        if (!this.checkRecordHeader(bytes, at, totalLength, at)) return;
       } else if (totalLength < RECORD_HEADER_SIZE || totalLength > MAX_RECORD_SIZE) {
         this.fail(`invalid record length ${totalLength} at ${hexLsn(this.lsnAt(at))}`, at);
         return;
       }
       const firstPart = pageEnd - at;
-      const rmid = bytes[at + 17] as number;
       const checksumOnly =
         at + RECORD_HEADER_SIZE <= pageEnd &&
-        rmid !== ResourceManager.xlog &&
-        rmid !== ResourceManager.transaction;
+        !needsRecordData(bytes[at + 17] as number, bytes[at + 16] as number);
       const pending = startPending(
-        this.lsnAt(at),
+        this.startLsn,
         totalLength,
-        bytes.subarray(at, pageEnd),
-        checksumOnly ? this.words : undefined,
         bytes,
         at,
+        pageEnd,
+        checksumOnly ? this.words : undefined,
+        this.crc32c,
       );
       if (pageEnd >= this.segmentSize) {
-        this.pending = pending;
+        this.pending = carryPending(pending, this.bytes);
         this.end = 'segment-end';
         return;
       }
-      const header = this.enterPage(pageEnd);
-      if (header === undefined) return;
-      if ((header.info & PageFlag.firstIsContRecord) === 0) {
-        if (header.info & PageFlag.firstIsOverwriteContRecord) {
-          this.abandonedRecordLsn = pending.lsn;
-          at = pageEnd + header.size;
+      if (!this.enterPage(pageEnd)) return;
+      if ((this.pageInfo & PageFlag.firstIsContRecord) === 0) {
+        if (this.pageInfo & PageFlag.firstIsOverwriteContRecord) {
+          this.abandonedRecordLsn = pendingLsn(pending);
+          at = pageEnd + SHORT_PAGE_HEADER_SIZE;
           continue;
         }
         this.fail(`no continuation flag at ${hexLsn(this.lsnAt(pageEnd))} inside a record`, pageEnd);
         return;
       }
-      if (header.remainingLength !== totalLength - firstPart) {
+      if (this.pageRemaining !== totalLength - firstPart) {
         this.fail(
-          `continuation length ${header.remainingLength} at ${hexLsn(this.lsnAt(pageEnd))} should be ` +
+          `continuation length ${this.pageRemaining} at ${hexLsn(this.lsnAt(pageEnd))} should be ` +
             `${totalLength - firstPart}`,
           pageEnd,
         );
         return;
       }
-      const next = this.continueRecord(pageEnd + header.size, totalLength - firstPart, pending);
+      const next = this.continueRecord(pageEnd + SHORT_PAGE_HEADER_SIZE, totalLength - firstPart, pending);
       if (next === undefined) return;
       if (next.kind === 'done') {
         const taken = this.takePending(pending);
@@ -942,7 +1069,7 @@ function summarise(scan: SegmentScan, fileSize: number, first: PageHeader, versi
     endsWithSwitch: scan.end === 'switch',
     continuation: scan.continuation,
     incompleteRecord: pending && {
-      lsn: pending.lsn,
+      lsn: pendingLsn(pending),
       totalLength: pending.totalLength,
       bytesRead: pending.filled,
     },

@@ -2,9 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CRC32C_INIT,
+  type Crc32cFunction,
   computeCrc32c,
   finishCrc32c,
+  NATIVE_CRC32C_MIN_BYTES,
   updateCrc32c,
+  updateCrc32cWith,
 } from '../../../../shared/core/wal/crc32c.js';
 
 describe('computeCrc32c', () => {
@@ -42,5 +45,79 @@ describe('computeCrc32c', () => {
         expect(finishCrc32c(parts)).toBe(whole);
       }),
     );
+  });
+});
+
+/** A stand-in for a native CRC-32C: continues from a final value, as `@node-rs/crc32` does; logs lengths. */
+function standIn(lengths: number[]): Crc32cFunction {
+  return (bytes, previous) => {
+    lengths.push(bytes.length);
+    return finishCrc32c(updateCrc32c(~previous, bytes, 0, bytes.length));
+  };
+}
+
+describe('updateCrc32cWith', () => {
+  const CHECK = new TextEncoder().encode('123456789');
+
+  it('returns the check value for "123456789" through a function that continues from final values', () => {
+    const native = standIn([]);
+    expect(native(CHECK, 0)).toBe(0xe3069283);
+    expect(native(CHECK.subarray(4), native(CHECK.subarray(0, 4), 0))).toBe(0xe3069283);
+  });
+
+  it('hands pieces of at least the threshold to the function, keeps shorter ones, for every length', () => {
+    const data = Uint8Array.from(
+      { length: 2 * NATIVE_CRC32C_MIN_BYTES + 64 },
+      (_, i) => (i * 131 + 7) & 0xff,
+    );
+    const words = new Int32Array(data.buffer, 0, data.length >> 2);
+    for (let length = 0; length <= data.length - 3; length++) {
+      // Three starts, so that pieces begin on and off a word boundary.
+      for (const start of [0, 1, 3]) {
+        const end = start + length;
+        const lengths: number[] = [];
+        const register = updateCrc32cWith(standIn(lengths), CRC32C_INIT, data, start, end, words);
+        expect(finishCrc32c(register)).toBe(computeCrc32c(data, start, end));
+        expect(lengths).toEqual(length >= NATIVE_CRC32C_MIN_BYTES ? [length] : []);
+      }
+    }
+  });
+
+  it('gives the same CRC as the tables for any split of any data between the two', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3 * NATIVE_CRC32C_MIN_BYTES }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (data, cuts) => {
+          const buffer = new Uint8Array(data.length + 4);
+          buffer.set(data);
+          const words = new Int32Array(buffer.buffer, 0, buffer.length >> 2);
+          const points = [
+            0,
+            ...cuts.map((cut) => cut % (data.length + 1)).sort((a, b) => a - b),
+            data.length,
+          ];
+          let register = CRC32C_INIT;
+          for (let i = 1; i < points.length; i++) {
+            register = updateCrc32cWith(
+              standIn([]),
+              register,
+              buffer,
+              points[i - 1] as number,
+              points[i] as number,
+              words,
+            );
+          }
+          expect(finishCrc32c(register)).toBe(computeCrc32c(data));
+        },
+      ),
+    );
+  });
+
+  it('uses the tables alone when no function is given', () => {
+    const data = new Uint8Array(4 * NATIVE_CRC32C_MIN_BYTES).fill(0x5a);
+    const words = new Int32Array(data.buffer);
+    const register = updateCrc32cWith(undefined, CRC32C_INIT, data, 0, data.length, words);
+    expect(finishCrc32c(register)).toBe(computeCrc32c(data));
   });
 });
