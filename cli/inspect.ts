@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { compressionMethodOfKey } from '../shared/codec/compression-method.js';
+import { loadNativeCrc32c } from '../shared/codec/crc32c-native.js';
 import {
   type CompressionMethod,
   ContentTooLargeError,
@@ -109,7 +110,7 @@ export async function run(args: string[]): Promise<number> {
       pathStyle: values['path-style'],
       region: values.region,
     };
-    const reader = new WalReader({ collectTimedRecords: true });
+    const reader = new WalReader({ collectTimedRecords: true, crc32c: loadNativeCrc32c().crc32c });
     const inspections: Inspection[] = [];
     for (const location of positionals) {
       const inspection = await inspect(location, reader, options);

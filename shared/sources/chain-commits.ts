@@ -4,6 +4,7 @@
  * valid `recovery_target_time`. Segment bodies are read here and nowhere else in a listing analysis.
  */
 
+import { loadNativeCrc32c } from '../codec/crc32c-native.js';
 import { decompress } from '../codec/decompress.js';
 import type { SegmentCommit } from '../core/config.js';
 import { formatLsn, parseLsn, segmentOfLsn, walFileName } from '../core/lsn.js';
@@ -42,6 +43,8 @@ export async function readChainCommits(
   const commits = new Map<string, SegmentCommit>();
   const errors: string[] = [];
   const size = report.segmentSize;
+  // Native CRC-32C where the package is installed (CLI, local monitor); the tables in Lambda bundles.
+  const { crc32c } = loadNativeCrc32c();
   for (const interval of report.recoverableIntervals) {
     const end = segmentOfLsn((parseLsn(interval.toLsn) as bigint) - 1n, size);
     const endTimeline = expectedTimeline(report, end);
@@ -58,7 +61,7 @@ export async function readChainCommits(
         errors.push(`${name}: ${body.error}`);
         break;
       }
-      const content = readSegment(body.bytes, { fileName: name });
+      const content = readSegment(body.bytes, { fileName: name, crc32c });
       if (content.error && content.lastTransactionEnd === undefined) errors.push(`${name}: ${content.error}`);
       const last = content.lastTransactionEnd;
       if (last) {
