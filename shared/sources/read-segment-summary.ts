@@ -5,6 +5,7 @@
  * judged as WAL.
  */
 import { compressionMethodOfKey } from '../codec/compression-method.js';
+import { loadNativeCrc32c } from '../codec/crc32c-native.js';
 import { decompress } from '../codec/decompress.js';
 import { type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
 import { readSegment } from '../core/wal/wal-reader.js';
@@ -25,7 +26,9 @@ export async function readSegmentSummary(
   try {
     const body = await source.read(key);
     const bytes = await decompress(body, method, { maxBytes: segmentSize });
-    return { summary: summarizeSegment(readSegment(bytes, { fileName: baseName })), readError: null };
+    // Native CRC-32C where the package is installed (CLI, local monitor); the tables in Lambda bundles.
+    const content = readSegment(bytes, { fileName: baseName, crc32c: loadNativeCrc32c().crc32c });
+    return { summary: summarizeSegment(content), readError: null };
   } catch (error) {
     return { summary: null, readError: `${(error as Error).name}: ${(error as Error).message}` };
   }
