@@ -2,45 +2,28 @@
  * The content scan's bookkeeping against dynalite, with the real fold: each segment is read once, the
  * cursor moves a bounded number of segments per run, a new pass re-reads only replaced objects, a defect
  * lands in the state and leaves it when a sound copy replaces the object, and unreadable objects are
- * errors, not defects. Segment bodies are built here: a long page header and one `XLOG_SWITCH` record
- * (a sound segment), or the same with one byte changed (a corrupt one); PostgreSQL-written WAL is covered by
- * `test/integration/segment-scan-postgres.test.ts`.
+ * errors, not defects. Segment bodies come from `buildSwitchSegment` (or it with one byte changed);
+ * PostgreSQL-written WAL is covered by `test/integration/segment-scan-postgres.test.ts`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
 import type { ObjectEvent } from '../../../shared/core/facts.js';
-import { segmentStartLsn, walFileName } from '../../../shared/core/lsn.js';
-import { computeCrc32c } from '../../../shared/core/wal/crc32c.js';
+import { walFileName } from '../../../shared/core/lsn.js';
 import { scanSegmentContent } from '../../../shared/monitor/segment-scan.js';
 import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
 import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
 import { getSegmentSummary } from '../../../shared/store/segment-summaries.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
+import { buildSwitchSegment, SWITCH_RECORD_INFO_OFFSET } from '../../support/wal-builder.js';
 
 const ROOT = 'spilo/scan/wal/15';
 const SEGMENT_SIZE = 1024 * 1024;
 const SYSTEM_ID = 7_500_000_000_000_000_001n;
 const START = Date.parse('2026-11-24T10:00:00Z');
 
-/** A segment holding one `XLOG_SWITCH` record after its long page header, then zeros. */
-function switchSegment(segno: number, systemIdentifier = SYSTEM_ID): Uint8Array {
-  const bytes = new Uint8Array(SEGMENT_SIZE);
-  const view = new DataView(bytes.buffer);
-  view.setUint16(0, 0xd110, true); // XLOG_PAGE_MAGIC of PostgreSQL 15
-  view.setUint16(2, 0x0002, true); // XLP_LONG_HEADER
-  view.setUint32(4, 1, true); // timeline
-  view.setBigUint64(8, segmentStartLsn(segno, SEGMENT_SIZE), true);
-  view.setBigUint64(24, systemIdentifier, true);
-  view.setUint32(32, SEGMENT_SIZE, true);
-  view.setUint32(36, 8192, true);
-  const record = 40;
-  view.setUint32(record, 24, true); // xl_tot_len: a header without data
-  bytes[record + 16] = 0x40; // XLOG_SWITCH
-  bytes[record + 17] = 0; // RM_XLOG_ID
-  view.setUint32(record + 20, computeCrc32c(bytes, record, record + 20), true);
-  return bytes;
-}
+const switchSegment = (segno: number, systemIdentifier = SYSTEM_ID): Uint8Array =>
+  buildSwitchSegment(segno, SEGMENT_SIZE, systemIdentifier);
 
 let dynamo: LocalDynamo;
 let tables = 0;
@@ -139,7 +122,7 @@ describe('scanSegmentContent', () => {
   it('finds a corrupt segment, cuts the recoverable point there, and clears it when a sound copy replaces it', async () => {
     const { deps, store } = await setup(6);
     const corrupt = switchSegment(4);
-    corrupt[40 + 16] = 0x41; // the record's info byte: its CRC no longer matches
+    corrupt[SWITCH_RECORD_INFO_OFFSET] = 0x41; // its CRC no longer matches
     await store(4, corrupt, 'bad', '');
     const scan = await scanSegmentContent(deps, ROOT);
     expect(scan.defects).toEqual(['000000010000000000000004']);
