@@ -135,6 +135,7 @@ export function createApiRouter(deps: ApiDependencies): Hono {
         segment: name,
         ...read,
         readAt: new Date(read.readAt).toISOString(),
+        objectAt: new Date(read.objectAt).toISOString(),
       });
     }),
   );

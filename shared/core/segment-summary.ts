@@ -52,6 +52,8 @@ export interface StoredSegmentSummary {
   /** The object that was read (full key) and its ETag. */
   readonly key: string;
   readonly etag: string | null;
+  /** When that object was stored (S3 event time or listing's LastModified; a file's mtime), epoch ms. */
+  readonly objectAt: number;
   /** When it was read, epoch ms. */
   readonly readAt: number;
   /** `null` when the object could not be read or decompressed (`readError` says why). */

@@ -109,16 +109,15 @@ export async function scanSegmentContent(
         .filter(([, stored]) => stored.fact.present)
         .sort(([, a], [, b]) => b.fact.at - a.fact.at)[0];
       const summary = known.get(id);
-      if (present && !(summary && summary.key === present[0] && summary.etag === present[1].fact.etag)) {
-        const outcome = await readOne(
-          deps,
-          state,
-          cursor,
-          clusterId,
-          segment,
-          present[0],
-          present[1].fact.etag,
-        );
+      // The same object version: same key, ETag and stored-at (a folder has no ETags, only mtimes).
+      const same =
+        summary !== undefined &&
+        present !== undefined &&
+        summary.key === present[0] &&
+        summary.etag === present[1].fact.etag &&
+        summary.objectAt === present[1].fact.at;
+      if (present && !same) {
+        const outcome = await readOne(deps, state, cursor, clusterId, segment, present[0], present[1].fact);
         result.read++;
         if (outcome.systemIdentifier && !cursor.systemIdentifier)
           cursor = { ...cursor, systemIdentifier: outcome.systemIdentifier };
@@ -155,8 +154,9 @@ async function readOne(
   clusterId: string,
   segment: { timeline: number; segno: number },
   key: string,
-  etag: string | null,
+  object: { readonly etag: string | null; readonly at: number },
 ): Promise<ReadOutcome> {
+  const { etag } = object;
   const { baseName } = compressionMethodOfKey(key);
   const { summary, readError } = await readSegmentSummary(deps.source, key, state.segmentSize);
   const judged =
@@ -173,6 +173,7 @@ async function readOne(
     ...segment,
     key,
     etag,
+    objectAt: object.at,
     readAt: deps.now(),
     summary,
     readError,

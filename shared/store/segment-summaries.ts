@@ -4,7 +4,7 @@
  *
  * | item | `pk` | attributes |
  * |---|---|---|
- * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | `key` and `etag` read, `readAt`, `summary` (`SegmentSummary`), `defect` |
+ * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | `key`, `etag` and `objectAt` (stored-at) of the object read, `readAt`, `summary` (`SegmentSummary`), `defect` |
  * | scan cursor | `r#<cluster>` | `ScanCursor`: the last segment handled, the pass start, the system identifier, `ver` |
  *
  * A summary is written whole and unconditionally: the same object always yields the same summary, and a
@@ -135,8 +135,8 @@ export async function summarizedSegments(
   table: string,
   clusterId: string,
   segments: readonly { readonly timeline: number; readonly segno: number }[],
-): Promise<Map<string, { etag: string | null; key: string }>> {
-  const found = new Map<string, { etag: string | null; key: string }>();
+): Promise<Map<string, { etag: string | null; key: string; objectAt: number | undefined }>> {
+  const found = new Map<string, { etag: string | null; key: string; objectAt: number | undefined }>();
   for (let start = 0; start < segments.length; start += 100) {
     let keys: Array<Record<string, unknown>> = segments
       .slice(start, start + 100)
@@ -158,6 +158,7 @@ export async function summarizedSegments(
         found.set(`${item.timeline}:${item.segno}`, {
           etag: (item.etag as string | null) ?? null,
           key: item.key as string,
+          objectAt: item.objectAt as number | undefined,
         });
       keys = response.UnprocessedKeys?.[table]?.Keys ?? [];
     }

@@ -46,7 +46,7 @@ async function setup(segments: number) {
   };
   let clock = START;
   let sequencer = 0x100;
-  const store = async (segno: number, body: Uint8Array, etag: string, extension = '.lz4') => {
+  const store = async (segno: number, body: Uint8Array, etag: string | null, extension = '.lz4') => {
     const key = `${ROOT}/wal_005/${walFileName(1, segno, SEGMENT_SIZE)}${extension}`;
     bodies.set(key, body);
     clock += 1000;
@@ -142,6 +142,18 @@ describe('scanSegmentContent', () => {
     expect(before.read).toBe(0);
     const pass = await scanSegmentContent(deps, ROOT, { passIntervalMs: 0 });
     expect(pass).toMatchObject({ read: 1, skipped: 5, defects: [] });
+    expect((await deps.getState(ROOT))?.state.defects).toEqual({});
+  });
+
+  it('re-reads a replaced object with no ETag and the same size (a folder) on the next pass', async () => {
+    const { deps, store } = await setup(3);
+    const corrupt = switchSegment(2);
+    corrupt[SWITCH_RECORD_INFO_OFFSET] = 0x41;
+    await store(2, corrupt, null, '');
+    expect((await scanSegmentContent(deps, ROOT)).defects).toEqual(['000000010000000000000002']);
+    await store(2, switchSegment(2), null, '');
+    const pass = await scanSegmentContent(deps, ROOT, { passIntervalMs: 0 });
+    expect(pass).toMatchObject({ read: 1, skipped: 2, defects: [] });
     expect((await deps.getState(ROOT))?.state.defects).toEqual({});
   });
 
