@@ -51,6 +51,7 @@ export const CONTEXT_KEYS = [
   'walgSettings',
   'alertEmails',
   'segmentContent',
+  'dashboardSite',
 ] as const;
 
 /**
@@ -211,6 +212,7 @@ export function readAppConfig(read: ContextReader): AppConfig {
       walgSettings: stringMap('walgSettings'),
       alertEmails,
       segmentContent,
+      dashboardSite: bool('dashboardSite'),
     },
   };
 }

@@ -5,6 +5,7 @@
 # - postgresql-15: a real PostgreSQL 15 server producing real WAL (integration and end-to-end tests)
 # - lz4, zstd, brotli, xz-utils: the command-line tools that write archive objects as WAL-G's compressors do
 # - chromium: the dashboard's browser tests (driven by playwright-core; never `npx playwright install`)
+# - openssl: a throw-away TLS certificate for the hosted dashboard's local Cognito endpoint
 set -euo pipefail
 
 need=()
@@ -14,6 +15,7 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v brotli >/dev/null || need+=(brotli)
 command -v xz >/dev/null || need+=(xz-utils)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v openssl >/dev/null || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,6 +1,12 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -23,18 +29,45 @@ export interface QueryApiProps {
   readonly throttle: ApiThrottle;
   /** Retention of the access logs. */
   readonly logRetention: RetentionDays;
+  /**
+   * Browser origins allowed to call the API (the hosted dashboard's): API Gateway answers their CORS
+   * preflights with the headers SigV4 needs.
+   *
+   * @default - none: no CORS, only non-browser callers
+   */
+  readonly corsOrigins?: readonly string[];
 }
+
+/** Request headers a SigV4-signing browser sends besides the safelisted ones. */
+export const SIGV4_HEADERS = [
+  'authorization',
+  'content-type',
+  'x-amz-content-sha256',
+  'x-amz-date',
+  'x-amz-security-token',
+] as const;
 
 /**
  * The query API: an HTTP API whose only routes, `ANY /` and `ANY /{proxy+}`, go to `handler` with IAM
  * authorization (the API's default authorizer, so a route added later gets it too), on a throttled
- * `$default` stage that writes JSON access logs with the caller's ARN.
+ * `$default` stage that writes JSON access logs with the caller's ARN; with `corsOrigins`, CORS for them.
  */
 export function createQueryApi(scope: Construct, props: QueryApiProps): { api: HttpApi; url: string } {
+  const corsOrigins = props.corsOrigins ?? [];
   const api = new HttpApi(scope, 'Api', {
     description: 'walwatch query API: reports, gaps, restore plans (IAM auth)',
     createDefaultStage: false,
     defaultAuthorizer: new HttpIamAuthorizer(),
+    // API Gateway answers preflights itself, before authorization; no route serves OPTIONS.
+    corsPreflight:
+      corsOrigins.length === 0
+        ? undefined
+        : {
+            allowOrigins: [...corsOrigins],
+            allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+            allowHeaders: [...SIGV4_HEADERS],
+            maxAge: Duration.minutes(10),
+          },
   });
   const integration = new HttpLambdaIntegration('ApiIntegration', props.handler);
   // Every path, `/` included; the authorizer is the API's default, so no route is left without IAM.

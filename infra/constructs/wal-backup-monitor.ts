@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, type Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { GeoRestriction } from 'aws-cdk-lib/aws-cloudfront';
 import { type Alarm, ComparisonOperator, type Dashboard, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -15,6 +16,8 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.js';
 import type { ContentMode } from '../../shared/config/monitor-config.js';
+import { DashboardSignIn } from './dashboard-sign-in.js';
+import { DashboardSite } from './dashboard-site.js';
 import {
   ALARM_DEFAULTS,
   createMonitorAlarms,
@@ -122,6 +125,31 @@ export interface WalBackupMonitorProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Host the web dashboard next to the API: a CloudFront distribution over a private bucket, a Cognito
+   * user pool (administrator-created users, TOTP MFA) and an identity pool whose signed-in role may only
+   * invoke the dashboard's API routes, and CORS on the API for the distribution's origin. `true` or
+   * options turn it on.
+   *
+   * @default false
+   */
+  readonly dashboardSite?: boolean | DashboardSiteOptions;
+}
+
+/** Settings of the hosted dashboard ({@link WalBackupMonitorProps.dashboardSite}). */
+export interface DashboardSiteOptions {
+  /**
+   * Let signed-in users acknowledge gaps; otherwise their role may only read.
+   *
+   * @default true
+   */
+  readonly allowAcknowledge?: boolean;
+  /**
+   * Countries the distribution serves (or refuses).
+   *
+   * @default - every country
+   */
+  readonly geoRestriction?: GeoRestriction;
 }
 
 /** Raised when {@link WalBackupMonitor} gets a property it cannot use; the message shows the value. */
@@ -173,6 +201,8 @@ export class WalBackupMonitor extends Construct {
   public readonly api: HttpApi;
   /** Base URL of the query API. */
   public readonly apiUrl: string;
+  /** The hosted dashboard and who may sign in to it, when `dashboardSite` is on. */
+  public readonly dashboardSite?: { readonly site: DashboardSite; readonly signIn: DashboardSignIn };
   /** Every alarm of the monitor. */
   public readonly alarms: readonly Alarm[];
   /** The CloudWatch dashboard. */
@@ -315,13 +345,42 @@ export class WalBackupMonitor extends Construct {
       },
       logRetention,
     });
+    const siteOptions = props.dashboardSite === true ? {} : props.dashboardSite || undefined;
+    // The site first: the API's CORS names the distribution's origin.
+    const site =
+      siteOptions === undefined
+        ? undefined
+        : new DashboardSite(this, 'DashboardSite', {
+            removalPolicy,
+            geoRestriction: siteOptions.geoRestriction,
+          });
     const queryApi = createQueryApi(this, {
       handler: apiFunction.function,
       throttle: settings.apiThrottle,
       logRetention,
+      corsOrigins: site ? [site.origin] : undefined,
     });
     this.api = queryApi.api;
     this.apiUrl = queryApi.url;
+    if (site && siteOptions) {
+      const signIn = new DashboardSignIn(this, 'DashboardSignIn', {
+        api: this.api,
+        allowAcknowledge: siteOptions.allowAcknowledge,
+        removalPolicy,
+      });
+      const stack = Stack.of(this);
+      site.publish({
+        apiOrigin: `https://${this.api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}`,
+        config: {
+          apiUrl: this.apiUrl,
+          region: stack.region,
+          userPoolId: signIn.userPool.userPoolId,
+          userPoolClientId: signIn.userPoolClient.userPoolClientId,
+          identityPoolId: signIn.identityPool.ref,
+        },
+      });
+      this.dashboardSite = { site, signIn };
+    }
 
     const segmentContent = props.segmentContent ?? 'chain-ends';
     const sweeper = new WalwatchFunction(this, 'Sweeper', {

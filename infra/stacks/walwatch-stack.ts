@@ -155,6 +155,13 @@ export interface WalwatchStackProps extends StackProps {
    * @default 'chain-ends'
    */
   readonly segmentContent?: ContentMode;
+  /**
+   * Host the web dashboard (CloudFront, a Cognito user pool for sign-in, CORS on the API); see
+   * `WalBackupMonitorProps.dashboardSite`.
+   *
+   * @default true
+   */
+  readonly dashboardSite?: boolean;
 }
 
 /**
@@ -240,6 +247,7 @@ export class WalwatchStack extends Stack {
       archiveRoots: this.archive.archiveRoots,
       alertEmails: props.alertEmails,
       segmentContent: props.segmentContent,
+      dashboardSite: props.dashboardSite ?? true,
     });
     this.archive.notifyQueue(this.monitor.ingestQueue);
 
@@ -257,6 +265,18 @@ export class WalwatchStack extends Stack {
       description: 'Invoke once with {"full": true} to adopt an archive that already holds objects',
     });
     new CfnOutput(this, 'DashboardName', { value: this.monitor.dashboard.dashboardName });
+    const hosted = this.monitor.dashboardSite;
+    if (hosted) {
+      new CfnOutput(this, 'DashboardUrl', {
+        value: hosted.site.url,
+        description: 'The web dashboard; sign in with a user of DashboardUserPoolId',
+      });
+      new CfnOutput(this, 'DashboardUserPoolId', {
+        value: hosted.signIn.userPool.userPoolId,
+        description:
+          'Create dashboard users here: aws cognito-idp admin-create-user --user-pool-id <this> --username …',
+      });
+    }
     new CfnOutput(this, 'NodeInstanceIds', {
       value: this.cluster.instances.map((instance) => instance.instanceId).join(','),
     });
