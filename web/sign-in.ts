@@ -14,8 +14,6 @@ import {
 import { h, replaceChildren } from './dom.js';
 import type { AwsSiteConfig } from './site-config.js';
 
-export { AwsSession } from './aws-session.js';
-
 /** One labelled input of a step's form. */
 interface Field {
   readonly name: string;
