@@ -18,6 +18,7 @@ import {
   decompress,
 } from '../shared/codec/decompress.js';
 import { formatLsn } from '../shared/core/lsn.js';
+import { summarizeSegment } from '../shared/core/segment-summary.js';
 import type { TimedRecord } from '../shared/core/wal/record-facts.js';
 import type { SegmentContent } from '../shared/core/wal/segment-content.js';
 import { WalReader } from '../shared/core/wal/wal-reader.js';
@@ -205,24 +206,10 @@ function toJson(inspection: Inspection, options: InspectOptions): Record<string,
   return {
     ...head,
     readable: true,
-    fileSize: c.fileSize,
-    postgresVersion: c.postgresVersion ?? null,
+    // The stored summary's fields (the content scan keeps the same), then what only inspect shows.
+    ...summarizeSegment(c),
     pageMagic: c.pageMagic ?? null,
-    timeline: c.timeline ?? null,
-    segmentSize: c.segmentSize ?? null,
-    systemIdentifier: c.systemIdentifier?.toString() ?? null,
-    startLsn: lsnText(c.startLsn),
-    firstRecordLsn: lsnText(c.firstRecordLsn),
-    lastRecordLsn: lsnText(c.lastRecordLsn),
-    endLsn: lsnText(c.endLsn),
-    recordCount: c.recordCount,
-    recordBytes: c.recordBytes,
-    commitCount: c.commitCount,
-    abortCount: c.abortCount,
-    firstCommitTime: c.firstCommitTime ?? null,
-    lastCommitTime: c.lastCommitTime ?? null,
     lastCommitTimeMicros: c.lastCommitTimeMicros?.toString() ?? null,
-    lastCommitLsn: lsnText(c.lastCommitLsn),
     firstCommit: maybe(c.firstCommit),
     lastCommit: maybe(c.lastCommit),
     lastAbort: maybe(c.lastAbort),
@@ -230,15 +217,11 @@ function toJson(inspection: Inspection, options: InspectOptions): Record<string,
     restorePoints: c.restorePoints.map(timedJson),
     endOfRecovery: maybe(c.endOfRecovery),
     lastCheckpoint: maybe(c.lastCheckpoint),
-    end: c.end,
-    endsWithSwitch: c.endsWithSwitch,
     continuation: c.continuation,
     incompleteRecord: c.incompleteRecord
       ? { ...c.incompleteRecord, lsn: formatLsn(c.incompleteRecord.lsn) }
       : null,
     abandonedRecordLsn: lsnText(c.abandonedRecordLsn),
-    error: c.error ?? null,
-    errorLsn: lsnText(c.errorLsn),
     ...(options.records ? { transactionEnds: transactionEnds(c).map(timedJson) } : {}),
   };
 }
