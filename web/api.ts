@@ -6,6 +6,7 @@
  */
 import type { ClusterReport, EarliestRecoverable, LatestRecoverable, Status } from '../shared/core/report.js';
 import type { RestorePlan } from '../shared/core/restore-plan.js';
+import type { StoredSegmentSummary } from '../shared/core/segment-summary.js';
 
 /** One row of `GET /clusters`. */
 export interface ClusterSummary {
@@ -36,6 +37,16 @@ export interface ClusterResponse {
   readonly generatedAt: string;
   readonly cluster: ClusterReport;
 }
+
+/** `GET /clusters/{id}/segments/{name}`: times as ISO text. */
+export type SegmentResponse = Omit<
+  StoredSegmentSummary,
+  'clusterId' | 'timeline' | 'segno' | 'readAt' | 'objectAt'
+> & {
+  readonly segment: string;
+  readonly readAt: string;
+  readonly objectAt: string;
+};
 
 /** `GET /clusters/{id}/restore-plan`: the fields the page shows (the server may send more). */
 export type RestorePlanResponse = Pick<
@@ -87,6 +98,11 @@ export class ApiClient {
   restorePlan(id: string, target: string): Promise<ApiResult<RestorePlanResponse>> {
     const query = new URLSearchParams({ target });
     return this.request(`/clusters/${encodeURIComponent(id)}/restore-plan?${query}`, {});
+  }
+
+  /** What the content scan stored for one segment (`WALWATCH_READ_CONTENT=all`). */
+  segment(id: string, name: string): Promise<ApiResult<SegmentResponse>> {
+    return this.request(`/clusters/${encodeURIComponent(id)}/segments/${encodeURIComponent(name)}`, {});
   }
 
   /** Acknowledges a gap, with the operator's reason. */

@@ -5,7 +5,7 @@
  * when its own data changed, so a half-typed reason or restore target survives live updates.
  */
 import type { ClusterReport, GapReport } from '../shared/core/report.js';
-import type { ApiClient, ClusterResponse } from './api.js';
+import type { ApiClient, ClusterResponse, SegmentResponse } from './api.js';
 import { BACKUP_STATUS_LABEL, renderChartLegend, renderRecoverabilityChart } from './chart.js';
 import { type Child, h, replaceChildren } from './dom.js';
 import { statusBadge } from './fleet-view.js';
@@ -78,7 +78,7 @@ export class ClusterView {
     this.draw('chart', response.generatedAt + JSON.stringify(report), () =>
       renderChart(report, nowMs, (iso) => this.restore.plan(iso)),
     );
-    this.draw('problems', report.problems, () => renderProblems(report));
+    this.draw('problems', report.problems, () => renderProblems(report, (name) => this.segmentDetails(name)));
     this.draw('gaps', report.gaps, () => this.renderGaps(report));
     this.draw('timelines', [report.timelines, report.targetTimeline], () => renderTimelines(report));
     this.draw('backups', [response.generatedAt, report.backups], () => renderBackups(report, nowMs));
@@ -90,6 +90,23 @@ export class ClusterView {
     if (key === section.key) return;
     section.key = key;
     replaceChildren(section.element, ...render());
+  }
+
+  /** A button that loads and shows what the content scan found in one segment. */
+  private segmentDetails(name: string): HTMLElement {
+    const output = h('div', { class: 'segment-details', 'data-segment': name, 'aria-live': 'polite' });
+    const button = h('button', { type: 'button', class: 'secondary' }, 'Segment details');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      replaceChildren(output, 'Loading…');
+      const result = await this.api.segment(this.clusterId, name);
+      button.disabled = false;
+      replaceChildren(
+        output,
+        ...(result.ok ? renderSegment(result.value) : [h('p', { class: 'error' }, result.message)]),
+      );
+    });
+    return h('div', {}, button, output);
   }
 
   private renderGaps(report: ClusterReport): Child[] {
@@ -253,7 +270,7 @@ function renderChart(report: ClusterReport, nowMs: number, onPickTime: (iso: str
   ];
 }
 
-function renderProblems(report: ClusterReport): Child[] {
+function renderProblems(report: ClusterReport, segmentDetails: (name: string) => HTMLElement): Child[] {
   const heading = h('h3', {}, `Problems (${report.problems.length})`);
   if (report.problems.length === 0) return [heading, h('p', { class: 'empty' }, 'No problems.')];
   const rank = { critical: 0, warning: 1, info: 2 } as const;
@@ -272,8 +289,44 @@ function renderProblems(report: ClusterReport): Child[] {
           h('strong', {}, problem.kind),
           ' ',
           h('span', {}, problem.message),
+          problem.kind === 'wal-corrupt' && /^[0-9A-F]{24}$/.test(problem.subject)
+            ? segmentDetails(problem.subject)
+            : null,
         ),
       ),
+    ),
+  ];
+}
+
+/** The stored summary of one segment: why recovery stops in it, and what it holds up to there. */
+function renderSegment(read: SegmentResponse): Child[] {
+  const summary = read.summary;
+  const rows: Array<[string, Child]> = [
+    ['Object', h('code', {}, read.key)],
+    ['Read', formatTime(read.readAt)],
+  ];
+  if (read.defect)
+    rows.push(
+      ['Defect', h('span', {}, h('strong', {}, read.defect.kind), ': ', read.defect.message)],
+      ['Replay stops at', h('code', {}, read.defect.stopLsn)],
+    );
+  if (read.readError) rows.push(['Unreadable', read.readError]);
+  if (summary)
+    rows.push(
+      [
+        'Valid WAL',
+        h('span', {}, h('code', {}, summary.startLsn ?? '?'), ' … ', h('code', {}, summary.endLsn ?? '?')),
+      ],
+      ['Records', `${summary.recordCount} (${formatBytes(summary.recordBytes)})`],
+      ['Commits', `${summary.commitCount}, last ${formatTime(summary.lastCommitTime)}`],
+      ['System', summary.systemIdentifier ?? '?'],
+      ['PostgreSQL', summary.postgresVersion ?? '?'],
+    );
+  return [
+    h(
+      'dl',
+      { class: 'segment-summary' },
+      ...rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
     ),
   ];
 }

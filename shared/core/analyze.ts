@@ -83,7 +83,14 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   // Segments whose content recovery cannot read to the end count as missing for chains, backups and gaps.
   const usableRuns = withoutDefects(state);
   const runsOf = (timeline: number): Run[] => usableRuns.get(timeline) ?? archivedRunsOf(timeline);
-  const defectAt = (timeline: number, segno: number) => state.defects?.[segmentKey(timeline, segno)];
+  const defectsIn = (timeline: number, first: number, last: number): number => {
+    let count = 0;
+    for (const key of Object.keys(state.defects ?? {})) {
+      const [t, n] = key.split(':').map(Number) as [number, number];
+      if (t === timeline && n >= first && n <= last) count++;
+    }
+    return count;
+  };
   const timeOf = (timeline: number, segno: number): number | undefined =>
     state.edgeTimes[segmentKey(timeline, segno)];
   const commitOf =
@@ -248,15 +255,15 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
           severity,
           nextSegmentStoredAt: isoOrNull(nextAt),
         });
-        const allDefects = Array.from({ length: last - first + 1 }, (_, i) => first + i).every(
-          (segno) => defectAt(step.timeline, segno) !== undefined,
-        );
-        if (status === 'lost' && !allDefects) {
+        // Segments recovery cannot read are reported as `wal-corrupt`; a gap made of them alone is not missing WAL.
+        const unreadable = defectsIn(step.timeline, first, last);
+        if (status === 'lost' && unreadable < last - first + 1) {
           problem(
             'wal-gap',
             severity,
             id,
             `${last - first + 1} WAL segment(s) ${name(step.timeline, first)}…${name(step.timeline, last)} are missing` +
+              (unreadable > 0 ? ` (${unreadable} of them archived but unreadable)` : '') +
               (severity === 'critical'
                 ? '; they cut the latest recoverable point'
                 : '; only older restore targets are affected'),

@@ -14,7 +14,12 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ClusterReport } from '../../shared/core/report.js';
 import type { RestorePlan } from '../../shared/core/restore-plan.js';
-import { type DashboardServer, FIXTURE_CLUSTERS, startDashboardServer } from '../support/dashboard-server.js';
+import {
+  CORRUPT_SEGMENT,
+  type DashboardServer,
+  FIXTURE_CLUSTERS,
+  startDashboardServer,
+} from '../support/dashboard-server.js';
 
 const CHROMIUM = process.env.WALWATCH_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -236,6 +241,21 @@ describe('dashboard cluster view', () => {
     await screenshot('cluster-critical-dark');
   });
 
+  it('shows what the content scan found in a corrupt segment, on request', async () => {
+    await openCluster(FIXTURE_CLUSTERS.critical);
+    const item = page.locator('[data-section="problems"] li[data-kind="wal-corrupt"]');
+    expect(await item.textContent()).toContain('00000001000000000000000A');
+    await item.getByRole('button', { name: 'Segment details' }).click();
+    const details = item.locator('dl.segment-summary');
+    await details.waitFor();
+    const text = await details.textContent();
+    expect(text).toContain(CORRUPT_SEGMENT.defect?.stopLsn);
+    expect(text).toContain('corrupt');
+    expect(text).toContain(CORRUPT_SEGMENT.key);
+    expect(text).toContain('4711');
+    await screenshot('cluster-corrupt-segment');
+  });
+
   it('lists timelines with switch points, backups with status, problems and gaps', async () => {
     await openCluster(FIXTURE_CLUSTERS.critical);
     const report = await clusterReport(FIXTURE_CLUSTERS.critical);
@@ -254,6 +274,7 @@ describe('dashboard cluster view', () => {
     expect(await problems.evaluateAll((items) => items.map((li) => li.dataset.kind))).toEqual([
       'wal-gap',
       'wal-gap',
+      'wal-corrupt',
       'backup-missing-wal',
     ]);
     expect(await problems.first().getAttribute('data-severity')).toBe('critical');

@@ -2,7 +2,8 @@
  * A server for the dashboard's browser tests: the built page plus the real API router over cluster states
  * built by the real core from generated WAL-G archives — a critical cluster (a failover, a lost gap that
  * cuts the latest recoverable point, an older gap, a backup missing WAL, one in progress), a cluster
- * with WAL but no backup at all, a warning cluster (its newest backup is 27 h old) and an ok one. The clock and the archives can be moved on while
+ * with WAL but no backup at all, a warning cluster (its newest backup is 27 h old) and an ok one. The
+ * critical cluster also has a segment the content scan found corrupt, with its stored summary. The clock and the archives can be moved on while
  * the page is open, for live updates.
  */
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createMemoryMonitorData } from '../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../shared/api/router.js';
+import type { StoredSegmentSummary } from '../../shared/core/segment-summary.js';
 import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
 import { buildDashboard } from '../../web/build.js';
 import { type ArchiveSpec, contentLookup, generateArchive } from './archive-generator.js';
@@ -85,6 +87,70 @@ function fixtureSpecs(now: number): ArchiveSpec[] {
   ];
 }
 
+/** What the content scan would have stored for the critical cluster's segment 10, which fails its CRC. */
+export const CORRUPT_SEGMENT: StoredSegmentSummary = {
+  clusterId: FIXTURE_CLUSTERS.critical,
+  timeline: 1,
+  segno: 10,
+  key: `${FIXTURE_CLUSTERS.critical}/wal_005/00000001000000000000000A.lz4`,
+  etag: '"a1"',
+  objectAt: Date.parse('2026-11-24T10:00:00Z'),
+  readAt: Date.parse('2026-11-24T10:01:00Z'),
+  summary: {
+    fileSize: SEGMENT_SIZE,
+    startLsn: '0/A000000',
+    timeline: 1,
+    segmentSize: SEGMENT_SIZE,
+    systemIdentifier: '7507672962298572862',
+    postgresVersion: 15,
+    firstRecordLsn: '0/A000028',
+    lastRecordLsn: '0/A3F1E90',
+    endLsn: '0/A3F1EC8',
+    recordCount: 4711,
+    recordBytes: 4_100_000,
+    commitCount: 120,
+    abortCount: 0,
+    firstCommitTime: '2026-11-24T09:59:01.000001Z',
+    lastCommitTime: '2026-11-24T09:59:40.123456Z',
+    lastCommitLsn: '0/A3F1D10',
+    lastTransactionEnd: { kind: 'commit', lsn: '0/A3F1D10', time: '2026-11-24T09:59:40.123456Z' },
+    restorePoints: [],
+    end: 'invalid',
+    endsWithSwitch: false,
+    error: 'record at 0/A3F1EC8 fails its CRC-32C check',
+    errorLsn: '0/A3F1EC8',
+  },
+  readError: null,
+  defect: { kind: 'corrupt', message: 'record at 0/A3F1EC8 fails its CRC-32C check', stopLsn: '0/A3F1EC8' },
+};
+
+/** The critical cluster with its segment 10 found corrupt, as the content scan records it. */
+function withCorruptSegment(states: Map<string, ClusterState>): Map<string, ClusterState> {
+  const critical = states.get(FIXTURE_CLUSTERS.critical);
+  if (critical) {
+    const {
+      clusterId: _id,
+      timeline: _t,
+      segno: _n,
+      summary: _s,
+      readError: _e,
+      defect,
+      ...object
+    } = CORRUPT_SEGMENT;
+    states.set(FIXTURE_CLUSTERS.critical, {
+      ...critical,
+      defects: {
+        '1:10': {
+          ...(defect as NonNullable<typeof defect>),
+          key: object.key.slice(FIXTURE_CLUSTERS.critical.length + 1),
+          etag: object.etag,
+        },
+      },
+    });
+  }
+  return states;
+}
+
 function buildStates(specs: readonly ArchiveSpec[]): Map<string, ClusterState> {
   const objects = specs.flatMap((spec) => generateArchive(spec));
   return buildClusterStates(objects, contentLookup(objects), () => SEGMENT_SIZE);
@@ -97,7 +163,7 @@ export async function startDashboardServer(): Promise<DashboardServer> {
   const now = () => Date.now() + clockOffset;
   const specs = fixtureSpecs(startedAt);
   // The router reads this map on every request: replacing its entries is a live update.
-  const states = buildStates(specs);
+  const states = withCorruptSegment(buildStates(specs));
   const page = await buildDashboard();
 
   const app = new Hono();
@@ -110,7 +176,10 @@ export async function startDashboardServer(): Promise<DashboardServer> {
   app.route(
     '/',
     createApiRouter({
-      data: createMemoryMonitorData(states),
+      data: createMemoryMonitorData(
+        states,
+        new Map([[`${FIXTURE_CLUSTERS.critical}|1:10`, CORRUPT_SEGMENT]]),
+      ),
       now,
       callerOf: () => 'test',
       bucket: 'wal-bucket',
@@ -132,7 +201,7 @@ export async function startDashboardServer(): Promise<DashboardServer> {
       if (!spec) throw new Error(`no fixture cluster ${clusterId}`);
       specs[index] = { ...spec, segments: spec.segments + count };
       clockOffset += count * (spec.intervalMs ?? MINUTE);
-      for (const [id, state] of buildStates(specs)) states.set(id, state);
+      for (const [id, state] of withCorruptSegment(buildStates(specs))) states.set(id, state);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -393,6 +393,33 @@ describe('analyzeCluster', () => {
     expect(state.segments).toEqual(runsBefore);
   });
 
+  it('counts a corrupt segment next to a missing one in one gap, and says so', () => {
+    const state = stateOf(
+      generateArchive({
+        clusterId: 'c',
+        segmentSize: 16 * MIB,
+        segments: 10,
+        switches: [],
+        backups: [1],
+        holes: [6], // generator indexes from 0: segment 7
+      }),
+    );
+    const report = analyzeCluster(
+      {
+        ...state,
+        defects: { '1:6': { kind: 'zeroed', message: 'zeroed', stopLsn: '0/6000100', key: 'k', etag: null } },
+      },
+      { now: storedAt(10) + 10 * MINUTE },
+    );
+    expect(report.gaps).toEqual([
+      expect.objectContaining({ count: 2, firstSegment: '000000010000000000000006' }),
+    ]);
+    const gap = report.problems.find((p) => p.kind === 'wal-gap');
+    expect(gap?.message).toContain('2 WAL segment(s)');
+    expect(gap?.message).toContain('(1 of them archived but unreadable)');
+    expect(report.problems.map((p) => p.kind).sort()).toEqual(['wal-corrupt', 'wal-gap']);
+  });
+
   it('rates a corrupt segment before the newest restorable backup as a warning', () => {
     const state = stateOf(
       generateArchive({ clusterId: 'c', segmentSize: 16 * MIB, segments: 10, switches: [], backups: [1, 8] }),
