@@ -45,11 +45,15 @@ class Dashboard {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
 
+  /** Signed requests to API Gateway: a refused one comes back without CORS headers, like a network failure. */
+  private readonly signed: boolean;
+
   constructor(
     root: HTMLElement,
     private readonly api: ApiClient,
     account?: Account,
   ) {
+    this.signed = account !== undefined;
     this.connection = h(
       'p',
       { class: 'connection', role: 'status', 'data-state': 'connecting' },
@@ -163,7 +167,10 @@ class Dashboard {
     this.setConnection(
       'error',
       status === 0
-        ? `Cannot reach the API, retrying: ${message}`
+        ? `Cannot reach the API, retrying: ${message}` +
+            (this.signed
+              ? ' (API Gateway answers a refused request without CORS headers, so it looks the same: check that your user may call this API)'
+              : '')
         : `API error ${status}, retrying: ${message}`,
     );
   }

@@ -497,6 +497,7 @@ describe.skipIf(!available)('hosted dashboard API access', () => {
     const connection = page.locator('.connection');
     await expect.poll(() => connection.getAttribute('data-state')).toBe('error');
     expect(await connection.textContent()).toContain('Cannot reach the API');
+    expect(await connection.textContent()).toContain('check that your user may call this API');
     expect(await page.locator('tr[data-cluster]').count()).toBe(0);
     const fromOther = api.seen.filter((request) => request.origin === otherOrigin);
     expect(fromOther.length).toBeGreaterThan(0);
