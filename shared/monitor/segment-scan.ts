@@ -45,6 +45,8 @@ export interface SegmentScanOptions {
   readonly maxReads?: number;
   /** Stop starting new reads after this epoch-ms time (a Lambda's remaining time). */
   readonly deadline?: number;
+  /** Segments read at once (default 4). */
+  readonly concurrency?: number;
   /** Least time between two passes over the whole archive (default 24 h). */
   readonly passIntervalMs?: number;
 }
@@ -64,6 +66,7 @@ export interface SegmentScanResult {
 }
 
 const DEFAULT_MAX_READS = 64;
+const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_PASS_INTERVAL_MS = 24 * 3_600_000;
 const LOOK_AHEAD = 100;
 const STATE_ATTEMPTS = 6;
@@ -99,16 +102,13 @@ export async function scanSegmentContent(
       deps.table,
       window.map(({ timeline, segno }) => segmentFactKey(clusterId, timeline, segno)),
     );
-    let handled = 0;
-    for (const segment of window) {
-      if (result.read >= maxReads) break;
-      if (options.deadline !== undefined && deps.now() >= options.deadline) break;
-      const id = segmentKey(segment.timeline, segment.segno);
+    // Decide per segment: read it (no summary of this object version) or skip it.
+    const plan = window.map((segment) => {
       const item = facts.get(segmentFactKey(clusterId, segment.timeline, segment.segno));
       const present = Object.entries(item?.facts ?? {})
         .filter(([, stored]) => stored.fact.present)
         .sort(([, a], [, b]) => b.fact.at - a.fact.at)[0];
-      const summary = known.get(id);
+      const summary = known.get(segmentKey(segment.timeline, segment.segno));
       // The same object version: same key, ETag and stored-at (a folder has no ETags, only mtimes).
       const same =
         summary !== undefined &&
@@ -116,19 +116,42 @@ export async function scanSegmentContent(
         summary.key === present[0] &&
         summary.etag === present[1].fact.etag &&
         summary.objectAt === present[1].fact.at;
-      if (present && !same) {
-        const outcome = await readOne(deps, state, cursor, clusterId, segment, present[0], present[1].fact);
+      return { segment, read: present && !same ? { key: present[0], fact: present[1].fact } : undefined };
+    });
+    // Read a few at a time (a read waits mostly on S3); the first alone while the database system is unknown.
+    const outcomes = new Map<number, ReadOutcome>();
+    const reads = plan.flatMap((step, index) => (step.read ? [index] : [])).slice(0, maxReads - result.read);
+    let next = 0;
+    const expired = (): boolean => options.deadline !== undefined && deps.now() >= options.deadline;
+    const readNext = async (): Promise<void> => {
+      const index = reads[next++] as number;
+      const step = plan[index] as (typeof plan)[number];
+      const { key, fact } = step.read as NonNullable<typeof step.read>;
+      const outcome = await readOne(deps, state, cursor, clusterId, step.segment, key, fact);
+      outcomes.set(index, outcome);
+      if (outcome.systemIdentifier && !cursor.systemIdentifier)
+        cursor = { ...cursor, systemIdentifier: outcome.systemIdentifier };
+    };
+    const worker = async (): Promise<void> => {
+      while (next < reads.length && !expired()) await readNext();
+    };
+    if (!cursor.systemIdentifier && next < reads.length && !expired()) await readNext();
+    await Promise.all(Array.from({ length: options.concurrency ?? DEFAULT_CONCURRENCY }, worker));
+    // Handled: every segment before the first read that did not start (cut by the read limit or deadline).
+    const firstUnread = plan.findIndex((step, index) => step.read !== undefined && !outcomes.has(index));
+    const handled = firstUnread === -1 ? plan.length : firstUnread;
+    for (let index = 0; index < handled; index++) {
+      const step = plan[index] as (typeof plan)[number];
+      const outcome = outcomes.get(index);
+      if (outcome) {
         result.read++;
-        if (outcome.systemIdentifier && !cursor.systemIdentifier)
-          cursor = { ...cursor, systemIdentifier: outcome.systemIdentifier };
         if (outcome.error) result.errors.push(`${outcome.name}: ${outcome.error}`);
         if (outcome.defect) result.defects.push(outcome.name);
-        found.set(id, outcome.defect);
+        found.set(segmentKey(step.segment.timeline, step.segment.segno), outcome.defect);
       } else {
         result.skipped++;
       }
-      cursor = { ...cursor, timeline: segment.timeline, segno: segment.segno };
-      handled++;
+      cursor = { ...cursor, timeline: step.segment.timeline, segno: step.segment.segno };
     }
     pending = pending.slice(handled);
     if (handled < window.length) break;

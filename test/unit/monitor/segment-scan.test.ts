@@ -61,11 +61,19 @@ async function setup(segments: number) {
     const result = await foldEvents(fold, [{ id: key, event }]);
     expect(result.failures.size).toBe(0);
   };
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let readCostMs = 0;
   const source: ArchiveSource = {
     description: 'test',
     list: async function* () {},
     read: async (key) => {
       reads.push(key);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      clock += readCostMs;
+      inFlight--;
       const body = bodies.get(key);
       if (!body) throw new Error(`${key}: not found`);
       return body;
@@ -82,7 +90,17 @@ async function setup(segments: number) {
       putClusterState(dynamo.db, table, state, ver),
     now: () => clock,
   };
-  return { deps, reads, store, table };
+  return {
+    deps,
+    reads,
+    store,
+    table,
+    maxInFlight: () => maxInFlight,
+    /** Makes every read move the clock on by `ms` (for deadlines). */
+    setReadCost: (ms: number) => {
+      readCostMs = ms;
+    },
+  };
 }
 
 /** Uncompressed objects (WAL-G's `none`) keep the test free of a compressor. */
@@ -182,6 +200,19 @@ describe('scanSegmentContent', () => {
     expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 3))?.readError).toMatch(/lz4|frame|magic/i);
     expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 5))?.summary?.end).toBe('switch');
     expect((await deps.getState(ROOT))?.state.defects ?? {}).toEqual({});
+  });
+
+  it('reads a few at a time, the first alone, and leaves the cursor after the last read it finished', async () => {
+    const { deps, reads, maxInFlight, setReadCost } = await setup(10);
+    setReadCost(1000);
+    // 2.5 s: the first read alone (the database system is unknown), then four at once, then the deadline.
+    const first = await scanSegmentContent(deps, ROOT, { deadline: deps.now() + 2500 });
+    expect(first).toMatchObject({ read: 5, caughtUp: false, defects: [] });
+    expect(maxInFlight()).toBe(4);
+    expect(reads.map((key) => key.slice(-2))).toEqual(['01', '02', '03', '04', '05']);
+    const second = await scanSegmentContent(deps, ROOT);
+    expect(second).toMatchObject({ read: 5, caughtUp: true });
+    expect(new Set(reads).size).toBe(10);
   });
 
   it('stops starting reads at the deadline and resumes there', async () => {
