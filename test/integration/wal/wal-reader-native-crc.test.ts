@@ -106,14 +106,18 @@ describe.skipIf(!hasPostgres() || native === undefined)('WalReader with the nati
     const size = 1024 * 1024;
     const first = Number(message.lsn / BigInt(size));
     const index = segments.findIndex((s) => parseInt(s.name.slice(16), 16) === first);
-    const run = segments.slice(index, index + 3);
+    // 2.5 MB over 1 MiB segments: three or four segments, depending on where in the first it starts.
+    const run = segments.slice(index, index + 4);
     const clean = readChained(run, native).contents;
     // The second segment lies wholly inside the message: the record is carried into it and on out of it.
     expect(clean[0]?.incompleteRecord?.lsn).toBe(message.lsn);
     expect(clean[1]?.continuation).toBe('joined');
     expect(clean[1]?.recordCount).toBe(0);
     expect(clean[1]?.incompleteRecord?.lsn).toBe(message.lsn);
-    expect(clean[2]?.continuation).toBe('joined');
+    const end = clean.findIndex(
+      (c, i) => i >= 2 && c.continuation === 'joined' && c.incompleteRecord === undefined,
+    );
+    expect(end === 2 || end === 3).toBe(true);
     expect(clean.every((c) => c.error === undefined)).toBe(true);
 
     // A byte in the middle of the second segment, off its page header, belongs to the message's payload.
