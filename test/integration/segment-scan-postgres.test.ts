@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterReport } from '../../shared/core/report.js';
 import type { SegmentSummary } from '../../shared/core/segment-summary.js';
+import { readSegment } from '../../shared/core/wal/wal-reader.js';
 import { type LocalMonitor, startLocalMonitor } from '../../shared/local/local-monitor.js';
 import { type PostgresHarness, startPostgres } from '../support/postgres.js';
 import { runCommand } from '../support/postgres-exec.js';
@@ -141,7 +142,10 @@ describe('the content scan on an archive written by PostgreSQL 15', () => {
       maxBuffer: 64 << 20,
     });
     expect(stored.length).toBe(pg.walSegmentSize);
-    const middle = Math.floor(bytes.length / 4) + 123;
+    // Halfway into its valid WAL (the rest after its XLOG_SWITCH is padding, which recovery never reads).
+    const original = readSegment(new Uint8Array(bytes), { fileName: victim });
+    expect(original.end).toBe('switch');
+    const middle = Number(((original.endLsn as bigint) - (original.startLsn as bigint)) / 2n) + 3;
     bytes[middle] = (bytes[middle] as number) ^ 0xff;
     await writeFile(object, execFileSync('lz4', ['-c', '-q'], { input: bytes, maxBuffer: 64 << 20 }));
     expect((await readFile(object)).length).toBeGreaterThan(0);
