@@ -86,7 +86,7 @@ function render(
   const state = transition === 'resolved' ? 'RESOLVED' : alert.severity.toUpperCase();
   const lines = [
     transition === 'resolved'
-      ? `Resolved after ${formatDuration(now - alert.openedAt)}: ${alert.message}`
+      ? `Resolved after ${formatDuration(now - alert.openedAt)}${resolution(alert, report)}: ${alert.message}`
       : `${transition === 'escalated' ? 'Escalated to ' : ''}${alert.severity}: ${alert.message}`,
     '',
     `Cluster:               ${report.id}${report.scope ? ` (scope ${report.scope}${report.pgMajor ? `, PostgreSQL ${report.pgMajor}` : ''})` : ''}`,
@@ -112,6 +112,15 @@ function render(
     subject: snsSubject(`[walwatch] ${state} ${report.id}: ${alert.kind} ${shortSubject(alert.subject)}`),
     body: `${lines.join('\n')}\n`,
   };
+}
+
+/** Why a gap alert closed: an operator accepted the gap, or the gap is gone (`filled` in the spec's terms). */
+function resolution(alert: OpenAlert, report: ClusterReport): string {
+  if (alert.kind !== 'wal-gap') return '';
+  const gap = report.gaps.find((g) => g.id === alert.subject);
+  if (gap?.status === 'acknowledged') return ' (acknowledged by an operator)';
+  if (gap === undefined) return ' (filled: the segments are archived now, or no backup needs them any more)';
+  return '';
 }
 
 const ADVICE: Record<string, string> = {

@@ -52,8 +52,26 @@ describe('diffAlerts', () => {
     expect(third.notifications.map((n) => [n.transition, n.subject])).toEqual([
       ['resolved', '[walwatch] RESOLVED spilo/superman/wal/15: wal-gap A-A'],
     ]);
-    expect(third.notifications[0]?.body).toContain('Resolved after 1 min');
+    expect(third.notifications[0]?.body).toContain(
+      'Resolved after 1 min (filled: the segments are archived now',
+    );
     expect(third.open).toEqual({});
+  });
+
+  it('says a gap alert resolved because an operator acknowledged the gap', () => {
+    const holed = reportAt(START + 30 * 60_000, [9]);
+    const lost = holed.gaps[0];
+    expect(lost?.status).toBe('lost');
+    const problem = holed.problems.find((p) => p.kind === 'wal-gap') as Problem;
+    const opened = diffAlerts({}, withProblems(holed, [problem]), 1000);
+    const acknowledged: ClusterReport = {
+      ...holed,
+      gaps: holed.gaps.map((g) => ({ ...g, status: 'acknowledged' as const })),
+      problems: [],
+    };
+    const resolved = diffAlerts(opened.open, acknowledged, 2000).notifications[0];
+    expect(resolved?.transition).toBe('resolved');
+    expect(resolved?.body).toContain('(acknowledged by an operator)');
   });
 
   it('escalates when the severity rises, but not when it falls', () => {
