@@ -17,7 +17,7 @@ import { readMonitorConfig } from '../shared/config/monitor-config.js';
 import type { ClusterMetrics } from '../shared/core/metrics.js';
 import type { ClusterState } from '../shared/core/state.js';
 import { refreshChainCommits } from '../shared/monitor/chain-content.js';
-import { scanSegmentContent } from '../shared/monitor/segment-scan.js';
+import { scanClusters } from '../shared/monitor/segment-scan.js';
 import { sweep } from '../shared/monitor/sweep.js';
 import { openS3Source } from '../shared/sources/s3-source.js';
 import { createDocumentClient } from '../shared/store/client.js';
@@ -74,12 +74,13 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
   }
   if (content && config.readContent === 'all') {
     const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - SWEEP_RESERVE_MS);
-    for (const clusterId of await data.listClusterIds()) {
-      // The deadline, not the count, bounds a run: a segment costs ~0.1–0.3 s to fetch, decompress and scan.
-      const scan = await scanSegmentContent({ ...content, db, table: config.tableName }, clusterId, {
-        deadline,
-        maxReads: 500,
-      });
+    // The deadline, not the count, bounds a run: a segment costs ~0.1–0.3 s to fetch, decompress and scan.
+    const scans = await scanClusters(
+      { ...content, db, table: config.tableName },
+      await data.listClusterIds(),
+      { deadline, maxReads: 500 },
+    );
+    for (const [clusterId, scan] of scans) {
       metrics.addMetric('SegmentsScanned', MetricUnit.Count, scan.read);
       if (scan.defects.length > 0 || scan.errors.length > 0)
         logger.warn('segment content scan', { clusterId, defects: scan.defects, errors: scan.errors });

@@ -163,6 +163,26 @@ export async function scanSegmentContent(
   return result;
 }
 
+/**
+ * Runs the content scan over several clusters until `deadline`, giving each an equal share of the time left
+ * when its turn comes, so one archive being backfilled does not starve the others.
+ */
+export async function scanClusters(
+  deps: SegmentScanDependencies,
+  clusterIds: readonly string[],
+  options: Omit<SegmentScanOptions, 'deadline'> & { readonly deadline: number },
+): Promise<Map<string, SegmentScanResult>> {
+  const results = new Map<string, SegmentScanResult>();
+  for (const [index, clusterId] of clusterIds.entries()) {
+    const share = Math.max(0, (options.deadline - deps.now()) / (clusterIds.length - index));
+    results.set(
+      clusterId,
+      await scanSegmentContent(deps, clusterId, { ...options, deadline: deps.now() + share }),
+    );
+  }
+  return results;
+}
+
 interface ReadOutcome {
   readonly name: string;
   readonly defect: StoredSegmentDefect | null;

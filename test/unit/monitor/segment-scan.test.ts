@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
 import type { ObjectEvent } from '../../../shared/core/facts.js';
 import { walFileName } from '../../../shared/core/lsn.js';
-import { scanSegmentContent } from '../../../shared/monitor/segment-scan.js';
+import { scanClusters, scanSegmentContent } from '../../../shared/monitor/segment-scan.js';
 import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
 import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
@@ -46,8 +46,14 @@ async function setup(segments: number) {
   };
   let clock = START;
   let sequencer = 0x100;
-  const store = async (segno: number, body: Uint8Array, etag: string | null, extension = '.lz4') => {
-    const key = `${ROOT}/wal_005/${walFileName(1, segno, SEGMENT_SIZE)}${extension}`;
+  const store = async (
+    segno: number,
+    body: Uint8Array,
+    etag: string | null,
+    extension = '.lz4',
+    root = ROOT,
+  ) => {
+    const key = `${root}/wal_005/${walFileName(1, segno, SEGMENT_SIZE)}${extension}`;
     bodies.set(key, body);
     clock += 1000;
     const event: ObjectEvent = {
@@ -213,6 +219,18 @@ describe('scanSegmentContent', () => {
     const second = await scanSegmentContent(deps, ROOT);
     expect(second).toMatchObject({ read: 5, caughtUp: true });
     expect(new Set(reads).size).toBe(10);
+  });
+
+  it('shares the time among clusters, so a long backlog does not starve another cluster', async () => {
+    const other = 'spilo/other/wal/15';
+    const { deps, reads, store, setReadCost } = await setup(40);
+    for (let segno = 1; segno <= 3; segno++) await store(segno, switchSegment(segno), `o${segno}`, '', other);
+    setReadCost(1000);
+    // 10 s for two clusters: the first (40 segments waiting) gets 5 s, the second what is left.
+    const results = await scanClusters(deps, [ROOT, other], { deadline: deps.now() + 10_000, maxReads: 500 });
+    expect(results.get(ROOT)).toMatchObject({ caughtUp: false });
+    expect(results.get(other)).toMatchObject({ read: 3, caughtUp: true });
+    expect(reads.filter((key) => key.startsWith(other))).toHaveLength(3);
   });
 
   it('stops starting reads at the deadline and resumes there', async () => {
