@@ -39,7 +39,13 @@ import {
   type Run,
   removeNumber,
 } from './runs.js';
-import { type BackupState, type ClusterState, type HistoryState, segmentKey } from './state.js';
+import {
+  type BackupState,
+  type ClusterState,
+  type HistoryState,
+  parseSegmentKey,
+  segmentKey,
+} from './state.js';
 import { isoOf, parseTime } from './time.js';
 
 /** One step of the path to the target timeline: segments `[low, high]` are read from `timeline`. */
@@ -86,7 +92,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   const defectsIn = (timeline: number, first: number, last: number): number => {
     let count = 0;
     for (const key of Object.keys(state.defects ?? {})) {
-      const [t, n] = key.split(':').map(Number) as [number, number];
+      const [t, n] = parseSegmentKey(key);
       if (t === timeline && n >= first && n <= last) count++;
     }
     return count;
@@ -353,7 +359,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     }
   }
   for (const [key, defect] of sortedEntries(state.defects ?? {})) {
-    const [timeline, segno] = key.split(':').map(Number) as [number, number];
+    const [timeline, segno] = parseSegmentKey(key);
     // A defect of a segment removed since (or replaced and not yet re-read as absent) says nothing now.
     if (!hasNumber(archivedRunsOf(timeline), segno)) continue;
     const onLineage = lineageTimelines.has(timeline) && stepOf(segno).timeline === timeline;
@@ -494,7 +500,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
 function withoutDefects(state: ClusterState): Map<number, Run[]> {
   const usable = new Map<number, Run[]>();
   for (const key of Object.keys(state.defects ?? {})) {
-    const [timeline, segno] = key.split(':').map(Number) as [number, number];
+    const [timeline, segno] = parseSegmentKey(key);
     let runs = usable.get(timeline);
     if (runs === undefined) {
       runs = (state.segments[String(timeline)] ?? []).map((run): Run => [run[0], run[1]]);

@@ -13,6 +13,7 @@ import {
   isNewer,
   needsContent,
   type ObjectPresence,
+  parseSegmentKey,
   type SegmentLookup,
   type SegmentPresence,
   type SegmentTime,
@@ -101,7 +102,7 @@ export class MemoryArchive {
         for (const id of keys.keys()) {
           const presence = presenceOf(id);
           if (!presence.present) continue;
-          const [timeline, segno] = id.split(':').map(Number) as [number, number];
+          const [timeline, segno] = parseSegmentKey(id);
           const candidate = { timeline, segno, at: presence.at };
           if (newest === undefined || isNewer(candidate, newest)) newest = candidate;
         }

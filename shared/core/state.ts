@@ -161,6 +161,11 @@ export function segmentKey(timeline: number, segno: number): string {
   return `${timeline}:${segno}`;
 }
 
+/** The (timeline, segno) of a {@link segmentKey}. */
+export function parseSegmentKey(key: string): [timeline: number, segno: number] {
+  return key.split(':').map(Number) as [number, number];
+}
+
 /** Whether `a` was stored after `b` (ties broken by timeline, then segment number). */
 export function isNewer(a: SegmentTime, b: SegmentTime): boolean {
   if (a.at !== b.at) return a.at > b.at;
@@ -345,7 +350,7 @@ export function applyObjectChange(
       );
       state.pins = recomputePins(state);
       for (const id of new Set([...Object.keys(before), ...Object.keys(state.pins)])) {
-        const [timeline, segno] = id.split(':').map(Number) as [number, number];
+        const [timeline, segno] = parseSegmentKey(id);
         syncEdgeTime(state, timeline, segno, lookup);
       }
       return;
@@ -552,7 +557,7 @@ class StateBuilder {
         wanted.add(last);
       }
       for (const pin of Object.keys(state.pins)) {
-        const [pinTimeline, segno] = pin.split(':').map(Number) as [number, number];
+        const [pinTimeline, segno] = parseSegmentKey(pin);
         if (pinTimeline === timeline && hasNumber(runs, segno)) wanted.add(segno);
       }
       let newest = state.newest;

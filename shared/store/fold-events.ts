@@ -38,6 +38,7 @@ import {
   needsNewestLookup,
   type ObjectPresence,
   objectChangeLookups,
+  parseSegmentKey,
   refreshSegment,
   type SegmentLookup,
   type SegmentPresence,
@@ -520,7 +521,7 @@ async function rederive(
     }
   }
   const pinKeys = [...pinned].map((id) => {
-    const [timeline, segno] = id.split(':').map(Number) as [number, number];
+    const [timeline, segno] = parseSegmentKey(id);
     return segmentFactKey(state.id, timeline, segno);
   });
   for (const [pk, item] of await getFactItems(
