@@ -8,6 +8,7 @@
  * stop recovery inside it.
  */
 import { formatLsn, segmentStartLsn } from './lsn.js';
+import type { ClusterState } from './state.js';
 import type { SegmentContent, SegmentEnd } from './wal/segment-content.js';
 
 /** What one segment holds, as stored (`GET /clusters/{id}/segments/{name}`). */
@@ -165,4 +166,29 @@ export function judgeSegment(
     };
   }
   return undefined;
+}
+
+/**
+ * The database system a cluster's WAL must belong to: the one the newest backup's sentinel names (WAL-G
+ * writes `SystemIdentifier` since v0.2.13). `null` when no sentinel names one — then no segment is judged
+ * foreign. A cluster initialised again under the same prefix takes its new identifier with its first backup.
+ */
+export function expectedSystemIdentifier(state: ClusterState): string | null {
+  let newest: { time: string; finish: bigint; id: string } | undefined;
+  for (const backup of Object.values(state.backups)) {
+    const parse = backup.sentinel?.parse;
+    if (!parse?.ok || parse.value.systemIdentifier === null) continue;
+    const candidate = {
+      time: parse.value.finishTime ?? '',
+      finish: BigInt(parse.value.finishLsn ?? '0'),
+      id: parse.value.systemIdentifier,
+    };
+    if (
+      newest === undefined ||
+      candidate.time > newest.time ||
+      (candidate.time === newest.time && candidate.finish > newest.finish)
+    )
+      newest = candidate;
+  }
+  return newest?.id ?? null;
 }

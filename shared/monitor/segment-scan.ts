@@ -13,7 +13,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { compressionMethodOfKey } from '../codec/compression-method.js';
 import type { Run } from '../core/runs.js';
-import { judgeSegment } from '../core/segment-summary.js';
+import { expectedSystemIdentifier, judgeSegment } from '../core/segment-summary.js';
 import { type ClusterState, type StoredSegmentDefect, segmentKey } from '../core/state.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
 import { readSegmentSummary } from '../sources/read-segment-summary.js';
@@ -92,6 +92,7 @@ export async function scanSegmentContent(
   }
   if (read.ver === 0) cursor = { ...cursor, passStartedAt: deps.now() };
 
+  const systemIdentifier = expectedSystemIdentifier(state);
   const found = new Map<string, StoredSegmentDefect | null>();
   while (pending.length > 0 && result.read < maxReads) {
     if (options.deadline !== undefined && deps.now() >= options.deadline) break;
@@ -118,7 +119,7 @@ export async function scanSegmentContent(
         summary.objectAt === present[1].fact.at;
       return { segment, read: present && !same ? { key: present[0], fact: present[1].fact } : undefined };
     });
-    // Read a few at a time (a read waits mostly on S3); the first alone while the database system is unknown.
+    // Read a few at a time: a read waits mostly on S3.
     const outcomes = new Map<number, ReadOutcome>();
     const reads = plan.flatMap((step, index) => (step.read ? [index] : [])).slice(0, maxReads - result.read);
     let next = 0;
@@ -127,15 +128,11 @@ export async function scanSegmentContent(
       const index = reads[next++] as number;
       const step = plan[index] as (typeof plan)[number];
       const { key, fact } = step.read as NonNullable<typeof step.read>;
-      const outcome = await readOne(deps, state, cursor, clusterId, step.segment, key, fact);
-      outcomes.set(index, outcome);
-      if (outcome.systemIdentifier && !cursor.systemIdentifier)
-        cursor = { ...cursor, systemIdentifier: outcome.systemIdentifier };
+      outcomes.set(index, await readOne(deps, state, systemIdentifier, clusterId, step.segment, key, fact));
     };
     const worker = async (): Promise<void> => {
       while (next < reads.length && !expired()) await readNext();
     };
-    if (!cursor.systemIdentifier && next < reads.length && !expired()) await readNext();
     await Promise.all(Array.from({ length: options.concurrency ?? DEFAULT_CONCURRENCY }, worker));
     // Handled: every segment before the first read that did not start (cut by the read limit or deadline).
     const firstUnread = plan.findIndex((step, index) => step.read !== undefined && !outcomes.has(index));
@@ -187,13 +184,12 @@ interface ReadOutcome {
   readonly name: string;
   readonly defect: StoredSegmentDefect | null;
   readonly error: string | null;
-  readonly systemIdentifier: string | null;
 }
 
 async function readOne(
   deps: SegmentScanDependencies,
   state: ClusterState,
-  cursor: Omit<ScanCursor, 'ver'>,
+  systemIdentifier: string | null,
   clusterId: string,
   segment: { timeline: number; segno: number },
   key: string,
@@ -207,7 +203,7 @@ async function readOne(
     judgeSegment(summary, {
       ...segment,
       segmentSize: state.segmentSize,
-      systemIdentifier: cursor.systemIdentifier,
+      systemIdentifier,
     });
   const relative = clusterId === '' ? key : key.slice(clusterId.length + 1);
   const defect: StoredSegmentDefect | null = judged ? { ...judged, key: relative, etag } : null;
@@ -227,7 +223,6 @@ async function readOne(
     name: baseName,
     defect,
     error: readError,
-    systemIdentifier: summary && !judged ? summary.systemIdentifier : null,
   };
 }
 

@@ -1,11 +1,11 @@
 /**
  * `analyze --content all`: reads every listed segment of a cluster and finds those recovery cannot read
- * to the end. The cluster's database system is the one most of its readable segments name, so one foreign
- * segment stands out whatever order the listing has.
+ * to the end. The cluster's database system is the one its newest backup names, else the one most of its
+ * readable segments name, so one foreign segment stands out whatever order the listing has.
  */
 import { parseObjectKey } from '../core/keys.js';
 import { parseWalFileName } from '../core/lsn.js';
-import { judgeSegment, type SegmentSummary } from '../core/segment-summary.js';
+import { expectedSystemIdentifier, judgeSegment, type SegmentSummary } from '../core/segment-summary.js';
 import { type ClusterState, type StoredSegmentDefect, segmentKey } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
 import { readSegmentSummary } from './read-segment-summary.js';
@@ -47,14 +47,15 @@ export async function findSegmentDefects(
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, 4) }, worker));
 
+  // The newest backup names the cluster's database system; without one, most segments do.
   const votes = new Map<string, number>();
   for (const { summary } of read) {
     if (summary.systemIdentifier !== null)
       votes.set(summary.systemIdentifier, (votes.get(summary.systemIdentifier) ?? 0) + 1);
   }
-  const systemIdentifier = [...votes.entries()].sort(
-    (a, b) => b[1] - a[1] || a[0].localeCompare(b[0]),
-  )[0]?.[0];
+  const systemIdentifier =
+    expectedSystemIdentifier(state) ??
+    [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
   const defects: Record<string, StoredSegmentDefect> = {};
   for (const { key, timeline, segno, summary } of read) {
     const defect = judgeSegment(summary, {

@@ -5,7 +5,7 @@
  * | item | `pk` | attributes |
  * |---|---|---|
  * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | `key`, `etag` and `objectAt` (stored-at) of the object read, `readAt`, `summary` (`SegmentSummary`), `defect` |
- * | scan cursor | `r#<cluster>` | `ScanCursor`: the last segment handled, the pass start, the system identifier, `ver` |
+ * | scan cursor | `r#<cluster>` | `ScanCursor`: the last segment handled, the pass start, `ver` |
  *
  * A summary is written whole and unconditionally: the same object always yields the same summary, and a
  * replaced object (another ETag) is simply read again.
@@ -24,25 +24,18 @@ import { scanCursorKey, segmentSummaryKey } from './table.js';
 export type { StoredSegmentSummary } from '../core/segment-summary.js';
 
 /**
- * Where the content scan stands in a cluster: the last segment it handled, in (timeline, segno) order, when
- * its current pass over the whole archive began, and the database system the cluster's WAL belongs to.
+ * Where the content scan stands in a cluster: the last segment it handled, in (timeline, segno) order, and
+ * when its current pass over the whole archive began.
  */
 export interface ScanCursor {
   readonly timeline: number;
   readonly segno: number;
   readonly passStartedAt: number;
-  readonly systemIdentifier: string | null;
   readonly ver: number;
 }
 
 /** Where a cluster's first pass starts. */
-export const START_CURSOR: ScanCursor = {
-  timeline: 0,
-  segno: -1,
-  passStartedAt: 0,
-  systemIdentifier: null,
-  ver: 0,
-};
+export const START_CURSOR: ScanCursor = { timeline: 0, segno: -1, passStartedAt: 0, ver: 0 };
 
 /** Reads one segment's summary (consistent). */
 export async function getSegmentSummary(

@@ -42,9 +42,16 @@ async function setup(segments: number) {
     db: dynamo.db,
     table,
     segmentSizeOf: () => SEGMENT_SIZE,
-    readDocument: async () => ({ error: 'no documents here' }),
+    // Sentinels name the database system (and a backup of segment 1); nothing else is read as a document.
+    readDocument: async (key) =>
+      key.endsWith('_backup_stop_sentinel.json')
+        ? {
+            text: `{"LSN":${SEGMENT_SIZE + 40},"FinishLSN":${SEGMENT_SIZE + 400},"SystemIdentifier":${sentinelSystem}}`,
+          }
+        : { error: 'no documents here' },
   };
   let clock = START;
+  let sentinelSystem = SYSTEM_ID;
   let sequencer = 0x100;
   const store = async (
     segno: number,
@@ -66,6 +73,21 @@ async function setup(segments: number) {
     };
     const result = await foldEvents(fold, [{ id: key, event }]);
     expect(result.failures.size).toBe(0);
+  };
+  /** Stores a backup sentinel naming `system` as the cluster's database system. */
+  const storeSentinel = async (system: bigint, name = 'base_000000010000000000000001') => {
+    sentinelSystem = system;
+    clock += 1000;
+    const key = `${ROOT}/basebackups_005/${name}_backup_stop_sentinel.json`;
+    const event: ObjectEvent = {
+      key,
+      type: 'created',
+      at: clock,
+      sequencer: (sequencer++).toString(16).toUpperCase(),
+      size: 90,
+      etag: `"${name}"`,
+    };
+    expect((await foldEvents(fold, [{ id: key, event }])).failures.size).toBe(0);
   };
   let inFlight = 0;
   let maxInFlight = 0;
@@ -100,6 +122,7 @@ async function setup(segments: number) {
     deps,
     reads,
     store,
+    storeSentinel,
     table,
     maxInFlight: () => maxInFlight,
     /** Makes every read move the clock on by `ms` (for deadlines). */
@@ -181,8 +204,9 @@ describe('scanSegmentContent', () => {
     expect((await deps.getState(ROOT))?.state.defects).toEqual({});
   });
 
-  it('reports a segment of another database system and one with a foreign header as defects', async () => {
-    const { deps, store } = await setup(3);
+  it('reports a segment of another database system than the newest backup, and one with a foreign header', async () => {
+    const { deps, store, storeSentinel } = await setup(3);
+    await storeSentinel(SYSTEM_ID);
     await store(4, switchSegment(4, 42n), 'foreign', '');
     await store(5, switchSegment(9), 'renamed', '');
     const scan = await scanSegmentContent(deps, ROOT);
@@ -190,6 +214,16 @@ describe('scanSegmentContent', () => {
     const defects = (await deps.getState(ROOT))?.state.defects ?? {};
     expect(defects['1:4']?.kind).toBe('foreign');
     expect(defects['1:5']?.kind).toBe('wrong-segment');
+  });
+
+  it('takes the database system from the newest backup, so a cluster initialised again is not all foreign', async () => {
+    const { deps, store, storeSentinel } = await setup(2);
+    // The first segments come from an earlier database system under the same prefix; the backup is newer.
+    await store(3, switchSegment(3, 99n), 'new3', '');
+    await store(4, switchSegment(4, 99n), 'new4', '');
+    await storeSentinel(99n, 'base_000000010000000000000003');
+    const scan = await scanSegmentContent(deps, ROOT);
+    expect(scan.defects).toEqual(['000000010000000000000001', '000000010000000000000002']);
   });
 
   it('records unreadable objects as errors, not defects, and goes on with the rest', async () => {
@@ -208,16 +242,16 @@ describe('scanSegmentContent', () => {
     expect((await deps.getState(ROOT))?.state.defects ?? {}).toEqual({});
   });
 
-  it('reads a few at a time, the first alone, and leaves the cursor after the last read it finished', async () => {
+  it('reads a few at a time and leaves the cursor after the last read it finished', async () => {
     const { deps, reads, maxInFlight, setReadCost } = await setup(10);
     setReadCost(1000);
-    // 2.5 s: the first read alone (the database system is unknown), then four at once, then the deadline.
+    // 2.5 s: four reads start at once and take 4 s, then the deadline has passed.
     const first = await scanSegmentContent(deps, ROOT, { deadline: deps.now() + 2500 });
-    expect(first).toMatchObject({ read: 5, caughtUp: false, defects: [] });
+    expect(first).toMatchObject({ read: 4, caughtUp: false, defects: [] });
     expect(maxInFlight()).toBe(4);
-    expect(reads.map((key) => key.slice(-2))).toEqual(['01', '02', '03', '04', '05']);
+    expect(reads.map((key) => key.slice(-2))).toEqual(['01', '02', '03', '04']);
     const second = await scanSegmentContent(deps, ROOT);
-    expect(second).toMatchObject({ read: 5, caughtUp: true });
+    expect(second).toMatchObject({ read: 6, caughtUp: true });
     expect(new Set(reads).size).toBe(10);
   });
 
