@@ -12,11 +12,9 @@
  * AWS. No request interception is used, because Playwright answers CORS preflights itself when it
  * intercepts: every preflight here is the browser's own. Screenshots go to `test-artifacts/dashboard/`.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -39,6 +37,7 @@ import {
   type SignedApiStandIn,
   startSignedApiStandIn,
 } from '../support/signed-api-stand-in.js';
+import { type StaticSite, serveDirectory } from '../support/static-site.js';
 
 const CHROMIUM = process.env.WALWATCH_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard');
@@ -50,7 +49,7 @@ let moto: LocalMoto;
 let pools: SignInPools;
 let fixture: DashboardServer;
 let api: SignedApiStandIn;
-let site: { url: string; port: number; close: () => Promise<void> };
+let site: StaticSite;
 let siteDir: string;
 let browser: Browser | undefined;
 let page: Page;
@@ -60,39 +59,6 @@ let pageErrors: string[];
 const issued = new Map<string, IssuedCredentials>();
 /** Cognito under its own host names, in front of moto. */
 let cognito: CognitoEndpoint;
-
-/** A static host for the built site on its own origin, like S3 behind CloudFront. */
-async function serveSite(dir: string): Promise<typeof site> {
-  const types: Record<string, string> = {
-    '.html': 'text/html; charset=utf-8',
-    '.js': 'text/javascript; charset=utf-8',
-    '.css': 'text/css; charset=utf-8',
-    '.json': 'application/json',
-  };
-  const host = createServer((request, response) => {
-    const name = basename(new URL(request.url ?? '/', 'http://host').pathname) || DASHBOARD_FILES.page;
-    readFile(join(dir, name)).then(
-      (body) => {
-        response.writeHead(200, { 'content-type': types[extname(name)] ?? 'application/octet-stream' });
-        response.end(body);
-      },
-      () => {
-        response.writeHead(404);
-        response.end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
-  const { port } = host.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () => {
-      host.closeAllConnections();
-      return new Promise((resolve) => host.close(() => resolve()));
-    },
-  };
-}
 
 function openPage(from: Browser): Promise<Page> {
   // The local Cognito endpoint's certificate is self-signed.
@@ -169,7 +135,7 @@ beforeAll(async () => {
     ],
   });
   siteDir = await mkdtemp(join(tmpdir(), 'walwatch-hosted-'));
-  site = await serveSite(siteDir);
+  site = await serveDirectory(siteDir, DASHBOARD_FILES.page);
   api = await startSignedApiStandIn({
     allowedOrigin: site.url,
     region: MOTO_REGION,

@@ -4,11 +4,9 @@
  * `test-artifacts/dashboard/`.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,6 +18,7 @@ import {
   FIXTURE_CLUSTERS,
   startDashboardServer,
 } from '../support/dashboard-server.js';
+import { serveDirectory } from '../support/static-site.js';
 
 const CHROMIUM = process.env.WALWATCH_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -50,37 +49,6 @@ async function launchChromium(): Promise<Browser> {
       { cause: error },
     );
   }
-}
-
-/** A plain static host for a built site, on its own origin (another port). */
-async function serveDirectory(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
-  const types: Record<string, string> = {
-    '.html': 'text/html; charset=utf-8',
-    '.js': 'text/javascript; charset=utf-8',
-    '.css': 'text/css; charset=utf-8',
-  };
-  const host = createServer((request, response) => {
-    const name = basename(new URL(request.url ?? '/', 'http://host').pathname) || 'index.html';
-    readFile(join(dir, name)).then(
-      (body) => {
-        response.writeHead(200, { 'content-type': types[extname(name)] ?? 'application/octet-stream' });
-        response.end(body);
-      },
-      () => {
-        response.writeHead(404);
-        response.end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
-  const { port } = host.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => {
-      host.closeAllConnections();
-      return new Promise((resolve) => host.close(() => resolve()));
-    },
-  };
 }
 
 async function getJson<T>(path: string): Promise<T> {
