@@ -3,8 +3,8 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type ContentPolicy, parseContentPolicy } from '../shared/config/content-policy.js';
 import { ENV } from '../shared/config/env.js';
-import { type ContentMode, parseContentMode } from '../shared/config/monitor-config.js';
 import { DEFAULT_SEGMENT_SIZE, isValidSegmentSize } from '../shared/core/lsn.js';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
 import { parseS3Url } from '../shared/sources/s3-source.js';
@@ -26,8 +26,9 @@ options:
   --listen HOST:PORT      HTTP address (default 127.0.0.1:7070)
   --segment-size SIZE     WAL segment size (default 16MiB)
   --sweep-every DUR       sweeper period (default 15s)
-  --content MODE          segment bodies to read: chain-ends (default; exact last commit times), all (also
-                          every segment's summary and segments recovery cannot read), off
+  --content POLICY        segment bodies to read: chain-ends (default; exact last commit times), all (also
+                          every segment's summary and segments recovery cannot read), off; per cluster
+                          with overrides, e.g. 'chain-ends; all=spilo/orders/*; off=spilo/scratch/*'
   --alert-webhook URL     POST alerts as JSON to this URL too
   --alert-topic ARN       publish alerts to this SNS topic too
   --gap-grace, --max-archive-age, --max-backup-age, --backup-stale-after DUR   thresholds
@@ -127,9 +128,9 @@ function toOptions(values: Record<string, string | boolean | undefined>): Option
     if (value) thresholds[field] = parseDurationOption(value);
   }
   const dataDir = resolve(text('data') ?? 'walwatch-data');
-  let readContent: ContentMode;
+  let readContent: ContentPolicy;
   try {
-    readContent = parseContentMode(text('content') ?? process.env[ENV.readContent], '--content');
+    readContent = parseContentPolicy(text('content') ?? process.env[ENV.readContent], '--content');
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

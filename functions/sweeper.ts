@@ -1,7 +1,7 @@
 /**
- * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that moved (exact
- * last commit times, unless `WALWATCH_READ_CONTENT=off`) and, with `WALWATCH_READ_CONTENT=all`, every new
- * segment (summaries, defects), re-analyses every cluster at the current time, emits freshness
+ * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that ingest has
+ * not read yet (exact last commit times, for clusters `WALWATCH_READ_CONTENT` does not turn off) and, for
+ * clusters it sets to `all`, every new segment (summaries, defects), re-analyses every cluster at the current time, emits freshness
  * metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension, and fleet-wide
  * maxima without it), and sends alert transitions to SNS exactly once per decision.
  */
@@ -13,10 +13,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { contentModeFor, widestContentMode } from '../shared/config/content-policy.js';
 import { readMonitorConfig } from '../shared/config/monitor-config.js';
 import type { ClusterMetrics } from '../shared/core/metrics.js';
 import type { ClusterState } from '../shared/core/state.js';
-import { refreshChainCommits } from '../shared/monitor/chain-content.js';
+import { refreshChainCommitsOf } from '../shared/monitor/chain-content.js';
 import { scanClusters } from '../shared/monitor/segment-scan.js';
 import { sweep } from '../shared/monitor/sweep.js';
 import { openS3Source } from '../shared/sources/s3-source.js';
@@ -31,8 +32,9 @@ const metrics = new Metrics({ namespace: NAMESPACE, serviceName: 'walwatch' });
 const db = createDocumentClient();
 const sns = new SNSClient({});
 const data = createDynamoMonitorData(db, config.tableName);
+const policy = config.readContent;
 const content =
-  config.readContent !== 'off' && config.bucket
+  widestContentMode(policy) !== 'off' && config.bucket
     ? {
         getState: (id: string) => getClusterState(db, config.tableName, id),
         putState: (state: ClusterState, ver: number) => putClusterState(db, config.tableName, state, ver),
@@ -65,21 +67,23 @@ function emitMetrics(cluster: string | null, values: ClusterMetrics): void {
 const SWEEP_RESERVE_MS = 20_000;
 
 async function runSweep(_event: unknown, context: Context): Promise<{ clusters: number; sent: number }> {
+  const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - SWEEP_RESERVE_MS);
+  const clusterIds = content ? await data.listClusterIds() : [];
   if (content) {
-    for (const clusterId of await data.listClusterIds()) {
-      const outcome = await refreshChainCommits(content, clusterId);
+    // Ingest reads new chain ends as WAL arrives; this catches what it left (deadline, conflicts, errors).
+    const refreshed = await refreshChainCommitsOf(content, policy, clusterIds, deadline);
+    for (const [clusterId, outcome] of refreshed) {
       if (outcome.errors.length > 0)
         logger.warn('segment content unreadable', { clusterId, errors: outcome.errors });
     }
   }
-  if (content && config.readContent === 'all') {
-    const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - SWEEP_RESERVE_MS);
+  const scanned = clusterIds.filter((clusterId) => contentModeFor(policy, clusterId) === 'all');
+  if (content && scanned.length > 0) {
     // The deadline, not the count, bounds a run: a segment costs ~0.1–0.3 s to fetch, decompress and scan.
-    const scans = await scanClusters(
-      { ...content, db, table: config.tableName },
-      await data.listClusterIds(),
-      { deadline, maxReads: 500 },
-    );
+    const scans = await scanClusters({ ...content, db, table: config.tableName }, scanned, {
+      deadline,
+      maxReads: 500,
+    });
     for (const [clusterId, scan] of scans) {
       metrics.addMetric('SegmentsScanned', MetricUnit.Count, scan.read);
       if (scan.defects.length > 0 || scan.errors.length > 0)

@@ -1,6 +1,6 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import { InstanceType, MachineImage } from 'aws-cdk-lib/aws-ec2';
-import { type ContentMode, parseContentMode } from '../shared/config/monitor-config.js';
+import { type ContentPolicy, parseContentPolicy } from '../shared/config/content-policy.js';
 import { WalArchiveEncryption } from './constructs/wal-archive-bucket.js';
 import type { WalwatchStackProps } from './stacks/walwatch-stack.js';
 
@@ -172,12 +172,12 @@ export function readAppConfig(read: ContextReader): AppConfig {
   }
 
   const segmentContentText = str('segmentContent');
-  let segmentContent: ContentMode | undefined;
+  let segmentContent: ContentPolicy | undefined;
   try {
     segmentContent =
       segmentContentText === undefined
         ? undefined
-        : parseContentMode(segmentContentText, "context 'segmentContent'");
+        : parseContentPolicy(segmentContentText, "context 'segmentContent'");
   } catch (error) {
     throw new AppConfigError((error as Error).message);
   }

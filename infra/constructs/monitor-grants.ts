@@ -4,7 +4,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { ContentMode } from '../../shared/config/monitor-config.js';
+import type { ContentMode } from '../../shared/config/content-policy.js';
 import { CLUSTER_INDEX } from '../../shared/store/table.js';
 import { acknowledgeWildcardResource } from './acknowledge.js';
 import type { WalwatchFunction } from './walwatch-function.js';
@@ -62,15 +62,17 @@ export interface MonitorAccess {
   /** The watched archive roots, each ending in `/`. */
   readonly archiveRoots: readonly string[];
   /**
-   * Which segments the sweeper reads: chain ends (commit times written into cluster states), all (also
-   * summaries, scan cursors and defects), or none.
+   * The widest content mode any cluster uses: chain ends (ingest and the sweeper read them, commit times
+   * written into cluster states), all (the sweeper also writes summaries, scan cursors and defects), or
+   * none.
    */
   readonly segmentContent: ContentMode;
 }
 
 /**
  * Grants each monitor function what its code calls and nothing more: ingest and reconcile read only the
- * documents under the roots (never a segment) and fold into the table, reconcile lists only the roots,
+ * documents under the roots and fold into the table (ingest also reads chain-end segments unless content
+ * is off), reconcile lists only the roots,
  * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
  */
 export function grantMonitorAccess(access: MonitorAccess): void {
@@ -171,6 +173,18 @@ export function grantMonitorAccess(access: MonitorAccess): void {
   }
   if (readSegmentContent) {
     const segments = archiveRoots.map((root) => archiveBucket.arnForObjects(`${root}wal_005/*`));
+    // Ingest reads the new chain end of each batch's clusters (its cluster-state writes are the fold's);
+    // its kms:Decrypt for documents covers segments too.
+    ingest.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'ReadChainEndSegments', actions: ['s3:GetObject'], resources: segments }),
+    );
+    for (const resource of segments) {
+      acknowledgeWildcardResource(
+        ingest,
+        resource,
+        'WAL segments under the watched archive roots only: ingest reads the segment at the end of each recovery chain that a batch moved, for its last commit time.',
+      );
+    }
     sweeper.function.addToRolePolicy(
       new PolicyStatement({ sid: 'ReadChainEndSegments', actions: ['s3:GetObject'], resources: segments }),
     );

@@ -14,8 +14,14 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  type ContentMode,
+  type ContentPolicy,
+  formatContentPolicy,
+  parseContentPolicy,
+  widestContentMode,
+} from '../../shared/config/content-policy.js';
 import { ENV } from '../../shared/config/env.js';
-import type { ContentMode } from '../../shared/config/monitor-config.js';
 import { DashboardSignIn } from './dashboard-sign-in.js';
 import { DashboardSite } from './dashboard-site.js';
 import {
@@ -86,15 +92,17 @@ export interface WalBackupMonitorProps {
    */
   readonly segmentSize?: Size;
   /**
-   * Which WAL segment bodies the sweeper reads (`WALWATCH_READ_CONTENT`): `chain-ends`, the segment at the
-   * end of each recovery chain for exact last commit times (`s3:GetObject` on `<root>wal_005/*`, writes of
-   * cluster-state items); `all`, also every archived segment once, storing its summary and finding the
-   * segments recovery cannot read (also writes of summary and scan-cursor items, more sweeper memory);
-   * `off`: only sentinels, `metadata.json` and history files are ever read.
+   * Which WAL segment bodies are read (`WALWATCH_READ_CONTENT`), for every cluster or per cluster (a
+   * default mode and overrides by cluster id pattern): `chain-ends`, the segment at the end of each
+   * recovery chain, read by ingest as WAL arrives and by the sweeper as a backstop, for exact last commit
+   * times (`s3:GetObject` on `<root>wal_005/*`); `all`, also every archived segment once by the sweeper,
+   * storing its summary and finding the segments recovery cannot read (writes of summary and scan-cursor
+   * items, more sweeper memory); `off`: only sentinels, `metadata.json` and history files are ever read.
+   * Grants and memory follow the widest mode any cluster uses.
    *
    * @default 'chain-ends'
    */
-  readonly segmentContent?: ContentMode;
+  readonly segmentContent?: ContentMode | ContentPolicy;
   /**
    * Timeout of the ingest function; the queue's visibility timeout is six times this.
    *
@@ -296,11 +304,18 @@ export class WalBackupMonitor extends Construct {
       });
     }
 
+    const contentPolicy = contentPolicyOf(props.segmentContent);
+    const segmentContent = widestContentMode(contentPolicy);
+    const segmentMiB = (props.segmentSize?.toBytes() ?? 16 * 1024 * 1024) / (1024 * 1024);
+    /** Memory of a function that reads segments: enough for a few copies of the largest one. */
+    const contentMemory = (base: number): number =>
+      segmentContent === 'off' ? 512 : Math.max(base, 256 + 4 * segmentMiB);
     const pipelineEnvironment: Record<string, string> = {
       [ENV.archiveBucketName]: props.archiveBucket.bucketName,
       [ENV.archiveRoots]: props.archiveRoots.join(','),
       [ENV.tableName]: this.table.tableName,
       ...(props.segmentSize === undefined ? {} : { [ENV.segmentSize]: String(props.segmentSize.toBytes()) }),
+      [ENV.readContent]: formatContentPolicy(contentPolicy),
     };
     const thresholdEnvironment: Record<string, string> = {
       [ENV.maxArchiveAge]: `${settings.maxArchiveAge.toSeconds()}s`,
@@ -311,7 +326,8 @@ export class WalBackupMonitor extends Construct {
       entry: functionEntry('ingest'),
       description: 'walwatch: folds the archive bucket events from SQS into DynamoDB',
       timeout: settings.ingestTimeout,
-      memorySize: 512,
+      // Reading a chain end holds the compressed object and the whole decompressed segment.
+      memorySize: contentMemory(512),
       environment: pipelineEnvironment,
       logRetention,
     });
@@ -382,14 +398,13 @@ export class WalBackupMonitor extends Construct {
       this.dashboardSite = { site, signIn };
     }
 
-    const segmentContent = props.segmentContent ?? 'chain-ends';
     const sweeper = new WalwatchFunction(this, 'Sweeper', {
       entry: functionEntry('sweeper'),
       description: 'walwatch: re-analyses every cluster each minute, emits metrics, sends alerts',
       // Shorter than the schedule, so runs do not pile up.
       timeout: Duration.seconds(50),
       // Reading every segment decompresses and scans up to 16 MiB at a time: more memory, and the CPU with it.
-      memorySize: segmentContent === 'all' ? 1769 : 512,
+      memorySize: contentMemory(segmentContent === 'all' ? 1769 : 512),
       // The next run is a minute away; a retry would only overlap it.
       retryAttempts: 0,
       environment: {
@@ -397,7 +412,7 @@ export class WalBackupMonitor extends Construct {
         [ENV.archiveBucketName]: props.archiveBucket.bucketName,
         [ENV.alertTopicArn]: this.alertTopic.topicArn,
         [ENV.apiUrl]: this.apiUrl,
-        [ENV.readContent]: segmentContent,
+        [ENV.readContent]: formatContentPolicy(contentPolicy),
         ...thresholdEnvironment,
       },
       logRetention,
@@ -628,4 +643,15 @@ function validate(props: WalBackupMonitorProps): MonitorSettings {
     ingestMaxConcurrency,
     apiThrottle,
   };
+}
+
+/** The content policy of the props, checked: a pattern with spaces, or given twice, fails synth. */
+function contentPolicyOf(setting: ContentMode | ContentPolicy | undefined): ContentPolicy {
+  const policy = typeof setting === 'string' ? { default: setting, clusters: [] } : setting;
+  if (policy === undefined) return parseContentPolicy(undefined, 'segmentContent');
+  try {
+    return parseContentPolicy(formatContentPolicy(policy), 'segmentContent');
+  } catch (error) {
+    throw new WalBackupMonitorError((error as Error).message);
+  }
 }

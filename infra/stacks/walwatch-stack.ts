@@ -24,7 +24,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { ContentMode } from '../../shared/config/monitor-config.js';
+import type { ContentMode, ContentPolicy } from '../../shared/config/content-policy.js';
 import { type SpiloCloneSource, SpiloCluster } from '../constructs/spilo-cluster.js';
 import { WalArchiveBucket, type WalArchiveEncryption } from '../constructs/wal-archive-bucket.js';
 import { WalBackupMonitor } from '../constructs/wal-backup-monitor.js';
@@ -150,11 +150,12 @@ export interface WalwatchStackProps extends StackProps {
    */
   readonly alertEmails?: readonly string[];
   /**
-   * Which WAL segment bodies the monitor reads (see `WalBackupMonitorProps.segmentContent`).
+   * Which WAL segment bodies the monitor reads, for every cluster or per cluster (see
+   * `WalBackupMonitorProps.segmentContent`).
    *
    * @default 'chain-ends'
    */
-  readonly segmentContent?: ContentMode;
+  readonly segmentContent?: ContentMode | ContentPolicy;
   /**
    * Host the web dashboard (CloudFront, a Cognito user pool for sign-in, CORS on the API); see
    * `WalBackupMonitorProps.dashboardSite`.

@@ -31,8 +31,10 @@ export const ENV = {
   maxBackupAge: 'WALWATCH_MAX_BACKUP_AGE',
   backupStaleAfter: 'WALWATCH_BACKUP_STALE_AFTER',
   /**
-   * `true` (default when the bucket is known) lets the sweeper read the segment at the end of each recovery
-   * chain for exact last commit times (needs `s3:GetObject` on `wal_005/`); `false` turns it off.
+   * Which segment bodies ingest and the sweeper read, per cluster (`shared/config/content-policy.ts`):
+   * `chain-ends` (default: the segment at the end of each recovery chain, for exact last commit times),
+   * `all` (also every segment's summary), `off`, or a default with overrides such as
+   * `chain-ends; all=spilo/orders/*; off=spilo/scratch/*`. Needs `s3:GetObject` on `wal_005/` unless off.
    */
   readContent: 'WALWATCH_READ_CONTENT',
 } as const;

@@ -3,6 +3,7 @@
  */
 import type { Thresholds } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
+import { type ContentPolicy, ContentPolicyError, parseContentPolicy } from './content-policy.js';
 import { ENV } from './env.js';
 
 /** What the API and sweeper need to know about their deployment. */
@@ -12,28 +13,23 @@ export interface MonitorConfig {
   readonly alertTopicArn?: string;
   readonly apiUrl?: string;
   readonly thresholds: Partial<Thresholds>;
-  /** Which segment bodies to read (`WALWATCH_READ_CONTENT`, default `chain-ends`). */
-  readonly readContent: ContentMode;
-}
-
-/**
- * Which segment bodies the monitor reads: none; the segment at the end of each recovery chain, for exact
- * last commit times; or every archived segment too, to store each one's summary and find segments
- * recovery cannot read.
- */
-export type ContentMode = 'off' | 'chain-ends' | 'all';
-
-/** Reads a content mode; `true` and `false` are accepted for `chain-ends` and `off`. */
-export function parseContentMode(text: string | undefined, name: string = ENV.readContent): ContentMode {
-  if (text === undefined || text === '' || text === 'true' || text === 'chain-ends') return 'chain-ends';
-  if (text === 'false' || text === 'off') return 'off';
-  if (text === 'all') return 'all';
-  throw new ConfigError(`${name} must be off, chain-ends or all, got ${JSON.stringify(text)}`);
+  /** Which segment bodies to read, per cluster (`WALWATCH_READ_CONTENT`, default `chain-ends`). */
+  readonly readContent: ContentPolicy;
 }
 
 /** A required setting is missing or malformed. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/** Reads `WALWATCH_READ_CONTENT`, the per-cluster segment content policy. */
+export function readContentPolicy(env: Readonly<Record<string, string | undefined>>): ContentPolicy {
+  try {
+    return parseContentPolicy(env[ENV.readContent], ENV.readContent);
+  } catch (error) {
+    if (error instanceof ContentPolicyError) throw new ConfigError(error.message);
+    throw error;
+  }
 }
 
 /** Reads a duration setting such as `90s`, `5m`, `26h` into milliseconds. */
@@ -61,7 +57,7 @@ export function readMonitorConfig(env: Record<string, string | undefined>): Moni
   }
   const optional = (name: string): Record<string, string> =>
     env[name] ? { [name]: env[name] as string } : {};
-  const readContent = parseContentMode(env[ENV.readContent]);
+  const readContent = readContentPolicy(env);
   return {
     tableName,
     thresholds,

@@ -7,6 +7,7 @@
  * folding one of its events failed (it is retried; folding is idempotent). The `s3:TestEvent`, event types
  * that do not change objects and keys outside any archive succeed without touching the store.
  */
+import { parseObjectKey } from '../core/keys.js';
 import {
   type FoldCounts,
   type FoldDependencies,
@@ -49,6 +50,8 @@ export interface IngestReport {
   readonly counts: IngestCounts;
   /** Facts worth a log line: keys outside any archive, unreadable documents. */
   readonly notes: readonly FoldNote[];
+  /** The clusters whose events were all folded, in first-seen order: their chain ends may have moved. */
+  readonly clusters: readonly string[];
 }
 
 /**
@@ -94,9 +97,15 @@ export async function ingestMessages(
     failures.push({ messageId, kind: 'fold-failed', reason: error.message, error });
   }
   const invalidMessages = failures.filter((failure) => failure.kind === 'invalid-message').length;
+  const clusters = new Set<string>();
+  for (const input of inputs) {
+    const clusterId = parseObjectKey(input.event.key)?.clusterId;
+    if (clusterId !== undefined && !folded.failures.has(input.id)) clusters.add(clusterId);
+  }
   return {
     failures,
     notes: folded.notes,
+    clusters: [...clusters],
     counts: {
       ...folded.counts,
       messages: messages.length,

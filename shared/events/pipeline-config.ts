@@ -1,7 +1,9 @@
 /**
  * The event pipeline's configuration, read once from the environment the CDK app sets (`ENV`).
  */
+import type { ContentPolicy } from '../config/content-policy.js';
 import { ENV } from '../config/env.js';
+import { ConfigError, readContentPolicy } from '../config/monitor-config.js';
 import { DEFAULT_SEGMENT_SIZE, isValidSegmentSize } from '../core/lsn.js';
 
 /** What ingest and reconcile need to know. */
@@ -11,11 +13,8 @@ export interface PipelineConfig {
   readonly segmentSize: number;
   /** Archive roots to adopt even before any event named them (`WALWATCH_ARCHIVE_ROOTS`), without `/`. */
   readonly archiveRoots: readonly string[];
-}
-
-/** A required variable is missing or malformed. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  /** Which segment bodies ingest reads (`WALWATCH_READ_CONTENT`): the chain ends of clusters not `off`. */
+  readonly readContent: ContentPolicy;
 }
 
 /**
@@ -37,7 +36,7 @@ export function readPipelineConfig(env: Readonly<Record<string, string | undefin
     .split(',')
     .map((root) => root.trim().replace(/\/+$/, ''))
     .filter((root) => root !== '');
-  return { bucket, table, segmentSize, archiveRoots };
+  return { bucket, table, segmentSize, archiveRoots, readContent: readContentPolicy(env) };
 }
 
 function required(env: Readonly<Record<string, string | undefined>>, name: string): string {

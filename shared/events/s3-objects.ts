@@ -12,6 +12,7 @@ export { type DocumentRead, MAX_DOCUMENT_BYTES } from '../codec/document.js';
 
 import type { ObjectEvent } from '../core/facts.js';
 import type { Compression } from '../core/keys.js';
+import { type ObjectReader, SourceAccessError } from '../sources/archive-source.js';
 
 /** S3 could not be reached or refused the request: worth retrying, never a fact about the object. */
 export class ObjectAccessError extends Error {
@@ -91,6 +92,26 @@ export function createLazyS3Client(): () => Promise<S3Client> {
         }),
     );
     return client;
+  };
+}
+
+/**
+ * Segment bodies for the chain-end reader, through the lazily created client: `@aws-sdk/client-s3` loads
+ * on the first read. Failures throw `SourceAccessError`; the reader tries the next extension.
+ */
+export function lazyS3ObjectReader(client: () => Promise<S3Client>, bucket: string): ObjectReader {
+  return {
+    read: async (key) => {
+      try {
+        const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+        const response = await (await client()).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await response.Body?.transformToByteArray()) ?? new Uint8Array();
+      } catch (error) {
+        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+    },
   };
 }
 

@@ -15,7 +15,12 @@ import { Hono } from 'hono';
 import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
-import type { ContentMode } from '../config/monitor-config.js';
+import {
+  type ContentPolicy,
+  contentModeFor,
+  DEFAULT_CONTENT_POLICY,
+  widestContentMode,
+} from '../config/content-policy.js';
 import type { Thresholds } from '../core/config.js';
 import { type Compression, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
@@ -63,8 +68,8 @@ export interface LocalMonitorOptions {
   /** Alert destinations besides the console. */
   readonly alertWebhookUrl?: string;
   readonly alertTopicArn?: string;
-  /** Which segment bodies to read. @default 'chain-ends' */
-  readonly readContent?: ContentMode;
+  /** Which segment bodies to read, per cluster. @default chain ends of every cluster */
+  readonly readContent?: ContentPolicy;
   /** Where alert lines and notices go. @default stderr */
   readonly log?: (line: string) => void;
 }
@@ -106,9 +111,9 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       : options.archiveDir
         ? await openDirSource(await ensureFolder(options.archiveDir))
         : undefined;
-  const contentMode = options.readContent ?? 'chain-ends';
+  const contentPolicy = options.readContent ?? DEFAULT_CONTENT_POLICY;
   const content =
-    contentSource && contentMode !== 'off'
+    contentSource && widestContentMode(contentPolicy) !== 'off'
       ? {
           getState: (id: string) => getClusterState(store.db, store.table, id),
           putState: (state: ClusterState, ver: number) => putClusterState(store.db, store.table, state, ver),
@@ -118,9 +123,10 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       : undefined;
   /** The content steps of one cluster: chain-end commits, then (mode `all`) the segment scan. */
   const readContent = async (clusterId: string): Promise<void> => {
-    if (!content) return;
+    const mode = contentModeFor(contentPolicy, clusterId);
+    if (!content || mode === 'off') return;
     await refreshChainCommits(content, clusterId);
-    if (contentMode !== 'all') return;
+    if (mode !== 'all') return;
     const scan = await scanSegmentContent({ ...content, db: store.db, table: store.table }, clusterId, {
       maxReads: 256,
     });

@@ -1,13 +1,15 @@
 /**
  * The content step of the monitor: keeps, in each cluster's state, the newest commit at the end of every
- * recovery chain, read from the archived segments. It runs beside the sweep, not in the ingest path: a
- * chain end moves at most once per archived segment, so it reads a segment or two per cluster when WAL
- * arrives and nothing while it does not.
+ * recovery chain, read from the archived segments. Ingest runs it for the clusters of each batch, right
+ * after folding, so exact commit times follow new WAL within seconds; the sweeper runs it for every
+ * cluster as a backstop. A chain end moves at most once per archived segment, so it reads a segment or
+ * two per cluster when WAL arrives and nothing while it does not.
  */
+import { type ContentPolicy, contentModeFor } from '../config/content-policy.js';
 import { analyzeCluster } from '../core/analyze.js';
 import { parseLsn, segmentOfLsn } from '../core/lsn.js';
 import type { ClusterState } from '../core/state.js';
-import type { ArchiveSource } from '../sources/archive-source.js';
+import type { ObjectReader } from '../sources/archive-source.js';
 import { readChainCommits } from '../sources/chain-commits.js';
 import type { VersionedState } from '../store/cluster-states.js';
 
@@ -15,7 +17,7 @@ import type { VersionedState } from '../store/cluster-states.js';
 export interface ChainContentDependencies {
   readonly getState: (clusterId: string) => Promise<VersionedState | undefined>;
   readonly putState: (state: ClusterState, ver: number) => Promise<'written' | 'conflict'>;
-  readonly source: ArchiveSource;
+  readonly source: ObjectReader;
   readonly now: () => number;
 }
 
@@ -57,4 +59,32 @@ export async function refreshChainCommits(
     if (written === 'written') return { read: missing.length, updated: true, errors };
   }
   return { read: 0, updated: false, errors: ['the cluster state kept changing; the next run tries again'] };
+}
+
+/**
+ * Refreshes the chain-end commits of the clusters whose policy reads content, one cluster at a time,
+ * starting none after `deadline` (epoch ms). A cluster whose refresh failed is reported, not thrown, so
+ * the others still run.
+ */
+export async function refreshChainCommitsOf(
+  deps: ChainContentDependencies,
+  policy: ContentPolicy,
+  clusterIds: Iterable<string>,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<Map<string, ChainContentResult>> {
+  const results = new Map<string, ChainContentResult>();
+  for (const clusterId of clusterIds) {
+    if (contentModeFor(policy, clusterId) === 'off') continue;
+    if (deps.now() >= deadline) break;
+    try {
+      results.set(clusterId, await refreshChainCommits(deps, clusterId));
+    } catch (error) {
+      results.set(clusterId, {
+        read: 0,
+        updated: false,
+        errors: [`${(error as Error).name}: ${(error as Error).message}`],
+      });
+    }
+  }
+  return results;
 }

@@ -14,6 +14,9 @@ export interface ArchiveSource {
   read(key: string): Promise<Uint8Array>;
 }
 
+/** What reading segment bodies needs of a source: single object reads, no listing. */
+export type ObjectReader = Pick<ArchiveSource, 'read'>;
+
 /** A source that could not be reached or read (missing bucket, no permission, missing folder). */
 export class SourceAccessError extends Error {
   override readonly name = 'SourceAccessError';

@@ -10,7 +10,7 @@ import type { SegmentCommit } from '../core/config.js';
 import { formatLsn, parseLsn, segmentOfLsn, walFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { readSegment } from '../core/wal/wal-reader.js';
-import type { ArchiveSource } from './archive-source.js';
+import type { ObjectReader } from './archive-source.js';
 
 /** Extensions tried for a segment object, in WAL-G's fetch order (lz4 first), then WAL-E's and none. */
 const EXTENSIONS = [
@@ -36,7 +36,7 @@ export interface ChainCommits {
  * @param lookBack - how many segments before the chain end to search for a commit
  */
 export async function readChainCommits(
-  source: ArchiveSource,
+  source: ObjectReader,
   report: ClusterReport,
   lookBack = 8,
 ): Promise<ChainCommits> {
@@ -77,7 +77,7 @@ export async function readChainCommits(
 }
 
 async function readSegmentObject(
-  source: ArchiveSource,
+  source: ObjectReader,
   base: string,
   segmentSize: number,
 ): Promise<{ bytes: Uint8Array } | { error: string }> {

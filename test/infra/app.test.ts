@@ -117,8 +117,22 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
       /'alertEmails' must be comma-separated e-mail addresses, got 'oncall'/,
     ],
     [{ segmentContent: 'every' }, /'segmentContent' must be off, chain-ends or all, got "every"/],
+    [{ segmentContent: 'off; all=a; off=a' }, /'segmentContent' gives a twice \(all and off\)/],
   ])('rejects %j, naming the key and value', (values, message) => {
     expect(() => readAppConfig(context({ ...minimal, ...values }))).toThrow(message);
+  });
+
+  it('reads a per-cluster segment content policy', () => {
+    const config = readAppConfig(
+      context({ ...minimal, segmentContent: 'chain-ends; all=spilo/orders/*; off=spilo/scratch/*' }),
+    );
+    expect(config.stackProps.segmentContent).toEqual({
+      default: 'chain-ends',
+      clusters: [
+        { pattern: 'spilo/orders/*', mode: 'all' },
+        { pattern: 'spilo/scratch/*', mode: 'off' },
+      ],
+    });
   });
 
   it('documents every context key in the README', async () => {

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -7,7 +7,11 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { TABLE_ACCESS } from '../../infra/constructs/monitor-grants.js';
 import { WalArchiveBucket, WalArchiveEncryption } from '../../infra/constructs/wal-archive-bucket.js';
-import { WalBackupMonitor, type WalBackupMonitorProps } from '../../infra/constructs/wal-backup-monitor.js';
+import {
+  WalBackupMonitor,
+  WalBackupMonitorError,
+  type WalBackupMonitorProps,
+} from '../../infra/constructs/wal-backup-monitor.js';
 import type { WalwatchFunction } from '../../infra/constructs/walwatch-function.js';
 import { ENV } from '../../shared/config/env.js';
 import { describeTable } from '../../shared/store/table.js';
@@ -284,8 +288,8 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         `${bucket}/${root}wal_005/*.history*`,
       ]);
 
-    it('lets ingest read only sentinels, metadata and histories, decrypt through S3, fold and consume', () => {
-      const built = build();
+    it('with content off, lets ingest read only sentinels, metadata and histories, decrypt through S3, fold and consume', () => {
+      const built = build({ segmentContent: 'off' });
       const statements = statementsOf(built, built.monitor.functions.ingest);
       expect(actionsOf(statements)).toEqual(
         [
@@ -313,6 +317,65 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       );
       const query = statements.find((s) => list(s.Action).includes('dynamodb:Query'));
       expect(render(query?.Resource)).toBe(`<${logicalId(built, built.monitor.table)}.Arn>/index/by-cluster`);
+    });
+
+    it('lets ingest read the segments of the archive roots too when it reads chain ends (the default)', () => {
+      const built = build();
+      const statements = statementsOf(built, built.monitor.functions.ingest);
+      const bucket = `<${logicalId(built, built.archive.bucket)}.Arn>`;
+      const reads = statements.filter((s) => list(s.Action).includes('s3:GetObject'));
+      expect(reads.flatMap((s) => list(s.Resource).map(render)).sort()).toEqual(
+        [...documents(bucket), ...ROOTS.map((root) => `${bucket}/${root}wal_005/*`)].sort(),
+      );
+      built.template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('folds the archive bucket events'),
+        MemorySize: 512,
+        Environment: { Variables: Match.objectLike({ WALWATCH_READ_CONTENT: 'chain-ends' }) },
+      });
+    });
+
+    it('follows the widest mode of a per-cluster policy for grants and memory, and passes the policy on', () => {
+      const built = build({
+        segmentContent: { default: 'off', clusters: [{ pattern: 'spilo/orders/*', mode: 'all' }] },
+        segmentSize: Size.mebibytes(1024),
+      });
+      const sweeper = statementsOf(built, built.monitor.functions.sweeper);
+      const put = sweeper.find((s) => list(s.Action).includes('dynamodb:PutItem'));
+      expect(put?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*', 'c#*', 'w#*', 'r#*'] },
+      });
+      const ingestReads = statementsOf(built, built.monitor.functions.ingest).filter((s) =>
+        list(s.Action).includes('s3:GetObject'),
+      );
+      expect(JSON.stringify(ingestReads.map((s) => s.Resource))).toContain('wal_005/*"');
+      for (const description of ['re-analyses every cluster', 'folds the archive bucket events']) {
+        built.template.hasResourceProperties('AWS::Lambda::Function', {
+          Description: Match.stringLikeRegexp(description),
+          // A 1 GiB segment is held compressed and decompressed.
+          MemorySize: 256 + 4 * 1024,
+          Environment: { Variables: Match.objectLike({ WALWATCH_READ_CONTENT: 'off; all=spilo/orders/*' }) },
+        });
+      }
+    });
+
+    it.each([
+      [
+        { default: 'all' as const, clusters: [{ pattern: 'spilo/a b', mode: 'off' as const }] },
+        /without spaces/,
+      ],
+      [
+        {
+          default: 'all' as const,
+          clusters: [
+            { pattern: 'spilo/a/*', mode: 'off' as const },
+            { pattern: 'spilo/a/*', mode: 'chain-ends' as const },
+          ],
+        },
+        /gives spilo\/a\/\* twice/,
+      ],
+    ])('refuses a content policy it could not pass on: %j', (segmentContent, message) => {
+      expect(() => build({ segmentContent })).toThrow(WalBackupMonitorError);
+      expect(() => build({ segmentContent })).toThrow(message);
     });
 
     it('lets reconcile list only the archive roots, besides what ingest may do', () => {

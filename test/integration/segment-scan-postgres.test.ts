@@ -44,7 +44,7 @@ async function monitorOf(
     host: '127.0.0.1',
     port: 0,
     segmentSize,
-    readContent: 'all',
+    readContent: { default: 'all', clusters: [] },
     sweepIntervalMs: 3_600_000,
     log: () => undefined,
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readPipelineConfig } from '../../../shared/events/pipeline-config.js';
+import { ConfigError } from '../../../shared/config/monitor-config.js';
+import { readPipelineConfig } from '../../../shared/events/pipeline-config.js';
 
 const base = { WALWATCH_ARCHIVE_BUCKET: 'archive', WALWATCH_TABLE_NAME: 'walwatch' };
 
@@ -10,6 +11,7 @@ describe('readPipelineConfig', () => {
       table: 'walwatch',
       segmentSize: 16 * 1024 * 1024,
       archiveRoots: [],
+      readContent: { default: 'chain-ends', clusters: [] },
     });
   });
 
@@ -23,10 +25,19 @@ describe('readPipelineConfig', () => {
     expect(config.segmentSize).toBe(64 * 1024 * 1024);
   });
 
+  it('reads the per-cluster content policy ingest follows', () => {
+    const config = readPipelineConfig({ ...base, WALWATCH_READ_CONTENT: 'off; chain-ends=spilo/a/*' });
+    expect(config.readContent).toEqual({
+      default: 'off',
+      clusters: [{ pattern: 'spilo/a/*', mode: 'chain-ends' }],
+    });
+  });
+
   it.each([
     [{ WALWATCH_TABLE_NAME: 'walwatch' }, /WALWATCH_ARCHIVE_BUCKET is not set/],
     [{ WALWATCH_ARCHIVE_BUCKET: 'archive' }, /WALWATCH_TABLE_NAME is not set/],
     [{ ...base, WALWATCH_SEGMENT_SIZE: '1000' }, /WALWATCH_SEGMENT_SIZE="1000" is not a power of two/],
+    [{ ...base, WALWATCH_READ_CONTENT: 'some' }, /WALWATCH_READ_CONTENT must be off, chain-ends or all/],
   ])('throws a ConfigError naming the variable for %j', (env, message) => {
     expect(() => readPipelineConfig(env)).toThrow(ConfigError);
     expect(() => readPipelineConfig(env)).toThrow(message);

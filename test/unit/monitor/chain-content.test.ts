@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseContentPolicy } from '../../../shared/config/content-policy.js';
 import type { ClusterState } from '../../../shared/core/state.js';
 import { buildClusterStates } from '../../../shared/core/state.js';
-import { refreshChainCommits } from '../../../shared/monitor/chain-content.js';
+import { refreshChainCommits, refreshChainCommitsOf } from '../../../shared/monitor/chain-content.js';
 import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
 import { contentLookup, generateArchive } from '../../support/archive-generator.js';
 
@@ -64,5 +65,47 @@ describe('refreshChainCommits', () => {
     };
     await refreshChainCommits(deps, 'c');
     expect(Object.keys(current().state.commits ?? {})).toEqual(['1:10']);
+  });
+});
+
+describe('refreshChainCommitsOf', () => {
+  it('refreshes only the clusters the policy reads, and reports a failing cluster without stopping', async () => {
+    const { deps, current } = setup(10);
+    const asked: string[] = [];
+    const many = {
+      ...deps,
+      getState: async (clusterId: string) => {
+        asked.push(clusterId);
+        if (clusterId === 'broken') throw new Error('throttled');
+        return clusterId === 'c' ? deps.getState() : undefined;
+      },
+    };
+    const policy = parseContentPolicy('chain-ends; off=quiet/*', 'test');
+    const results = await refreshChainCommitsOf(many, policy, ['broken', 'quiet/x', 'c']);
+    expect(asked).toEqual(['broken', 'c']);
+    expect(results.get('broken')).toEqual({ read: 0, updated: false, errors: ['Error: throttled'] });
+    expect(results.get('c')).toMatchObject({ read: 1, updated: true });
+    expect(results.has('quiet/x')).toBe(false);
+    expect(current().state.commits).toEqual({ '1:10': null });
+  });
+
+  it('starts no cluster after the deadline', async () => {
+    const { deps } = setup(10);
+    let now = 0;
+    const timed = {
+      ...deps,
+      now: () => now,
+      getState: async () => {
+        now += 600;
+        return undefined;
+      },
+    };
+    const results = await refreshChainCommitsOf(
+      timed,
+      parseContentPolicy('all', 'test'),
+      ['a', 'b', 'c'],
+      1000,
+    );
+    expect([...results.keys()]).toEqual(['a', 'b']);
   });
 });
