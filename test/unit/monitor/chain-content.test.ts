@@ -68,6 +68,41 @@ describe('refreshChainCommits', () => {
   });
 });
 
+describe('refreshChainCommits under concurrent folds', () => {
+  it('retries when a fold moved the state meanwhile, keeping the fold and reading the new chain end', async () => {
+    const { deps, current } = setup(10);
+    const grown = setup(11).current().state;
+    let folded = false;
+    const racing = {
+      ...deps,
+      putState: async (state: ClusterState, ver: number) => {
+        if (!folded) {
+          // Ingest folds segment 11 between this refresh's read and its write.
+          folded = true;
+          await deps.putState(grown, current().ver);
+        }
+        return deps.putState(state, ver);
+      },
+    };
+    const outcome = await refreshChainCommits(racing, 'c');
+    expect(outcome).toMatchObject({ updated: true });
+    expect(current().state.segments).toEqual(grown.segments);
+    expect(current().state.commits).toEqual({ '1:11': null });
+  });
+
+  it('gives up after repeated conflicts without writing, leaving the chain end to the next run', async () => {
+    const { deps, current } = setup(10);
+    const before = current();
+    const outcome = await refreshChainCommits({ ...deps, putState: async () => 'conflict' as const }, 'c');
+    expect(outcome).toEqual({
+      read: 0,
+      updated: false,
+      errors: ['the cluster state kept changing; the next run tries again'],
+    });
+    expect(current()).toBe(before);
+  });
+});
+
 describe('refreshChainCommitsOf', () => {
   it('refreshes only the clusters the policy reads, and reports a failing cluster without stopping', async () => {
     const { deps, current } = setup(10);
