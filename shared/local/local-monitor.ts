@@ -182,7 +182,9 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
   }
   const queue =
     options.queueUrl && options.bucket
-      ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log)
+      ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log, async (clusters) => {
+          for (const id of clusters) await readContent(id);
+        })
       : undefined;
 
   const sns = options.alertTopicArn ? new SNSClient({}) : undefined;
@@ -318,6 +320,8 @@ function startQueuePoller(
   bucket: string,
   fold: FoldDependencies,
   log: (line: string) => void,
+  /** Runs after each batch with the clusters it folded (their chain ends may have moved). */
+  afterBatch: (clusters: readonly string[]) => Promise<void>,
 ) {
   const sqs = new SQSClient({});
   let stopped = false;
@@ -345,6 +349,9 @@ function startQueuePoller(
             }),
           );
         }
+        await afterBatch(report.clusters).catch((error) =>
+          log(`walwatch: segment content after a queue batch: ${(error as Error).message}`),
+        );
       } catch (error) {
         log(`walwatch: queue ${queueUrl}: ${(error as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, 2000));

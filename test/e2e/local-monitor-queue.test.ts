@@ -89,7 +89,8 @@ describe.runIf(motoAvailable())(
         host: '127.0.0.1',
         port: 0,
         segmentSize: pg.walSegmentSize,
-        sweepIntervalMs: 2_000,
+        // No sweep during the test: what the API shows comes from queue batches alone.
+        sweepIntervalMs: 3_600_000,
         log: () => undefined,
       });
       // Upload the archive the way WAL-G stores it: object by object, in the order PostgreSQL archived them.
@@ -121,8 +122,15 @@ describe.runIf(motoAvailable())(
       const full = await analyzeArchive(await openDirSource(pg.bucketDir), {
         now: Date.now(),
         segmentSizeOf: () => pg.walSegmentSize,
+        content: true,
       });
       const expected = full.clusters[0] as ClusterReport;
+      // The exact last commit, read from the chain-end segment right after the batch that moved it.
+      expect(expected.latestRecoverable?.lastCommitTime).toMatch(/^\d{4}-/);
+      const exact = await waitFor(
+        (r) => r.latestRecoverable?.lastCommitTime === expected.latestRecoverable?.lastCommitTime,
+      );
+      expect(exact.latestRecoverable?.lastCommitLsn).toBe(expected.latestRecoverable?.lastCommitLsn);
       expect(live.gaps).toEqual(expected.gaps);
       expect(live.backups.map((b) => [b.name, b.status, b.startLsn, b.finishLsn])).toEqual(
         expected.backups.map((b) => [b.name, b.status, b.startLsn, b.finishLsn]),
