@@ -5,18 +5,19 @@
  * cluster whose segments are not WAL loses no message.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENV } from '../../shared/config/env.js';
 import { analyzeCluster } from '../../shared/core/analyze.js';
 import { formatLsn, segmentStartLsn, walFileName } from '../../shared/core/lsn.js';
 import { getClusterState } from '../../shared/store/cluster-states.js';
-import { LOCAL_CREDENTIALS, type LocalDynamo, startDynalite } from '../support/dynalite.js';
+import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
+import { stubLocalAwsEnv } from '../support/local-aws-env.js';
 import {
   createNotifiedBucket,
   type LocalMoto,
   motoAvailable,
   type NotifiedBucket,
+  queuedMessages,
   startMoto,
 } from '../support/moto.js';
 import { pollQueue, type SqsHandler } from '../support/sqs-poller.js';
@@ -47,12 +48,7 @@ describe.skipIf(!motoAvailable())('ingest handler reading the chain ends of each
     vi.stubEnv(ENV.tableName, dynamo.table);
     vi.stubEnv(ENV.segmentSize, String(SEGMENT_SIZE));
     vi.stubEnv(ENV.readContent, `chain-ends; off=spilo/quiet/*`);
-    vi.stubEnv('AWS_ENDPOINT_URL_S3', moto.endpoint);
-    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
-    vi.stubEnv('AWS_REGION', 'eu-central-1');
-    vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);
-    vi.stubEnv('POWERTOOLS_DEV', 'false');
+    stubLocalAwsEnv({ dynamo, moto });
     // Powertools writes JSON log lines to stdout and stderr (warnings); keep them for assertions.
     for (const stream of [process.stdout, process.stderr])
       vi.spyOn(stream, 'write').mockImplementation((chunk) => {
@@ -82,23 +78,10 @@ describe.skipIf(!motoAvailable())('ingest handler reading the chain ends of each
       await put(`${cluster}/wal_005/${walFileName(1, segno, SEGMENT_SIZE)}`, body(segno));
   }
 
-  async function queued(queueUrl: string): Promise<number> {
-    const { Attributes } = await moto.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return (
-      Number(Attributes?.ApproximateNumberOfMessages) +
-      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
-    );
-  }
-
   async function drain(): Promise<{ failedItems: number }> {
     return pollQueue(moto.sqs, queues.queueUrl, handler, {
       timeoutMs: 30_000,
-      done: async () => (await queued(queues.queueUrl)) === 0,
+      done: async () => (await queuedMessages(moto, queues.queueUrl)) === 0,
     });
   }
 
@@ -140,7 +123,7 @@ describe.skipIf(!motoAvailable())('ingest handler reading the chain ends of each
   it('folds every event of a cluster whose segments are not WAL and says why no commit time is known', async () => {
     await archive(GARBAGE, 3, () => new TextEncoder().encode('not WAL at all'));
     expect((await drain()).failedItems).toBe(0);
-    expect(await queued(queues.deadLetterQueueUrl)).toBe(0);
+    expect(await queuedMessages(moto, queues.deadLetterQueueUrl)).toBe(0);
     const stored = await getClusterState(dynamo.db, dynamo.table, GARBAGE);
     expect(stored?.state.commits).toEqual({ '1:3': null });
     const warning = logLines

@@ -5,7 +5,7 @@
  */
 import { brotliCompressSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../shared/core/analyze.js';
 import { parseObjectKey } from '../../shared/core/keys.js';
@@ -20,6 +20,7 @@ import {
   type LocalMoto,
   motoAvailable,
   type NotifiedBucket,
+  queuedMessages,
   startMoto,
 } from '../support/moto.js';
 import { pollQueue, type SqsHandler } from '../support/sqs-poller.js';
@@ -65,18 +66,7 @@ afterAll(async () => {
   await Promise.all([moto?.stop(), dynamo?.stop()]);
 });
 
-async function queueDepth(queueUrl: string): Promise<number> {
-  const { Attributes } = await moto.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes?.ApproximateNumberOfMessages) +
-    Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
-  );
-}
+const queueDepth = (queueUrl: string): Promise<number> => queuedMessages(moto, queueUrl);
 
 /** Runs the event source until the queue is empty. */
 async function drain(): Promise<void> {

@@ -10,7 +10,8 @@ import { ENV } from '../../shared/config/env.js';
 import { buildClusterStates } from '../../shared/core/state.js';
 import { putClusterState } from '../../shared/store/cluster-states.js';
 import { contentLookup, generateArchive } from '../support/archive-generator.js';
-import { LOCAL_CREDENTIALS, type LocalDynamo, startDynalite } from '../support/dynalite.js';
+import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
+import { stubLocalAwsEnv } from '../support/local-aws-env.js';
 
 const MIB = 1024 * 1024;
 const CLUSTER = 'spilo/superman/wal/15';
@@ -25,11 +26,7 @@ beforeAll(async () => {
   vi.stubEnv(ENV.archiveBucketName, 'wal-bucket');
   // No S3 here: segment content reading is covered by the local-monitor end-to-end test.
   vi.stubEnv(ENV.readContent, 'false');
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
-  vi.stubEnv('AWS_REGION', 'eu-central-1');
-  vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);
-  vi.stubEnv('POWERTOOLS_DEV', 'false');
+  stubLocalAwsEnv({ dynamo });
   // An archive whose newest segment is old: the sweep must find it stale.
   const objects = generateArchive({
     clusterId: CLUSTER,

@@ -14,7 +14,8 @@ import { walFileName } from '../../shared/core/lsn.js';
 import { getClusterState } from '../../shared/store/cluster-states.js';
 import { foldEvents } from '../../shared/store/fold-events.js';
 import { getSegmentSummary } from '../../shared/store/segment-summaries.js';
-import { LOCAL_CREDENTIALS, type LocalDynamo, startDynalite } from '../support/dynalite.js';
+import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
+import { stubLocalAwsEnv } from '../support/local-aws-env.js';
 import { type LocalMoto, motoAvailable, startMoto } from '../support/moto.js';
 import { buildSwitchSegment, SWITCH_RECORD_INFO_OFFSET } from '../support/wal-builder.js';
 
@@ -86,12 +87,7 @@ describe.skipIf(!motoAvailable())('sweeper handler reading every segment', () =>
     vi.stubEnv(ENV.alertTopicArn, 'arn:aws:sns:eu-central-1:123456789012:walwatch-alerts');
     vi.stubEnv(ENV.readContent, 'all');
     vi.stubEnv(ENV.segmentSize, String(SEGMENT_SIZE));
-    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
-    vi.stubEnv('AWS_ENDPOINT_URL_S3', moto.endpoint);
-    vi.stubEnv('AWS_REGION', 'eu-central-1');
-    vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);
-    vi.stubEnv('POWERTOOLS_DEV', 'false');
+    stubLocalAwsEnv({ dynamo, moto });
   }, 60_000);
 
   afterAll(async () => {

@@ -120,6 +120,20 @@ export async function createNotifiedBucket(
   return { bucket, queueUrl: queue.QueueUrl as string, deadLetterQueueUrl: dlq.QueueUrl as string };
 }
 
+/** Messages in a queue, visible or in flight. */
+export async function queuedMessages(moto: LocalMoto, queueUrl: string): Promise<number> {
+  const { Attributes } = await moto.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
 async function queueArn(moto: LocalMoto, queueUrl: string): Promise<string> {
   const { Attributes } = await moto.sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
