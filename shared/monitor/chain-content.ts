@@ -48,13 +48,18 @@ export async function refreshChainCommits(
     const stale = Object.keys(known).filter((key) => !ends.some((end) => end.key === key));
     if (missing.length === 0 && stale.length === 0) return { read: 0, updated: false, errors: [] };
 
-    const { commits, errors } = await readChainCommits(deps.source, {
+    const { commits, errors, unsettled } = await readChainCommits(deps.source, {
       ...report,
       recoverableIntervals: missing.map((end) => end.interval),
     });
     const next: Record<string, (typeof known)[string]> = {};
-    for (const end of ends)
+    for (const end of ends) {
+      // A read that failed for a passing reason leaves the end unknown, so the next run reads it again.
+      if (unsettled.has(end.key)) continue;
       next[end.key] = end.key in known ? (known[end.key] ?? null) : (commits.get(end.key) ?? null);
+    }
+    if (stale.length === 0 && missing.every((end) => unsettled.has(end.key)))
+      return { read: missing.length, updated: false, errors };
     const written = await deps.putState({ ...stored.state, commits: next }, stored.ver);
     if (written === 'written') return { read: missing.length, updated: true, errors };
   }

@@ -28,7 +28,15 @@ const EXTENSIONS = [
 export interface ChainCommits {
   readonly commits: Map<string, SegmentCommit>;
   readonly errors: string[];
+  /**
+   * Chain ends (`"<timeline>:<segno>"`) not settled because a read failed for a passing reason (throttling,
+   * a 5xx, the network): worth reading again, unlike a segment that is missing or unreadable.
+   */
+  readonly unsettled: Set<string>;
 }
+
+/** Per archive (report id), the index in `EXTENSIONS` that last held a segment: tried first next time. */
+const lastExtension = new Map<string, number>();
 
 /**
  * Reads the commits at the end of every recoverable interval of a report.
@@ -42,6 +50,7 @@ export async function readChainCommits(
 ): Promise<ChainCommits> {
   const commits = new Map<string, SegmentCommit>();
   const errors: string[] = [];
+  const unsettled = new Set<string>();
   const size = report.segmentSize;
   // Native CRC-32C where the package is installed (CLI, local monitor); the tables in Lambda bundles.
   const { crc32c } = loadNativeCrc32c();
@@ -56,9 +65,11 @@ export async function readChainCommits(
         source,
         `${report.id === '' ? '' : `${report.id}/`}wal_005/${name}`,
         size,
+        report.id,
       );
       if ('error' in body) {
         errors.push(`${name}: ${body.error}`);
+        if (body.passing) unsettled.add(`${endTimeline}:${end}`);
         break;
       }
       const content = readSegment(body.bytes, { fileName: name, crc32c });
@@ -73,30 +84,66 @@ export async function readChainCommits(
       }
     }
   }
-  return { commits, errors };
+  return { commits, errors, unsettled };
 }
 
+/**
+ * Reads a segment under whichever extension it was stored with, trying first the one that held the
+ * archive's last segment. `passing` marks a failure worth retrying: some read failed for another reason
+ * than the object being absent or refused.
+ */
 async function readSegmentObject(
   source: ObjectReader,
   base: string,
   segmentSize: number,
-): Promise<{ bytes: Uint8Array } | { error: string }> {
+  archive: string,
+): Promise<{ bytes: Uint8Array } | { error: string; passing: boolean }> {
   let lastError = 'not found';
-  for (const [extension, method] of EXTENSIONS) {
+  let passing: string | undefined;
+  const first = lastExtension.get(archive) ?? 0;
+  const order = [first, ...EXTENSIONS.keys()].filter((index, at) => at === 0 || index !== first);
+  for (const index of order) {
+    const [extension, method] = EXTENSIONS[index] as (typeof EXTENSIONS)[number];
     let body: Uint8Array;
     try {
       body = await source.read(`${base}${extension}`);
     } catch (error) {
       lastError = (error as Error).message;
+      if (!isAbsent(error)) passing ??= lastError;
       continue;
     }
+    lastExtension.set(archive, index);
     try {
       return { bytes: await decompress(body, method, { maxBytes: segmentSize }) };
     } catch (error) {
-      return { error: `${(error as Error).name}: ${(error as Error).message}` };
+      return { error: `${(error as Error).name}: ${(error as Error).message}`, passing: false };
     }
   }
-  return { error: `cannot read the segment: ${lastError}` };
+  return passing === undefined
+    ? { error: `cannot read the segment: ${lastError}`, passing: false }
+    : { error: `cannot read the segment now: ${passing}`, passing: true };
+}
+
+/**
+ * Whether a read failed because the object is not there: S3's 404, or the 403 it answers for a missing
+ * key to a caller without `s3:ListBucket`, or a missing file.
+ */
+function isAbsent(error: unknown): boolean {
+  const cause = ((error as { cause?: unknown }).cause ?? error) as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = cause.$metadata?.httpStatusCode;
+  return (
+    cause.name === 'NoSuchKey' ||
+    cause.name === 'NotFound' ||
+    cause.name === 'AccessDenied' ||
+    status === 404 ||
+    status === 403 ||
+    cause.code === 'ENOENT' ||
+    cause.code === 'ENOTDIR'
+  );
 }
 
 /**

@@ -1,12 +1,22 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseContentPolicy } from '../../../shared/config/content-policy.js';
+import { analyzeCluster } from '../../../shared/core/analyze.js';
+import { walFileName } from '../../../shared/core/lsn.js';
 import type { ClusterState } from '../../../shared/core/state.js';
 import { buildClusterStates } from '../../../shared/core/state.js';
 import { refreshChainCommits, refreshChainCommitsOf } from '../../../shared/monitor/chain-content.js';
-import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
+import { type ArchiveSource, SourceAccessError } from '../../../shared/sources/archive-source.js';
+import { readChainCommits } from '../../../shared/sources/chain-commits.js';
 import { contentLookup, generateArchive } from '../../support/archive-generator.js';
 
 const MIB = 1024 * 1024;
+
+/** What a folder source throws for a file that is not there. */
+const absent = (key: string) =>
+  new SourceAccessError(`cannot read ${key}: no such file`, {
+    cause: Object.assign(new Error('ENOENT'), { code: 'ENOENT' }),
+  });
 
 /** A state store with versions, and a source whose segment bodies are not WAL (so no commit is found). */
 function setup(segments: number) {
@@ -29,7 +39,7 @@ function setup(segments: number) {
     list: async function* () {},
     read: async (key) => {
       reads.push(key);
-      if (!objects.some((o) => o.key === key)) throw new Error('not found');
+      if (!objects.some((o) => o.key === key)) throw absent(key);
       return new TextEncoder().encode('not a WAL segment, just bytes long enough to have a header at all..');
     },
   };
@@ -65,6 +75,75 @@ describe('refreshChainCommits', () => {
     };
     await refreshChainCommits(deps, 'c');
     expect(Object.keys(current().state.commits ?? {})).toEqual(['1:10']);
+  });
+});
+
+describe('refreshChainCommits when reads fail for a passing reason', () => {
+  it('leaves the chain end unknown while S3 throttles, and settles it once reads work again', async () => {
+    const { deps, current, reads } = setup(10);
+    const throttled = Object.assign(new Error('Please reduce your request rate.'), {
+      name: 'SlowDown',
+      $metadata: { httpStatusCode: 503 },
+    });
+    let throttling = true;
+    const flaky = {
+      ...deps,
+      source: {
+        read: async (key: string) => {
+          if (throttling)
+            throw new SourceAccessError(`cannot read s3://b/${key}: SlowDown`, { cause: throttled });
+          return deps.source.read(key);
+        },
+      },
+    };
+    const before = current();
+    const first = await refreshChainCommits(flaky, 'c');
+    expect(first).toMatchObject({ updated: false });
+    expect(first.errors.join(' ')).toContain('cannot read the segment now');
+    expect(current()).toBe(before);
+
+    throttling = false;
+    expect(await refreshChainCommits(flaky, 'c')).toMatchObject({ read: 1, updated: true });
+    expect(current().state.commits).toEqual({ '1:10': null });
+    expect(reads.length).toBeGreaterThan(0);
+  });
+
+  it('remembers a chain end whose segment is absent under every extension', async () => {
+    const { deps, current } = setup(10);
+    const missing = { ...deps, source: { read: async (key: string) => Promise.reject(absent(key)) } };
+    const outcome = await refreshChainCommits(missing, 'c');
+    expect(outcome).toMatchObject({ updated: true });
+    expect(outcome.errors.join(' ')).toContain('cannot read the segment: ');
+    expect(current().state.commits).toEqual({ '1:10': null });
+  });
+});
+
+describe('readChainCommits', () => {
+  it("tries the extension that held the archive's last segment first", async () => {
+    const { deps } = setup(10);
+    const stored = new Map<string, Uint8Array>();
+    const reads: string[] = [];
+    const source = {
+      read: async (key: string) => {
+        reads.push(key);
+        const body = stored.get(key);
+        if (!body) throw absent(key);
+        return body;
+      },
+    };
+    // gzip is fifth in WAL-G's fetch order (lz4, zstd, brotli, lzma, gzip).
+    const key = (segno: number) => `gz-archive/wal_005/${walFileName(1, segno, 16 * MIB)}.gz`;
+    for (const segno of [10, 11]) stored.set(key(segno), gzipSync(new Uint8Array(64)));
+    const at = (segments: number) => ({
+      ...analyzeCluster(setup(segments).current().state, { now: deps.now() }),
+      id: 'gz-archive',
+    });
+    // The bodies hold no commit, so each read goes on to the segment before, until one is absent.
+    await readChainCommits(source, at(10));
+    expect(reads.indexOf(key(10))).toBe(4);
+    reads.length = 0;
+    await readChainCommits(source, at(11));
+    expect(reads.slice(0, 3)).toEqual([key(11), key(10), key(9)]);
   });
 });
 
