@@ -134,8 +134,13 @@ export async function scanSegmentContent(
       while (next < reads.length && !expired()) await readNext();
     };
     await Promise.all(Array.from({ length: options.concurrency ?? DEFAULT_CONCURRENCY }, worker));
-    // Handled: every segment before the first read that did not start (cut by the read limit or deadline).
-    const firstUnread = plan.findIndex((step, index) => step.read !== undefined && !outcomes.has(index));
+    // Handled: every segment before the first read that did not start (cut by the read limit or deadline)
+    // or failed for a passing reason.
+    const firstUnread = plan.findIndex(
+      (step, index) => step.read !== undefined && (outcomes.get(index)?.passing ?? true),
+    );
+    const retried = outcomes.get(firstUnread);
+    if (retried) result.errors.push(`${retried.name}: ${retried.error} (read again next run)`);
     const handled = firstUnread === -1 ? plan.length : firstUnread;
     for (let index = 0; index < handled; index++) {
       const step = plan[index] as (typeof plan)[number];
@@ -184,6 +189,8 @@ interface ReadOutcome {
   readonly name: string;
   readonly defect: StoredSegmentDefect | null;
   readonly error: string | null;
+  /** The download failed for a passing reason: nothing was stored and the segment is read again. */
+  readonly passing: boolean;
 }
 
 async function readOne(
@@ -197,7 +204,9 @@ async function readOne(
 ): Promise<ReadOutcome> {
   const { etag } = object;
   const { baseName } = compressionMethodOfKey(key);
-  const { summary, readError } = await readSegmentSummary(deps.source, key, state.segmentSize);
+  const { summary, readError, passing } = await readSegmentSummary(deps.source, key, state.segmentSize);
+  // A download that may work later stores nothing: the cursor stays before the segment and reads it again.
+  if (passing) return { name: baseName, defect: null, error: readError, passing: true };
   const judged =
     summary &&
     judgeSegment(summary, {
@@ -219,11 +228,7 @@ async function readOne(
     defect: judged ?? null,
   };
   await putSegmentSummary(deps.db, deps.table, stored);
-  return {
-    name: baseName,
-    defect,
-    error: readError,
-  };
+  return { name: baseName, defect, error: readError, passing: false };
 }
 
 /** Adds found defects to the state and drops those a new read found sound, with optimistic retries. */

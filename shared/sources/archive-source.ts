@@ -24,3 +24,26 @@ export class SourceAccessError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * Whether a read failed because the object is not there: S3's 404, the 403 it answers for a missing key to
+ * a caller without `s3:ListBucket`, or a missing file. Any other failure (throttling, a 5xx, the network)
+ * passes: the same read may work later.
+ */
+export function isObjectAbsent(error: unknown): boolean {
+  const cause = ((error as { cause?: unknown }).cause ?? error) as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = cause.$metadata?.httpStatusCode;
+  return (
+    cause.name === 'NoSuchKey' ||
+    cause.name === 'NotFound' ||
+    cause.name === 'AccessDenied' ||
+    status === 404 ||
+    status === 403 ||
+    cause.code === 'ENOENT' ||
+    cause.code === 'ENOTDIR'
+  );
+}

@@ -10,7 +10,7 @@ import type { SegmentCommit } from '../core/config.js';
 import { formatLsn, parseLsn, segmentOfLsn, walFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { readSegment } from '../core/wal/wal-reader.js';
-import type { ObjectReader } from './archive-source.js';
+import { isObjectAbsent, type ObjectReader } from './archive-source.js';
 
 /** Extensions tried for a segment object, in WAL-G's fetch order (lz4 first), then WAL-E's and none. */
 const EXTENSIONS = [
@@ -109,7 +109,7 @@ async function readSegmentObject(
       body = await source.read(`${base}${extension}`);
     } catch (error) {
       lastError = (error as Error).message;
-      if (!isAbsent(error)) passing ??= lastError;
+      if (!isObjectAbsent(error)) passing ??= lastError;
       continue;
     }
     lastExtension.set(archive, index);
@@ -122,28 +122,6 @@ async function readSegmentObject(
   return passing === undefined
     ? { error: `cannot read the segment: ${lastError}`, passing: false }
     : { error: `cannot read the segment now: ${passing}`, passing: true };
-}
-
-/**
- * Whether a read failed because the object is not there: S3's 404, or the 403 it answers for a missing
- * key to a caller without `s3:ListBucket`, or a missing file.
- */
-function isAbsent(error: unknown): boolean {
-  const cause = ((error as { cause?: unknown }).cause ?? error) as {
-    name?: string;
-    code?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = cause.$metadata?.httpStatusCode;
-  return (
-    cause.name === 'NoSuchKey' ||
-    cause.name === 'NotFound' ||
-    cause.name === 'AccessDenied' ||
-    status === 404 ||
-    status === 403 ||
-    cause.code === 'ENOENT' ||
-    cause.code === 'ENOTDIR'
-  );
 }
 
 /**

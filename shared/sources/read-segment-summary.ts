@@ -1,7 +1,7 @@
 /**
  * Reads one archived segment object and summarizes its content: download, decompress by the key's
  * extension, scan with the WAL reader. Unreadable objects (missing, `.lzo`, encrypted, a damaged
- * compressed frame) give `readError`, never an exception: WAL-G may still read them, so they are not
+ * compressed frame) and failed downloads give `readError`, never an exception: WAL-G may still read them, so they are not
  * judged as WAL.
  */
 import { compressionMethodOfKey } from '../codec/compression-method.js';
@@ -9,12 +9,15 @@ import { loadNativeCrc32c } from '../codec/crc32c-native.js';
 import { decompress } from '../codec/decompress.js';
 import { type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
 import { readSegment } from '../core/wal/wal-reader.js';
-import type { ArchiveSource } from './archive-source.js';
+import { type ArchiveSource, isObjectAbsent } from './archive-source.js';
 
-/** A summary, or why the object could not be read as WAL at all. */
+/**
+ * A summary, or why the object could not be read as WAL at all. `passing` marks a download that failed for
+ * a reason that may go away (throttling, a 5xx, the network): nothing is known about the object yet.
+ */
 export type SegmentSummaryRead =
-  | { readonly summary: SegmentSummary; readonly readError: null }
-  | { readonly summary: null; readonly readError: string };
+  | { readonly summary: SegmentSummary; readonly readError: null; readonly passing?: false }
+  | { readonly summary: null; readonly readError: string; readonly passing: boolean };
 
 /** Reads and summarizes the segment object `key` of a cluster with `segmentSize`-byte segments. */
 export async function readSegmentSummary(
@@ -23,13 +26,23 @@ export async function readSegmentSummary(
   segmentSize: number,
 ): Promise<SegmentSummaryRead> {
   const { baseName, method } = compressionMethodOfKey(key);
+  let body: Uint8Array;
   try {
-    const body = await source.read(key);
+    body = await source.read(key);
+  } catch (error) {
+    const readError = `${(error as Error).name}: ${(error as Error).message}`;
+    return { summary: null, readError, passing: !isObjectAbsent(error) };
+  }
+  try {
     const bytes = await decompress(body, method, { maxBytes: segmentSize });
     // Native CRC-32C where the package is installed (CLI, local monitor); the tables in Lambda bundles.
     const content = readSegment(bytes, { fileName: baseName, crc32c: loadNativeCrc32c().crc32c });
     return { summary: summarizeSegment(content), readError: null };
   } catch (error) {
-    return { summary: null, readError: `${(error as Error).name}: ${(error as Error).message}` };
+    return {
+      summary: null,
+      readError: `${(error as Error).name}: ${(error as Error).message}`,
+      passing: false,
+    };
   }
 }

@@ -10,7 +10,7 @@ import { analyzeCluster } from '../../../shared/core/analyze.js';
 import type { ObjectEvent } from '../../../shared/core/facts.js';
 import { walFileName } from '../../../shared/core/lsn.js';
 import { scanClusters, scanSegmentContent } from '../../../shared/monitor/segment-scan.js';
-import type { ArchiveSource } from '../../../shared/sources/archive-source.js';
+import { type ArchiveSource, SourceAccessError } from '../../../shared/sources/archive-source.js';
 import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
 import { getSegmentSummary } from '../../../shared/store/segment-summaries.js';
@@ -89,6 +89,8 @@ async function setup(segments: number) {
     };
     expect((await foldEvents(fold, [{ id: key, event }])).failures.size).toBe(0);
   };
+  /** Reads that fail with this error until removed (throttling, say). */
+  const failing = new Map<string, Error>();
   let inFlight = 0;
   let maxInFlight = 0;
   let readCostMs = 0;
@@ -102,8 +104,13 @@ async function setup(segments: number) {
       await new Promise((resolve) => setTimeout(resolve, 5));
       clock += readCostMs;
       inFlight--;
+      const failure = failing.get(key);
+      if (failure) throw new SourceAccessError(`cannot read ${key}: ${failure.name}`, { cause: failure });
       const body = bodies.get(key);
-      if (!body) throw new Error(`${key}: not found`);
+      if (!body)
+        throw new SourceAccessError(`cannot read ${key}: no such file`, {
+          cause: Object.assign(new Error('ENOENT'), { code: 'ENOENT' }),
+        });
       return body;
     },
   };
@@ -125,6 +132,7 @@ async function setup(segments: number) {
     storeSentinel,
     table,
     maxInFlight: () => maxInFlight,
+    failing,
     /** Makes every read move the clock on by `ms` (for deadlines). */
     setReadCost: (ms: number) => {
       readCostMs = ms;
@@ -240,6 +248,34 @@ describe('scanSegmentContent', () => {
     expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 3))?.readError).toMatch(/lz4|frame|magic/i);
     expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 5))?.summary?.end).toBe('switch');
     expect((await deps.getState(ROOT))?.state.defects ?? {}).toEqual({});
+  });
+
+  it('stores nothing for a segment S3 throttled, keeps the cursor before it, and reads it on the next run', async () => {
+    const { deps, failing, reads, table } = await setup(6);
+    const key = `${ROOT}/wal_005/${walFileName(1, 3, SEGMENT_SIZE)}`;
+    failing.set(
+      key,
+      Object.assign(new Error('Please reduce your request rate.'), {
+        name: 'SlowDown',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+    const first = await scanSegmentContent(deps, ROOT);
+    expect(first.caughtUp).toBe(false);
+    expect(first.errors).toEqual([
+      expect.stringMatching(/000000010000000000000003: .*SlowDown.*read again next run/),
+    ]);
+    expect(await getSegmentSummary(dynamo.db, table, ROOT, 1, 3)).toBeUndefined();
+    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 2))?.summary?.end).toBe('switch');
+
+    failing.clear();
+    reads.length = 0;
+    const second = await scanSegmentContent(deps, ROOT);
+    expect(second).toMatchObject({ caughtUp: true, errors: [], defects: [] });
+    // Segments read in the first run (the reads after 3 ran alongside it) are not downloaded again.
+    expect(reads).toContain(key);
+    expect(reads.filter((read) => read.endsWith('01') || read.endsWith('02'))).toEqual([]);
+    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 3))?.summary?.end).toBe('switch');
   });
 
   it('reads a few at a time and leaves the cursor after the last read it finished', async () => {
