@@ -4,14 +4,15 @@
  * Exit codes: 0 every cluster ok, 1 a warning, 2 a critical problem, 3 usage or access error.
  */
 import { parseArgs } from 'node:util';
+import { ClusterSettingError, settingFor } from '../shared/config/cluster-setting.js';
+import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { formatDuration } from '../shared/core/analyze.js';
-import { isValidSegmentSize } from '../shared/core/lsn.js';
 import type { ClusterReport, Report } from '../shared/core/report.js';
 import { analyzeArchive } from '../shared/sources/analyze-archive.js';
 import { type ArchiveSource, SourceAccessError } from '../shared/sources/archive-source.js';
 import { openDirSource } from '../shared/sources/dir-source.js';
 import { openS3Source, parseS3Url } from '../shared/sources/s3-source.js';
-import { parseByteSize, parseDurationOption, UsageError } from './options.js';
+import { parseDurationOption, UsageError } from './options.js';
 
 const HELP = `usage: walwatch analyze s3://BUCKET[/PREFIX] [options]
        walwatch analyze --dir DIR [options]
@@ -26,7 +27,8 @@ options:
   --all-segments            with --content, read every segment too and report those recovery cannot read
                             to the end (corrupt, zeroed, renamed, another size or database system)
   --cluster ID              only this cluster (archive root, e.g. spilo/superman/wal/15)
-  --segment-size SIZE       WAL segment size: bytes or 1MiB…1GiB (default 16MiB)
+  --segment-size SIZES      WAL segment size: bytes or 1MiB…1GiB (default 16MiB); per cluster with
+                            overrides, e.g. '16MiB; 64MiB=spilo/big/*,spilo/huge/wal/16'
   --now TIME                analyse as of this ISO 8601 time (default: now)
   --gap-grace DUR           holes younger than this are pending (default 5m)
   --max-archive-age DUR     archive is stale after this (default 1h)
@@ -69,14 +71,8 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
+    const segmentSizes = segmentSizesOption(values['segment-size']);
     const source = await openSource(values.dir, positionals, values);
-    const segmentSize =
-      values['segment-size'] === undefined ? undefined : parseByteSize(values['segment-size']);
-    if (segmentSize !== undefined && !isValidSegmentSize(segmentSize)) {
-      throw new UsageError(
-        `--segment-size must be a power of two from 1MiB to 1GiB, got ${values['segment-size']}`,
-      );
-    }
     const now = values.now === undefined ? Date.now() : Date.parse(values.now);
     if (Number.isNaN(now)) throw new UsageError(`--now is not an ISO 8601 time: ${values.now}`);
     const thresholds = {
@@ -91,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
       thresholds,
       content: values['all-segments'] ? 'all' : values.content,
       ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
-      ...(segmentSize === undefined ? {} : { segmentSizeOf: () => segmentSize }),
+      segmentSizeOf: (clusterId) => settingFor(segmentSizes, clusterId),
       onProgress: (event) => {
         if (!progress) return;
         const total = event.total === undefined ? '' : ` of ${event.total}`;
@@ -117,6 +113,15 @@ function isArgError(error: unknown): boolean {
     typeof (error as { code?: unknown }).code === 'string' &&
     String((error as { code: string }).code).startsWith('ERR_PARSE_ARGS')
   );
+}
+
+function segmentSizesOption(text: string | undefined): SegmentSizes {
+  try {
+    return parseSegmentSizes(text, '--segment-size');
+  } catch (error) {
+    if (error instanceof ClusterSettingError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function durationOption(name: string, text: string | undefined): Record<string, number> {

@@ -5,10 +5,10 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ContentPolicy, parseContentPolicy } from '../shared/config/content-policy.js';
 import { ENV } from '../shared/config/env.js';
-import { DEFAULT_SEGMENT_SIZE, isValidSegmentSize } from '../shared/core/lsn.js';
+import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
 import { parseS3Url } from '../shared/sources/s3-source.js';
-import { parseByteSize, parseDurationOption, UsageError } from './options.js';
+import { parseDurationOption, UsageError } from './options.js';
 
 const HELP = `usage: walwatch serve [options]
 
@@ -24,7 +24,8 @@ options:
   --webhook-secret S      accept S3-format notifications (MinIO) at POST /webhook/s3 (with --bucket)
   --data DIR              store folder (default ./walwatch-data)
   --listen HOST:PORT      HTTP address (default 127.0.0.1:7070)
-  --segment-size SIZE     WAL segment size (default 16MiB)
+  --segment-size SIZES    WAL segment size (default 16MiB); per cluster with overrides, e.g.
+                          '16MiB; 64MiB=spilo/big/*'
   --sweep-every DUR       sweeper period (default 15s)
   --content POLICY        segment bodies to read: chain-ends (default; exact last commit times), all (also
                           every segment's summary and segments recovery cannot read), off; per cluster
@@ -107,11 +108,12 @@ function toOptions(values: Record<string, string | boolean | undefined>): Option
     typeof values[name] === 'string' ? (values[name] as string) : undefined;
   const listen = /^(.*):(\d+)$/.exec(text('listen') ?? '');
   if (!listen) throw new UsageError(`--listen must be HOST:PORT, got ${text('listen')}`);
-  const segmentSize = text('segment-size')
-    ? parseByteSize(text('segment-size') as string)
-    : DEFAULT_SEGMENT_SIZE;
-  if (!isValidSegmentSize(segmentSize))
-    throw new UsageError(`--segment-size must be a power of two from 1MiB to 1GiB`);
+  let segmentSize: SegmentSizes;
+  try {
+    segmentSize = parseSegmentSizes(text('segment-size'), '--segment-size');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const bucketUrl = text('bucket');
   const bucket = bucketUrl ? parseS3Url(bucketUrl) : undefined;
   if (bucketUrl && !bucket) throw new UsageError(`--bucket must be s3://BUCKET[/PREFIX], got ${bucketUrl}`);

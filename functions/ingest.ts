@@ -15,6 +15,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { settingFor } from '../shared/config/cluster-setting.js';
 import { contentModeFor, widestContentMode } from '../shared/config/content-policy.js';
 import type { ClusterState } from '../shared/core/state.js';
 import { ingestMessages, type MessageFailure } from '../shared/events/ingest-messages.js';
@@ -33,7 +34,7 @@ const db = createDocumentClient();
 const deps: FoldDependencies = {
   db,
   table: config.table,
-  segmentSizeOf: () => config.segmentSize,
+  segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
   readDocument: async (key, compression) => readArchiveDocument(await s3(), config.bucket, key, compression),
 };
 const processor = new BatchProcessor(EventType.SQS);

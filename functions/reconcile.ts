@@ -8,6 +8,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
+import { settingFor } from '../shared/config/cluster-setting.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
 import {
   type ReconcileDependencies,
@@ -29,7 +30,7 @@ const deps: ReconcileDependencies = {
   table: config.table,
   s3,
   bucket: config.bucket,
-  segmentSizeOf: () => config.segmentSize,
+  segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
   readDocument: (key, compression) => readArchiveDocument(s3, config.bucket, key, compression),
 };
 

@@ -14,6 +14,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { ClusterSetting } from '../../shared/config/cluster-setting.js';
 import {
   type ContentMode,
   type ContentPolicy,
@@ -22,6 +23,12 @@ import {
   widestContentMode,
 } from '../../shared/config/content-policy.js';
 import { ENV } from '../../shared/config/env.js';
+import {
+  formatSegmentSizes,
+  largestSegmentSize,
+  parseSegmentSizes,
+  type SegmentSizes,
+} from '../../shared/config/segment-sizes.js';
 import { DashboardSignIn } from './dashboard-sign-in.js';
 import { DashboardSite } from './dashboard-site.js';
 import {
@@ -86,11 +93,13 @@ export interface WalBackupMonitorProps {
    */
   readonly reconcileEvery?: Duration;
   /**
-   * WAL segment size of every watched cluster (`WALWATCH_SEGMENT_SIZE`).
+   * WAL segment size (`WALWATCH_SEGMENT_SIZE`), for every watched cluster or per cluster: a default size
+   * and overrides by cluster id pattern, e.g. `{ default: Size.mebibytes(16), clusters: [{ pattern:
+   * 'spilo/big/*', value: Size.mebibytes(64) }] }`. Functions that read segments get memory for the largest.
    *
    * @default - 16 MiB, the functions' default
    */
-  readonly segmentSize?: Size;
+  readonly segmentSize?: Size | ClusterSetting<Size>;
   /**
    * Which WAL segment bodies are read (`WALWATCH_READ_CONTENT`), for every cluster or per cluster (a
    * default mode and overrides by cluster id pattern): `chain-ends`, the segment at the end of each
@@ -306,7 +315,8 @@ export class WalBackupMonitor extends Construct {
 
     const contentPolicy = contentPolicyOf(props.segmentContent);
     const segmentContent = widestContentMode(contentPolicy);
-    const segmentMiB = (props.segmentSize?.toBytes() ?? 16 * 1024 * 1024) / (1024 * 1024);
+    const segmentSizes = segmentSizesOf(props.segmentSize);
+    const segmentMiB = largestSegmentSize(segmentSizes) / (1024 * 1024);
     /** Memory of a function that reads segments: enough for a few copies of the largest one. */
     const contentMemory = (base: number): number =>
       segmentContent === 'off' ? 512 : Math.max(base, 256 + 4 * segmentMiB);
@@ -314,7 +324,7 @@ export class WalBackupMonitor extends Construct {
       [ENV.archiveBucketName]: props.archiveBucket.bucketName,
       [ENV.archiveRoots]: props.archiveRoots.join(','),
       [ENV.tableName]: this.table.tableName,
-      ...(props.segmentSize === undefined ? {} : { [ENV.segmentSize]: String(props.segmentSize.toBytes()) }),
+      ...(props.segmentSize === undefined ? {} : { [ENV.segmentSize]: formatSegmentSizes(segmentSizes) }),
       [ENV.readContent]: formatContentPolicy(contentPolicy),
     };
     const thresholdEnvironment: Record<string, string> = {
@@ -643,6 +653,23 @@ function validate(props: WalBackupMonitorProps): MonitorSettings {
     ingestMaxConcurrency,
     apiThrottle,
   };
+}
+
+/** The segment sizes of the props in bytes, checked: a size PostgreSQL cannot have, or a bad pattern, fails synth. */
+function segmentSizesOf(setting: Size | ClusterSetting<Size> | undefined): SegmentSizes {
+  try {
+    if (setting === undefined) return parseSegmentSizes(undefined, 'segmentSize');
+    const sizes: SegmentSizes =
+      'clusters' in setting
+        ? {
+            default: setting.default.toBytes(),
+            clusters: setting.clusters.map(({ pattern, value }) => ({ pattern, value: value.toBytes() })),
+          }
+        : { default: setting.toBytes(), clusters: [] };
+    return parseSegmentSizes(formatSegmentSizes(sizes), 'segmentSize');
+  } catch (error) {
+    throw new WalBackupMonitorError((error as Error).message);
+  }
 }
 
 /** The content policy of the props, checked: a pattern with spaces, or given twice, fails synth. */

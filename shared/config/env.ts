@@ -19,7 +19,10 @@ export const ENV = {
   archiveRoots: 'WALWATCH_ARCHIVE_ROOTS',
   /** Name of the DynamoDB table of facts and cluster states (`shared/store/table.ts`). */
   tableName: 'WALWATCH_TABLE_NAME',
-  /** WAL segment size in bytes of every watched cluster. @default 16 MiB */
+  /**
+   * WAL segment size per cluster (`shared/config/segment-sizes.ts`): `16MiB`, or a default and overrides by
+   * cluster id pattern, `16MiB; 64MiB=spilo/big/*`. @default 16 MiB
+   */
   segmentSize: 'WALWATCH_SEGMENT_SIZE',
   /** ARN of the SNS topic the sweeper sends alert e-mails to. */
   alertTopicArn: 'WALWATCH_ALERT_TOPIC_ARN',

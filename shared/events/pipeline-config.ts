@@ -1,16 +1,18 @@
 /**
  * The event pipeline's configuration, read once from the environment the CDK app sets (`ENV`).
  */
+import { ClusterSettingError } from '../config/cluster-setting.js';
 import type { ContentPolicy } from '../config/content-policy.js';
 import { ENV } from '../config/env.js';
 import { ConfigError, readContentPolicy } from '../config/monitor-config.js';
-import { DEFAULT_SEGMENT_SIZE, isValidSegmentSize } from '../core/lsn.js';
+import { parseSegmentSizes, type SegmentSizes } from '../config/segment-sizes.js';
 
 /** What ingest and reconcile need to know. */
 export interface PipelineConfig {
   readonly bucket: string;
   readonly table: string;
-  readonly segmentSize: number;
+  /** WAL segment size of each cluster, in bytes (`WALWATCH_SEGMENT_SIZE`, default 16 MiB). */
+  readonly segmentSizes: SegmentSizes;
   /** Archive roots to adopt even before any event named them (`WALWATCH_ARCHIVE_ROOTS`), without `/`. */
   readonly archiveRoots: readonly string[];
   /** Which segment bodies ingest reads (`WALWATCH_READ_CONTENT`): the chain ends of clusters not `off`. */
@@ -25,18 +27,21 @@ export interface PipelineConfig {
 export function readPipelineConfig(env: Readonly<Record<string, string | undefined>>): PipelineConfig {
   const bucket = required(env, ENV.archiveBucketName);
   const table = required(env, ENV.tableName);
-  const sizeText = env[ENV.segmentSize];
-  const segmentSize = sizeText ? Number(sizeText) : DEFAULT_SEGMENT_SIZE;
-  if (!isValidSegmentSize(segmentSize)) {
-    throw new ConfigError(
-      `${ENV.segmentSize}=${JSON.stringify(sizeText)} is not a power of two from 1 MiB to 1 GiB`,
-    );
-  }
+  const segmentSizes = readSegmentSizes(env);
   const archiveRoots = (env[ENV.archiveRoots] ?? '')
     .split(',')
     .map((root) => root.trim().replace(/\/+$/, ''))
     .filter((root) => root !== '');
-  return { bucket, table, segmentSize, archiveRoots, readContent: readContentPolicy(env) };
+  return { bucket, table, segmentSizes, archiveRoots, readContent: readContentPolicy(env) };
+}
+
+function readSegmentSizes(env: Readonly<Record<string, string | undefined>>): SegmentSizes {
+  try {
+    return parseSegmentSizes(env[ENV.segmentSize], ENV.segmentSize);
+  } catch (error) {
+    if (error instanceof ClusterSettingError) throw new ConfigError(error.message);
+    throw error;
+  }
 }
 
 function required(env: Readonly<Record<string, string | undefined>>, name: string): string {

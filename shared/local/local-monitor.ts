@@ -15,6 +15,7 @@ import { Hono } from 'hono';
 import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
+import { type ClusterSetting, settingFor } from '../config/cluster-setting.js';
 import {
   type ContentPolicy,
   contentModeFor,
@@ -57,7 +58,8 @@ export interface LocalMonitorOptions {
   readonly queueUrl?: string;
   readonly host: string;
   readonly port: number;
-  readonly segmentSize: number;
+  /** WAL segment size in bytes of every cluster, or a default and overrides by cluster id pattern. */
+  readonly segmentSize: number | ClusterSetting<number>;
   readonly thresholds?: Partial<Thresholds>;
   /** Sweeper period. @default 15 s */
   readonly sweepIntervalMs?: number;
@@ -96,10 +98,14 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
         ...(options.bucket.forcePathStyle ? { forcePathStyle: true } : {}),
       })
     : undefined;
+  const segmentSizes: ClusterSetting<number> =
+    typeof options.segmentSize === 'number'
+      ? { default: options.segmentSize, clusters: [] }
+      : options.segmentSize;
   const fold: FoldDependencies = {
     db: store.db,
     table: store.table,
-    segmentSizeOf: () => options.segmentSize,
+    segmentSizeOf: (clusterId) => settingFor(segmentSizes, clusterId),
     readDocument: (key, compression) =>
       s3 && options.bucket
         ? readArchiveDocument(s3, options.bucket.name, key, compression)

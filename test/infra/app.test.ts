@@ -129,8 +129,8 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(config.stackProps.segmentContent).toEqual({
       default: 'chain-ends',
       clusters: [
-        { pattern: 'spilo/orders/*', mode: 'all' },
-        { pattern: 'spilo/scratch/*', mode: 'off' },
+        { pattern: 'spilo/orders/*', value: 'all' },
+        { pattern: 'spilo/scratch/*', value: 'off' },
       ],
     });
   });

@@ -336,7 +336,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
 
     it('follows the widest mode of a per-cluster policy for grants and memory, and passes the policy on', () => {
       const built = build({
-        segmentContent: { default: 'off', clusters: [{ pattern: 'spilo/orders/*', mode: 'all' }] },
+        segmentContent: { default: 'off', clusters: [{ pattern: 'spilo/orders/*', value: 'all' }] },
         segmentSize: Size.mebibytes(1024),
       });
       const sweeper = statementsOf(built, built.monitor.functions.sweeper);
@@ -360,15 +360,15 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
 
     it.each([
       [
-        { default: 'all' as const, clusters: [{ pattern: 'spilo/a b', mode: 'off' as const }] },
+        { default: 'all' as const, clusters: [{ pattern: 'spilo/a b', value: 'off' as const }] },
         /without spaces/,
       ],
       [
         {
           default: 'all' as const,
           clusters: [
-            { pattern: 'spilo/a/*', mode: 'off' as const },
-            { pattern: 'spilo/a/*', mode: 'chain-ends' as const },
+            { pattern: 'spilo/a/*', value: 'off' as const },
+            { pattern: 'spilo/a/*', value: 'chain-ends' as const },
           ],
         },
         /gives spilo\/a\/\* twice/,
@@ -376,6 +376,73 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ])('refuses a content policy it could not pass on: %j', (segmentContent, message) => {
       expect(() => build({ segmentContent })).toThrow(WalBackupMonitorError);
       expect(() => build({ segmentContent })).toThrow(message);
+    });
+
+    it('passes per-cluster segment sizes on in bytes and sizes the segment readers for the largest', () => {
+      const built = build({
+        segmentSize: {
+          default: Size.mebibytes(16),
+          clusters: [
+            { pattern: 'spilo/big/*', value: Size.gibibytes(1) },
+            { pattern: 'spilo/small/wal/16', value: Size.kibibytes(1024) },
+          ],
+        },
+      });
+      const sizes = `${16 * 1024 * 1024}; ${1024 ** 3}=spilo/big/*; ${1024 * 1024}=spilo/small/wal/16`;
+      for (const description of ['folds the archive bucket events', 're-analyses every cluster']) {
+        built.template.hasResourceProperties('AWS::Lambda::Function', {
+          Description: Match.stringLikeRegexp(description),
+          // The 1 GiB segments of spilo/big/* are held compressed and decompressed.
+          MemorySize: 256 + 4 * 1024,
+        });
+      }
+      const environments = Object.values(built.template.findResources('AWS::Lambda::Function')).map(
+        (fn) => (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties,
+      );
+      const withSizes = environments.filter(
+        (fn) => fn.Environment?.Variables?.[ENV.segmentSize] !== undefined,
+      );
+      expect(withSizes.length).toBeGreaterThanOrEqual(2);
+      for (const fn of withSizes) expect(fn.Environment?.Variables?.[ENV.segmentSize]).toBe(sizes);
+      built.template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('folds the archive bucket events'),
+        Environment: { Variables: Match.objectLike({ [ENV.segmentSize]: sizes }) },
+      });
+    });
+
+    it('writes one segment size in bytes and leaves the variable out when none is given', () => {
+      const one = build({ segmentSize: Size.mebibytes(64) });
+      one.template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('folds the archive bucket events'),
+        MemorySize: 512,
+        Environment: { Variables: Match.objectLike({ [ENV.segmentSize]: String(64 * 1024 * 1024) }) },
+      });
+      const none = build();
+      none.template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('folds the archive bucket events'),
+        Environment: { Variables: Match.objectLike({ [ENV.segmentSize]: Match.absent() }) },
+      });
+    });
+
+    it.each([
+      [Size.kibibytes(1000), /segmentSize: "1024000" is not a WAL segment size/],
+      [
+        { default: Size.mebibytes(16), clusters: [{ pattern: 'spilo/a', value: Size.mebibytes(24) }] },
+        /segmentSize: "25165824" is not a WAL segment size/,
+      ],
+      [
+        {
+          default: Size.mebibytes(16),
+          clusters: [
+            { pattern: 'spilo/a/*', value: Size.mebibytes(64) },
+            { pattern: 'spilo/a/*', value: Size.mebibytes(32) },
+          ],
+        },
+        /segmentSize gives spilo\/a\/\* twice/,
+      ],
+    ])('refuses segment sizes PostgreSQL cannot have or it could not pass on: %#', (segmentSize, message) => {
+      expect(() => build({ segmentSize })).toThrow(WalBackupMonitorError);
+      expect(() => build({ segmentSize })).toThrow(message);
     });
 
     it('lets reconcile list only the archive roots, besides what ingest may do', () => {
