@@ -33,6 +33,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, renderEtcdUnit } from '../spilo/render-etcd-unit.js';
 import { renderFetchSecretsScript } from '../spilo/render-fetch-secrets.js';
+import { renderHeartbeatUnits } from '../spilo/render-heartbeat.js';
 import { renderSpiloUnit } from '../spilo/render-unit.js';
 import { renderUserData } from '../spilo/render-user-data.js';
 import { buildSpiloEnvironment } from '../spilo/spilo-environment.js';
@@ -173,6 +174,23 @@ export interface SpiloClusterProps {
    * @default true
    */
   readonly retentionOnNodes?: boolean;
+  /**
+   * Time between WAL heartbeats: a systemd timer on every node writes one logical message on the
+   * Patroni leader (nothing on replicas), so an idle database still switches and archives a segment
+   * within `archive_timeout` (1800 s) of each beat, and the monitor's `archive-stale` alert means that
+   * archiving stopped rather than that nobody wrote. Whole minutes from 1 to 30; `undefined` with
+   * `walHeartbeat: false` turns it off.
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly walHeartbeatInterval?: Duration;
+  /**
+   * Whether the WAL heartbeat runs (see `walHeartbeatInterval`). Off, an idle database archives nothing
+   * and `archive-stale` fires after the monitor's `maxArchiveAge`.
+   *
+   * @default true
+   */
+  readonly walHeartbeat?: boolean;
   /**
    * Extra `WALG_*` settings passed to Spilo unchanged, e.g. `{ WALG_COMPRESSION_METHOD: 'zstd' }`.
    *
@@ -327,6 +345,11 @@ export class SpiloCluster extends Construct {
       ? new PrivateHostedZone(this, 'EtcdZone', { zoneName, vpc: props.vpc })
       : undefined;
 
+    const heartbeat =
+      config.walHeartbeatMinutes === null
+        ? undefined
+        : renderHeartbeatUnits({ intervalMinutes: config.walHeartbeatMinutes });
+
     this.instances = memberNames.map((memberName, index) => {
       const etcdUnit = config.etcdOnNodes
         ? renderEtcdUnit({
@@ -368,7 +391,13 @@ export class SpiloCluster extends Construct {
           },
         ],
         userData: UserData.custom(
-          renderUserData({ dataDevice: DATA_DEVICE, fetchSecretsScript, spiloUnit, etcdUnit }),
+          renderUserData({
+            dataDevice: DATA_DEVICE,
+            fetchSecretsScript,
+            spiloUnit,
+            etcdUnit,
+            ...(heartbeat ? { heartbeat } : {}),
+          }),
         ),
       });
       if (zone !== undefined) {
@@ -525,6 +554,8 @@ interface ValidConfig {
   readonly backupSchedule: string;
   readonly backupsToRetain: number;
   readonly retentionOnNodes: boolean;
+  /** Minutes between WAL heartbeats, `null` when off. */
+  readonly walHeartbeatMinutes: number | null;
 }
 
 function validateProps(props: SpiloClusterProps): ValidConfig {
@@ -588,6 +619,14 @@ function validateProps(props: SpiloClusterProps): ValidConfig {
       );
     }
   }
+  const heartbeatMinutes = (props.walHeartbeatInterval ?? Duration.minutes(10)).toMinutes({
+    integral: false,
+  });
+  if (!Number.isInteger(heartbeatMinutes) || heartbeatMinutes < 1 || heartbeatMinutes > 30) {
+    fail(
+      `walHeartbeatInterval must be whole minutes from 1 to 30 (within Spilo's archive_timeout), got ${heartbeatMinutes} min`,
+    );
+  }
   const clone = props.cloneFrom;
   if (clone !== undefined) {
     if (clone.sourceScope === props.clusterScope) {
@@ -614,5 +653,6 @@ function validateProps(props: SpiloClusterProps): ValidConfig {
     backupSchedule,
     backupsToRetain,
     retentionOnNodes: props.retentionOnNodes ?? true,
+    walHeartbeatMinutes: props.walHeartbeat === false ? null : heartbeatMinutes,
   };
 }

@@ -25,6 +25,9 @@ export const HOST_LAYOUT = {
   spiloUnitFile: '/etc/systemd/system/spilo.service',
   /** systemd unit running etcd, only when etcd runs on the nodes. */
   etcdUnitFile: '/etc/systemd/system/etcd.service',
+  /** systemd oneshot unit writing one WAL heartbeat on the leader, and the timer starting it. */
+  heartbeatServiceFile: '/etc/systemd/system/walwatch-heartbeat.service',
+  heartbeatTimerFile: '/etc/systemd/system/walwatch-heartbeat.timer',
 } as const;
 
 /** File names of the etcd TLS material inside {@link HOST_LAYOUT.etcdTlsOnHost}. */

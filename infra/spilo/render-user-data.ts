@@ -1,4 +1,5 @@
 import { HOST_LAYOUT } from './host-layout.js';
+import type { HeartbeatUnits } from './render-heartbeat.js';
 
 /** Input of {@link renderUserData}. */
 export interface UserDataInput {
@@ -10,6 +11,8 @@ export interface UserDataInput {
   readonly spiloUnit: string;
   /** The rendered etcd unit (`renderEtcdUnit`), only when etcd runs on the nodes. */
   readonly etcdUnit?: string;
+  /** The rendered WAL heartbeat units (`renderHeartbeatUnits`), unless the heartbeat is off. */
+  readonly heartbeat?: HeartbeatUnits;
 }
 
 /** Heredoc delimiter for the files the user data writes; no rendered file may contain it. */
@@ -22,7 +25,8 @@ export class UserDataError extends Error {
 
 /**
  * Renders the boot script of a Spilo node (Amazon Linux 2023): install podman, format and mount
- * the data volume once, write the secret-fetching script and the systemd units, start them.
+ * the data volume once, write the secret-fetching script and the systemd units (Spilo, etcd when on the
+ * node, the WAL heartbeat timer unless off), start them.
  * It holds no secret: only ARNs, which the fetch script resolves at every service start.
  */
 export function renderUserData(input: UserDataInput): string {
@@ -33,6 +37,10 @@ export function renderUserData(input: UserDataInput): string {
   if (input.etcdUnit !== undefined) {
     files.push([HOST_LAYOUT.etcdUnitFile, '0644', input.etcdUnit]);
   }
+  if (input.heartbeat !== undefined) {
+    files.push([HOST_LAYOUT.heartbeatServiceFile, '0644', input.heartbeat.service]);
+    files.push([HOST_LAYOUT.heartbeatTimerFile, '0644', input.heartbeat.timer]);
+  }
   const writes = files.map(([path, mode, content]) => {
     if (content.split('\n').includes(EOF_MARKER)) {
       throw new UserDataError(`${path} contains the heredoc marker line '${EOF_MARKER}'`);
@@ -40,7 +48,11 @@ export function renderUserData(input: UserDataInput): string {
     const body = content.endsWith('\n') ? content : `${content}\n`;
     return `cat > ${path} <<'${EOF_MARKER}'\n${body}${EOF_MARKER}\nchmod ${mode} ${path}`;
   });
-  const units = input.etcdUnit === undefined ? 'spilo.service' : 'etcd.service spilo.service';
+  const units = [
+    ...(input.etcdUnit === undefined ? [] : ['etcd.service']),
+    'spilo.service',
+    ...(input.heartbeat === undefined ? [] : ['walwatch-heartbeat.timer']),
+  ].join(' ');
   const etcdDir = input.etcdUnit === undefined ? '' : `install -d -m 0700 ${HOST_LAYOUT.etcdDataOnHost}\n`;
   return `#!/bin/bash
 set -euo pipefail

@@ -1,7 +1,7 @@
 import {
   Annotations,
   CfnOutput,
-  type Duration,
+  Duration,
   RemovalPolicy,
   type Size,
   Stack,
@@ -138,6 +138,13 @@ export interface WalwatchStackProps extends StackProps {
    */
   readonly backupsToRetain?: number;
   /**
+   * Minutes between WAL heartbeats on the leader (see `SpiloClusterProps.walHeartbeatInterval`); 0 turns
+   * the heartbeat off.
+   *
+   * @default 10
+   */
+  readonly walHeartbeatMinutes?: number;
+  /**
    * `WALG_*` settings passed through to Spilo, e.g. `{ WALG_COMPRESSION_METHOD: 'zstd' }`.
    *
    * @default - none
@@ -224,6 +231,11 @@ export class WalwatchStack extends Stack {
       etcdTlsSecret: Secret.fromSecretNameV2(this, 'EtcdTls', props.etcdTlsSecretName),
       backupSchedule: props.backupSchedule,
       backupsToRetain: props.backupsToRetain,
+      ...(props.walHeartbeatMinutes === undefined
+        ? {}
+        : props.walHeartbeatMinutes === 0
+          ? { walHeartbeat: false }
+          : { walHeartbeatInterval: Duration.minutes(props.walHeartbeatMinutes) }),
       walgSettings: props.walgSettings,
       cloneFrom: props.cloneFrom,
       postgresClients: (props.postgresClientCidrs ?? []).map((cidr) => Peer.ipv4(cidr)),

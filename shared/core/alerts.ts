@@ -127,7 +127,7 @@ const ADVICE: Record<string, string> = {
   'wal-gap':
     'check the archiver on the primary (pg_stat_archiver.failed_count, the wal-g logs); if the segment is still in pg_wal, archive it again with wal-g wal-push. Take a new base backup to restore recoverability past the gap, then acknowledge the gap.',
   'archive-stale':
-    'check that PostgreSQL is running and archive_command succeeds (pg_stat_archiver, wal-g logs, S3 credentials); an idle database with no writes archives nothing, so consider a heartbeat table.',
+    "check that PostgreSQL is running and archive_command succeeds (pg_stat_archiver, wal-g logs, S3 credentials); an idle database writes no WAL and archives nothing, so give it a heartbeat: SpiloCluster nodes run one (walHeartbeatInterval), elsewhere run SELECT pg_logical_emit_message(false, 'walwatch', 'heartbeat') on the primary every few minutes.",
   'backup-stale':
     "check the backup cron job and the latest backup-push log; Spilo's postgres_backup.sh runs on the primary only.",
   'no-restorable-backup':

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderEtcdUnit } from '../../infra/spilo/render-etcd-unit.js';
 import { quoteShell, renderFetchSecretsScript } from '../../infra/spilo/render-fetch-secrets.js';
+import { HEARTBEAT_SQL, renderHeartbeatUnits } from '../../infra/spilo/render-heartbeat.js';
 import { renderUserData } from '../../infra/spilo/render-user-data.js';
 
 const secrets = {
@@ -109,6 +110,19 @@ describe('renderUserData', () => {
     expect(userData).toContain('systemctl enable --now --no-block etcd.service spilo.service');
   });
 
+  it('writes the WAL heartbeat units and enables the timer after Spilo', () => {
+    const heartbeat = renderHeartbeatUnits({ intervalMinutes: 7 });
+    const userData = renderUserData({ dataDevice: '/dev/sdf', fetchSecretsScript, spiloUnit, heartbeat });
+    expect(userData).toContain(
+      `cat > /etc/systemd/system/walwatch-heartbeat.service <<'WALWATCH_END_OF_FILE'\n${heartbeat.service}`,
+    );
+    expect(userData).toContain(
+      `cat > /etc/systemd/system/walwatch-heartbeat.timer <<'WALWATCH_END_OF_FILE'\n${heartbeat.timer}`,
+    );
+    expect(userData).toContain('systemctl enable --now --no-block spilo.service walwatch-heartbeat.timer');
+    expect(() => execFileSync('bash', ['-n'], { input: userData, stdio: 'pipe' })).not.toThrow();
+  });
+
   it('rejects a file that contains the heredoc marker line', () => {
     expect(() =>
       renderUserData({ dataDevice: '/dev/sdf', fetchSecretsScript, spiloUnit: 'x\nWALWATCH_END_OF_FILE\n' }),
@@ -136,5 +150,27 @@ describe('renderEtcdUnit', () => {
 
   it('rejects a member name that is not in the list', () => {
     expect(() => renderEtcdUnit({ ...input, memberName: 'node-7' })).toThrow(/'node-7'/);
+  });
+});
+
+describe('renderHeartbeatUnits', () => {
+  const { service, timer } = renderHeartbeatUnits({ intervalMinutes: 10 });
+
+  it('runs the heartbeat statement with psql in the Spilo container as postgres, once per start', () => {
+    expect(service).toContain('Type=oneshot');
+    expect(service).toContain('Requisite=spilo.service');
+    const exec = /^ExecStart=(.*)$/m.exec(service)?.[1] ?? '';
+    expect(exec.startsWith('/usr/bin/podman exec --user postgres spilo psql -d postgres')).toBe(true);
+    expect(exec).toContain('-v ON_ERROR_STOP=1');
+    // systemd reads the double-quoted argument as one word; the statement holds no quote or specifier.
+    expect(exec.endsWith(`-c "${HEARTBEAT_SQL}"`)).toBe(true);
+    expect(HEARTBEAT_SQL).not.toMatch(/["%\\$]/);
+  });
+
+  it('starts the service every interval, from a few minutes after boot', () => {
+    expect(timer).toContain('OnBootSec=5min');
+    expect(timer).toContain('OnUnitActiveSec=10min');
+    expect(timer).toContain('Unit=walwatch-heartbeat.service');
+    expect(timer).toContain('WantedBy=timers.target');
   });
 });

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Peer, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -215,6 +215,8 @@ describe('SpiloCluster', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ['an endpoint without port', { etcdEndpoints: ['etcd-1'] }, /got 'etcd-1'/],
     ['a malformed schedule', { backupSchedule: 'daily' }, /got 'daily'/],
     ['too few backups', { backupsToRetain: 1 }, /got 1/],
+    ['a heartbeat slower than archive_timeout', { walHeartbeatInterval: Duration.minutes(45) }, /got 45 min/],
+    ['a heartbeat of part minutes', { walHeartbeatInterval: Duration.seconds(90) }, /got 1\.5 min/],
     ['the internet as a client', { postgresClients: [Peer.anyIpv4()] }, /0\.0\.0\.0\/0/],
     ['a clone of itself', { cloneFrom: { sourceScope: 'demo' } }, /got 'demo'/],
     [
@@ -235,5 +237,25 @@ describe('SpiloCluster user data', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(userData).toMatch(
       /PGPASSWORD_SUPERUSER=%s\\\\n' \\"\$\(fetch '",\{"Ref":"ClusterSuperuserPassword/,
     );
+  });
+
+  it('writes and enables the WAL heartbeat timer on every node, every 10 minutes by default', () => {
+    const { stack, cluster } = build();
+    for (const instance of cluster.instances) {
+      const userData = JSON.stringify(stack.resolve(instance.userData.render()));
+      expect(userData).toContain('/etc/systemd/system/walwatch-heartbeat.service');
+      expect(userData).toContain('OnUnitActiveSec=10min');
+      expect(userData).toContain('spilo.service walwatch-heartbeat.timer');
+    }
+  });
+
+  it('beats at the interval given, and not at all when turned off', () => {
+    const every = build({ walHeartbeatInterval: Duration.minutes(5) });
+    expect(JSON.stringify(every.stack.resolve(every.cluster.instances[0]?.userData.render()))).toContain(
+      'OnUnitActiveSec=5min',
+    );
+    const off = build({ walHeartbeat: false });
+    const userData = JSON.stringify(off.stack.resolve(off.cluster.instances[0]?.userData.render()));
+    expect(userData).not.toContain('walwatch-heartbeat');
   });
 });
