@@ -3,7 +3,13 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ContentPolicy, parseContentPolicy } from '../shared/config/content-policy.js';
+import { formatClusterSetting } from '../shared/config/cluster-setting.js';
+import {
+  type ContentPolicy,
+  DEFAULT_CONTENT_POLICY,
+  formatContentPolicy,
+  parseContentPolicy,
+} from '../shared/config/content-policy.js';
 import { ENV } from '../shared/config/env.js';
 import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
@@ -110,7 +116,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Option
   if (!listen) throw new UsageError(`--listen must be HOST:PORT, got ${text('listen')}`);
   let segmentSize: SegmentSizes;
   try {
-    segmentSize = parseSegmentSizes(text('segment-size'), '--segment-size');
+    segmentSize = parseSegmentSizes(text('segment-size') ?? process.env[ENV.segmentSize], '--segment-size');
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -186,6 +192,12 @@ function printWelcome(url: string, options: Options): void {
         `  S3-format notifications (MinIO): POST ${url}/webhook/s3 with "Authorization: Bearer <secret>"`,
       );
   }
+  const sizes = typeof options.segmentSize === 'number' ? undefined : options.segmentSize;
+  lines.push(
+    '',
+    `Segment content read: ${formatContentPolicy(options.readContent ?? DEFAULT_CONTENT_POLICY)} (--content).`,
+    `WAL segment size: ${sizes ? formatClusterSetting(sizes, (bytes) => `${bytes / 2 ** 20}MiB`) : `${Number(options.segmentSize) / 2 ** 20}MiB`} (--segment-size).`,
+  );
   lines.push('', 'Ctrl-C stops it; restarting resumes from the stored state.');
   process.stderr.write(`${lines.join('\n')}\n`);
 }
