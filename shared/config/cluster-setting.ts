@@ -2,7 +2,8 @@
  * A setting with a value for the whole deployment and overrides for some clusters, written as one string:
  * a default value, then `<value>=<pattern>,<pattern>` parts naming clusters by id, separated by `;`. In a
  * pattern `*` matches any run of characters, slashes included; the most specific matching pattern (the
- * most characters besides `*`) wins, the first listed among equally specific ones.
+ * most characters besides `*`) wins; among equally specific ones the one with fewer `*`, then the first in
+ * code-point order, so the order the overrides are written in never matters.
  *
  * @example
  * parseClusterSetting('chain-ends; all=spilo/orders/*', 'WALWATCH_READ_CONTENT', parseContentMode, 'chain-ends')
@@ -96,15 +97,23 @@ export function formatClusterSetting<T>(
 /** The value for one cluster: the most specific matching override, else the default. */
 export function settingFor<T>(setting: ClusterSetting<T>, clusterId: string): T {
   let best: ClusterOverride<T> | undefined;
-  let bestWeight = -1;
   for (const override of setting.clusters) {
-    const weight = override.pattern.replaceAll('*', '').length;
-    if (weight > bestWeight && patternMatches(override.pattern, clusterId)) {
+    if (
+      patternMatches(override.pattern, clusterId) &&
+      (!best || moreSpecific(override.pattern, best.pattern))
+    )
       best = override;
-      bestWeight = weight;
-    }
   }
   return best === undefined ? setting.default : best.value;
+}
+
+/** Whether pattern `a` beats `b`: more characters besides `*`, then fewer `*`, then code-point order. */
+function moreSpecific(a: string, b: string): boolean {
+  const stars = (pattern: string) => pattern.length - pattern.replaceAll('*', '').length;
+  const literal = (pattern: string) => pattern.length - stars(pattern);
+  if (literal(a) !== literal(b)) return literal(a) > literal(b);
+  if (stars(a) !== stars(b)) return stars(a) < stars(b);
+  return a < b;
 }
 
 /** Every value some cluster may get: the default first, then each override's. */

@@ -97,8 +97,11 @@ describe('settingFor', () => {
     expect(settingFor(setting, clusterId)).toBe(level);
   });
 
-  it('takes the first of equally specific patterns', () => {
-    expect(settingFor(parse('0; 1=a*; 2=*a'), 'aa')).toBe(1);
+  it('breaks ties the same whatever order the overrides are written in', () => {
+    // Equally many characters besides `*`: fewer `*` wins, then code-point order.
+    expect(settingFor(parse('0; 1=a*; 2=a'), 'a')).toBe(2);
+    expect(settingFor(parse('0; 2=a; 1=a*'), 'a')).toBe(2);
+    expect(settingFor(parse('0; 1=a*; 2=*a'), 'aa')).toBe(2);
     expect(settingFor(parse('0; 2=*a; 1=a*'), 'aa')).toBe(2);
   });
 
