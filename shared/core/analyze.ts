@@ -45,6 +45,7 @@ import {
   type HistoryState,
   parseSegmentKey,
   segmentKey,
+  summarizeParts,
 } from './state.js';
 import { isoOf, parseTime } from './time.js';
 
@@ -641,8 +642,7 @@ function viewBackup(
     view.status = 'invalid';
     view.reason = `start segment ${parsedName.startWalFile} is impossible with ${segmentSize}-byte segments`;
   } else if (!sentinel) {
-    const times = [...Object.values(backup.parts), backup.metadata?.at ?? 0];
-    const newestPart = Math.max(...times);
+    const newestPart = Math.max(summarizeParts(backup).newestAt ?? 0, backup.metadata?.at ?? 0);
     const stale = now - newestPart >= thresholds.backupStaleAfterMs;
     view.status = stale ? 'failed' : 'in-progress';
     view.reason = stale

@@ -58,8 +58,39 @@ export interface DocumentState<T> {
 export interface BackupState {
   sentinel: DocumentState<SentinelFacts> | null;
   metadata: DocumentState<BackupMetadataFacts> | null;
-  /** Other objects under `basebackups_005/<name>/`, by path relative to that folder → stored at. */
+  /**
+   * Other objects under `basebackups_005/<name>/`, by path relative to that folder → stored at. Empty
+   * when `partsSummary` stands for them.
+   */
   parts: Record<string, number>;
+  /**
+   * How many parts there are and when the newest was stored, when `parts` is not loaded: a store keeps a
+   * backup's parts apart (a large database has tens of thousands) and reads them only to change them.
+   */
+  partsSummary?: PartsSummary;
+}
+
+/** The parts of a backup in brief: all the analysis needs of them. */
+export interface PartsSummary {
+  readonly count: number;
+  readonly newestAt: number | null;
+}
+
+/** The count and newest stored-at of a backup's parts, from the loaded map or the summary standing for it. */
+export function summarizeParts(backup: BackupState): PartsSummary {
+  if (backup.partsSummary) return backup.partsSummary;
+  let newestAt: number | null = null;
+  let count = 0;
+  for (const at of Object.values(backup.parts)) {
+    count += 1;
+    if (newestAt === null || at > newestAt) newestAt = at;
+  }
+  return { count, newestAt };
+}
+
+/** Raised when a part changes on a backup whose parts were not loaded: a bug in the store, never data. */
+export class PartsNotLoadedError extends Error {
+  override readonly name = 'PartsNotLoadedError';
 }
 
 /** A key stored again with other content while present. */
@@ -397,9 +428,13 @@ function applyBackupObject(
     entry.sentinel = presence.present ? documentState(presence, parseSentinel) : null;
   else if (object.kind === 'backup-metadata') {
     entry.metadata = presence.present ? documentState(presence, parseBackupMetadata) : null;
-  } else setEntry(entry.parts, object.part, presence.present ? presence.at : undefined);
+  } else {
+    if (entry.partsSummary)
+      throw new PartsNotLoadedError(`parts of ${backup.name} changed while only their summary was loaded`);
+    setEntry(entry.parts, object.part, presence.present ? presence.at : undefined);
+  }
 
-  if (entry.sentinel === null && entry.metadata === null && Object.keys(entry.parts).length === 0) {
+  if (entry.sentinel === null && entry.metadata === null && summarizeParts(entry).count === 0) {
     delete state.backups[backup.name];
   } else {
     state.backups[backup.name] = entry;

@@ -19,8 +19,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectEvent } from '../core/facts.js';
 import { parseObjectKey } from '../core/keys.js';
 import { parseWalFileName, walFileName } from '../core/lsn.js';
-import { type ClusterState, segmentKey } from '../core/state.js';
-import { getClusterState, listClusterIds } from '../store/cluster-states.js';
+import { type ClusterState, segmentKey, summarizeParts } from '../core/state.js';
+import { getClusterState, listClusterIds, loadBackupParts } from '../store/cluster-states.js';
 import { getFactItems } from '../store/fact-items.js';
 import { emptyFoldCounts, type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { objectFactKey, segmentFactKey } from '../store/table.js';
@@ -164,6 +164,11 @@ async function findMissedRemovals(
   for (const clusterId of clusters) {
     const state = (await getClusterState(deps.db, deps.table, clusterId))?.state;
     if (!state) continue;
+    // Part names live in each backup's parts item: load those with parts, to look for each one.
+    const withParts = Object.entries(state.backups)
+      .filter(([, entry]) => summarizeParts(entry).count > 0 && entry.partsSummary)
+      .map(([name]) => name);
+    await loadBackupParts(deps.db, deps.table, state, withParts);
     const pks: string[] = [];
     for (const [timeline, runs] of Object.entries(state.segments)) {
       for (const [first, last] of runs) {

@@ -4,8 +4,12 @@
  *
  * - `c#<cluster>` holds everything but the backups: segment runs, edge times, timelines, problems' inputs.
  *   Segment events rewrite only this part, about 1 KB even for a million segments with a few holes.
- * - `b#<cluster>` holds `backups` (sentinels, metadata, parts), the bulk of a real state; only events of
- *   backup objects rewrite it.
+ * - `b#<cluster>` holds `backups` (sentinels, metadata, and per backup a summary of its parts: how many,
+ *   the newest stored-at); only events of backup objects rewrite it.
+ * - `p#<backup>#<cluster>` holds one backup's parts by name (WAL-G's tar partitions: one per GiB of
+ *   database), read and written only when parts of that backup change, so the retained backups of a large
+ *   database never add up in one item. Entries of `b#` written before this split carry their parts
+ *   inline; the fold moves them out the next time it writes the backups.
  * The core's derivations never mix the two (`applyBackupObject` touches only `backups`, nothing else
  * touches `backups`), so each part is a function of its own facts and may be locked on its own.
  *
@@ -15,9 +19,15 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import { type BackupState, type ClusterState, createClusterState } from '../core/state.js';
-import { isConditionFailure, StateTooLargeError, translateStoreError } from './errors.js';
+import { type BackupState, type ClusterState, createClusterState, summarizeParts } from '../core/state.js';
 import {
+  InconsistentStateError,
+  isConditionFailure,
+  StateTooLargeError,
+  translateStoreError,
+} from './errors.js';
+import {
+  backupPartsKey,
   CLUSTER_INDEX,
   CLUSTERS_PARTITION,
   clusterBackupsKey,
@@ -38,6 +48,8 @@ export interface VersionedState {
 export interface StatePartVersions {
   readonly core?: number;
   readonly backups?: number;
+  /** Backups whose parts item to write, by name → the version it was read at (0: not stored yet). */
+  readonly parts?: ReadonlyMap<string, number>;
 }
 
 /** Room left for the key and the other attributes below DynamoDB's 400 KB item limit. */
@@ -95,6 +107,72 @@ async function getPart(
   }
 }
 
+/** What a parts item stores. */
+interface PartsItem {
+  readonly parts: Record<string, number>;
+}
+
+/**
+ * Loads the parts of the named backups into `state` (each entry's `parts` map, its summary dropped) and
+ * returns the version each parts item was read at (0: none stored). An entry that still carries its parts
+ * inline keeps them unless a parts item exists, which then wins.
+ *
+ * @throws {InconsistentStateError} when a summary counts parts that no parts item holds
+ */
+export async function loadBackupParts(
+  db: DynamoDBDocumentClient,
+  table: string,
+  state: ClusterState,
+  names: Iterable<string>,
+): Promise<Map<string, number>> {
+  const versions = new Map<string, number>();
+  const wanted = [...new Set(names)];
+  const items = await Promise.all(wanted.map((name) => getPart(db, table, backupPartsKey(state.id, name))));
+  for (const [index, name] of wanted.entries()) {
+    const item = items[index];
+    versions.set(name, item?.ver ?? 0);
+    const stored = (item?.value as PartsItem | undefined)?.parts ?? {};
+    // A parts item written by a fold whose backups write has not landed yet still holds facts.
+    if (!state.backups[name] && Object.keys(stored).length > 0)
+      state.backups[name] = { sentinel: null, metadata: null, parts: {} };
+    const entry = state.backups[name];
+    if (!entry) continue;
+    if (item) {
+      entry.parts = { ...stored };
+    } else if (entry.partsSummary && entry.partsSummary.count > 0) {
+      throw new InconsistentStateError(
+        `backup ${name} of cluster ${JSON.stringify(state.id)} counts ${entry.partsSummary.count} parts but no parts item holds them`,
+      );
+    }
+    delete entry.partsSummary;
+  }
+  return versions;
+}
+
+/**
+ * Reads a cluster's state with every backup's parts loaded, as a listing builds it (reconcile, checks).
+ * Costs one read per backup with parts besides the two of `getClusterState`.
+ */
+export async function getClusterStateWithParts(
+  db: DynamoDBDocumentClient,
+  table: string,
+  clusterId: string,
+): Promise<VersionedState | undefined> {
+  const stored = await getClusterState(db, table, clusterId);
+  if (stored) await loadBackupParts(db, table, stored.state, Object.keys(stored.state.backups));
+  return stored;
+}
+
+/** A backup entry as the backups item stores it: its parts summarized, never inline. */
+export function storedBackupEntry(entry: BackupState): BackupState {
+  return {
+    sentinel: entry.sentinel,
+    metadata: entry.metadata,
+    parts: {},
+    partsSummary: summarizeParts(entry),
+  };
+}
+
 /** Serialises a whole state as it would be stored in one piece (for size reports). */
 export function encodeClusterState(state: ClusterState): Uint8Array {
   return gzipSync(JSON.stringify(state), { level: 6 });
@@ -113,7 +191,10 @@ export function putClusterState(
   state: ClusterState,
   ver: number,
 ): Promise<'written' | 'conflict'> {
-  return putClusterStateParts(db, table, state, ver === 0 ? { core: 0, backups: 0 } : { core: ver });
+  if (ver !== 0) return putClusterStateParts(db, table, state, { core: ver });
+  const parts = new Map<string, number>();
+  for (const [name, entry] of Object.entries(state.backups)) if (!entry.partsSummary) parts.set(name, 0);
+  return putClusterStateParts(db, table, state, { core: 0, backups: 0, parts });
 }
 
 /**
@@ -130,8 +211,15 @@ export async function putClusterStateParts(
   versions: StatePartVersions,
 ): Promise<'written' | 'conflict'> {
   const { backups, ...core } = state;
+  for (const [name, ver] of versions.parts ?? []) {
+    const item: PartsItem = { parts: backups[name]?.parts ?? {} };
+    const written = await putPart(db, table, state.id, backupPartsKey(state.id, name), item, ver, {});
+    if (written === 'conflict') return written;
+  }
   if (versions.backups !== undefined) {
-    const part: BackupsPart = { id: state.id, segmentSize: state.segmentSize, backups };
+    const stored: Record<string, BackupState> = {};
+    for (const [name, entry] of Object.entries(backups)) stored[name] = storedBackupEntry(entry);
+    const part: BackupsPart = { id: state.id, segmentSize: state.segmentSize, backups: stored };
     const written = await putPart(
       db,
       table,

@@ -12,6 +12,11 @@ export class StateTooLargeError extends Error {
   override readonly name = 'StateTooLargeError';
 }
 
+/** Stored items contradict each other (a summary counts parts no parts item holds): never retried. */
+export class InconsistentStateError extends Error {
+  override readonly name = 'InconsistentStateError';
+}
+
 /** Concurrent writers kept changing an item: the optimistic update gave up after its attempts. */
 export class ConflictRetriesExhaustedError extends Error {
   override readonly name = 'ConflictRetriesExhaustedError';

@@ -47,7 +47,12 @@ import {
   segmentsToLookUp,
   UNKNOWN_KEYS_KEPT,
 } from '../core/state.js';
-import { getClusterState, putClusterStateParts } from './cluster-states.js';
+import {
+  getClusterState,
+  loadBackupParts,
+  putClusterStateParts,
+  storedBackupEntry,
+} from './cluster-states.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
 import { queryNewestSegments } from './newest-segments.js';
@@ -452,22 +457,55 @@ async function updateClusterState(
     group.written || group.inputs.some((input) => input.redelivered);
   const mustWriteBackups = groups.some((group) => isBackupGroup(group) && moves(group));
   const mustWriteCore = groups.some((group) => !isBackupGroup(group) && moves(group));
+  // Parts of these backups change in this fold (and their parts items must move when a fact was written).
+  const partBackups = new Map<string, boolean>();
+  for (const group of groups) {
+    for (const parsed of group.keys.values()) {
+      if (parsed.object.kind !== 'backup-part') continue;
+      const name = parsed.object.backup.name;
+      partBackups.set(name, (partBackups.get(name) ?? false) || moves(group));
+    }
+  }
   for (let attempt = 1; ; attempt++) {
     const stored = await getClusterState(deps.db, deps.table, clusterId);
     const state = stored?.state ?? createClusterState(clusterId, deps.segmentSizeOf(clusterId));
-    const { backups: backupsBefore, ...coreBefore } = state;
-    const before = { core: JSON.stringify(coreBefore), backups: JSON.stringify(backupsBefore) };
+    // What the backups item holds now, before parts are loaded into the state.
+    const backupsStored = storedBackupsJson(state.backups);
+    // Entries still carrying their parts inline (stored before parts had items of their own) move out.
+    const inline = Object.keys(state.backups).filter((name) => !state.backups[name]?.partsSummary);
+    const partsVersions = await loadBackupParts(deps.db, deps.table, state, [
+      ...partBackups.keys(),
+      ...inline,
+    ]);
+    const partsBefore = new Map(
+      [...partsVersions].map(([name, ver]) => [
+        name,
+        ver === 0 ? undefined : JSON.stringify(state.backups[name]?.parts ?? {}),
+      ]),
+    );
+    const { backups: _backups, ...coreBefore } = state;
+    const before = { core: JSON.stringify(coreBefore), backups: backupsStored };
     await rederive(deps, state, groups);
     const { backups: backupsAfter, ...coreAfter } = state;
     const ver = stored?.ver ?? 0;
     const backupsVer = stored?.backupsVer ?? 0;
+    const parts = new Map<string, number>();
+    for (const [name, partsVer] of partsVersions) {
+      const after = state.backups[name] ? JSON.stringify(state.backups[name].parts) : undefined;
+      const changed = after !== partsBefore.get(name) && !(after === '{}' && partsVer === 0);
+      if (changed || partBackups.get(name)) parts.set(name, partsVer);
+    }
     // The core part always exists once a cluster has a state: listing clusters and readers rely on it.
     const writeCore = mustWriteCore || ver === 0 || JSON.stringify(coreAfter) !== before.core;
-    const writeBackups = mustWriteBackups || JSON.stringify(backupsAfter) !== before.backups;
+    const writeBackups =
+      mustWriteBackups ||
+      inline.length > 0 ||
+      parts.size > 0 ||
+      storedBackupsJson(backupsAfter) !== before.backups;
     if (!writeCore && !writeBackups) return;
     const outcome = await putClusterStateParts(deps.db, deps.table, state, {
       ...(writeCore ? { core: ver } : {}),
-      ...(writeBackups ? { backups: backupsVer } : {}),
+      ...(writeBackups ? { backups: backupsVer, parts } : {}),
     });
     if (outcome === 'written') {
       counts.stateWrites += 1;
@@ -481,6 +519,13 @@ async function updateClusterState(
     }
     await backOff(attempt);
   }
+}
+
+/** The backups as their item stores them (parts summarized), to tell whether the item changes. */
+function storedBackupsJson(backups: ClusterState['backups']): string {
+  const stored: Record<string, unknown> = {};
+  for (const [name, entry] of Object.entries(backups)) stored[name] = storedBackupEntry(entry);
+  return JSON.stringify(stored);
 }
 
 /** Whether a group's objects feed the backups part of the state. */

@@ -56,6 +56,11 @@ export function clusterBackupsKey(clusterId: string): string {
 }
 
 /** The cluster id of a `clusterStateKey`. */
+/** Key of the item holding one backup's parts (the backup name never holds `#`). */
+export function backupPartsKey(clusterId: string, backupName: string): string {
+  return `p#${backupName}#${clusterId}`;
+}
+
 export function parseClusterStateKey(key: string): string {
   return key.slice(2);
 }

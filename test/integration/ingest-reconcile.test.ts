@@ -16,7 +16,7 @@ import {
 } from '../../shared/core/state.js';
 import { type ReconcileDependencies, reconcileArchive } from '../../shared/events/reconcile-archive.js';
 import { listObjectsAfter, readArchiveDocument } from '../../shared/events/s3-objects.js';
-import { getClusterState } from '../../shared/store/cluster-states.js';
+import { getClusterStateWithParts } from '../../shared/store/cluster-states.js';
 import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
 import { generateArchive, SEGMENT_SIZE } from '../support/generated-archive.js';
 import { type LocalMoto, MOTO_REGION, motoAvailable, startMoto } from '../support/moto.js';
@@ -89,7 +89,7 @@ async function expectStoredStatesOfListing(deps: ReconcileDependencies): Promise
   const expected = await statesOfListing(deps);
   expect([...expected.keys()].sort()).toEqual([...CLUSTERS].sort());
   for (const [clusterId, state] of expected) {
-    expect((await getClusterState(deps.db, deps.table, clusterId))?.state).toEqual(state);
+    expect((await getClusterStateWithParts(deps.db, deps.table, clusterId))?.state).toEqual(state);
   }
 }
 
@@ -171,7 +171,7 @@ describe.skipIf(!available)('reconcileArchive', () => {
     const report = await reconcileArchive(deps, { full: true, removalMarginMs: 0 });
     expect(report.removed).toBe(2);
     const expected = (await statesOfListing(deps)).get(root);
-    const stored = (await getClusterState(deps.db, deps.table, root))?.state;
+    const stored = (await getClusterStateWithParts(deps.db, deps.table, root))?.state;
     expect(stored?.deleted).toEqual({ '1': [[3, 3]] });
     expect({ ...stored, deleted: {} }).toEqual(expected);
     const problems = analyzeCluster(stored as ClusterState, { now: Date.now() }).problems;

@@ -12,7 +12,7 @@ import { parseObjectKey } from '../../shared/core/keys.js';
 import type { ClusterReport } from '../../shared/core/report.js';
 import { buildClusterStates } from '../../shared/core/state.js';
 import { listObjectsAfter, readArchiveDocument } from '../../shared/events/s3-objects.js';
-import { getClusterState } from '../../shared/store/cluster-states.js';
+import { getClusterStateWithParts } from '../../shared/store/cluster-states.js';
 import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
 import { generateArchive, SEGMENT_SIZE } from '../support/generated-archive.js';
 import {
@@ -102,7 +102,7 @@ async function analyzeListing(clusterId: string, now: number): Promise<ClusterRe
 }
 
 async function storedReport(clusterId: string, now: number): Promise<ClusterReport> {
-  const stored = await getClusterState(dynamo.db, dynamo.table, clusterId);
+  const stored = await getClusterStateWithParts(dynamo.db, dynamo.table, clusterId);
   if (!stored) throw new Error(`no state stored for ${clusterId}`);
   return analyzeCluster(stored.state, { now });
 }
@@ -183,9 +183,9 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
     expect(report.problems.map((problem) => problem.kind)).toEqual(
       expect.arrayContaining(['history-invalid', 'sentinel-invalid']),
     );
-    const state = (await getClusterState(dynamo.db, dynamo.table, root))?.state;
+    const state = (await getClusterStateWithParts(dynamo.db, dynamo.table, root))?.state;
     expect(state?.histories['wal_005/00000002.history.lz4']?.parse).toMatchObject({ ok: false });
-    expect((await getClusterState(dynamo.db, dynamo.table, longRoot))?.state.segments).toEqual({
+    expect((await getClusterStateWithParts(dynamo.db, dynamo.table, longRoot))?.state.segments).toEqual({
       '1': [[1, 1]],
     });
     const lines = output.join('\n');
@@ -222,7 +222,9 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
         (await queueDepth(queues.deadLetterQueueUrl)) === 3 && (await queueDepth(queues.queueUrl)) === 0,
     });
 
-    expect((await getClusterState(dynamo.db, dynamo.table, root))?.state.segments).toEqual({ '1': [[1, 1]] });
+    expect((await getClusterStateWithParts(dynamo.db, dynamo.table, root))?.state.segments).toEqual({
+      '1': [[1, 1]],
+    });
     const lines = output.join('\n');
     expect(lines).toContain('body is not JSON');
     expect(lines).toContain('no Records array: not an S3 event notification');

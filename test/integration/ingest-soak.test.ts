@@ -9,7 +9,7 @@ import { analyzeCluster } from '../../shared/core/analyze.js';
 import { MemoryArchive } from '../../shared/core/memory-archive.js';
 import { buildClusterStates } from '../../shared/core/state.js';
 import { ingestMessages } from '../../shared/events/ingest-messages.js';
-import { getClusterState } from '../../shared/store/cluster-states.js';
+import { getClusterStateWithParts } from '../../shared/store/cluster-states.js';
 import type { FoldDependencies } from '../../shared/store/fold-events.js';
 import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
 import {
@@ -80,7 +80,7 @@ async function expectStateOfListing(archive: GeneratedArchive, table: string): P
   );
   expect([...expected.keys()].sort()).toEqual([...CLUSTERS].sort());
   for (const [clusterId, state] of expected) {
-    const stored = await getClusterState(dynamo.db, table, clusterId);
+    const stored = await getClusterStateWithParts(dynamo.db, table, clusterId);
     expect(stored, clusterId).toBeDefined();
     expect(stored?.state).toEqual(state);
     const now = archive.end;
@@ -115,7 +115,7 @@ describe('foldEvents through SQS-like delivery', () => {
       memory.apply(event, text === undefined ? undefined : { text });
     }
     for (const [clusterId, state] of memory.states) {
-      expect((await getClusterState(dynamo.db, table, clusterId))?.state).toEqual(state);
+      expect((await getClusterStateWithParts(dynamo.db, table, clusterId))?.state).toEqual(state);
     }
   });
 

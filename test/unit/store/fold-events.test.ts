@@ -3,7 +3,8 @@
  * stores, removals and overwrites in any order and under concurrency.
  */
 
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { gzipSync } from 'node:zlib';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
@@ -11,10 +12,17 @@ import type { ObjectEvent } from '../../../shared/core/facts.js';
 import { walFileName } from '../../../shared/core/lsn.js';
 import { MemoryArchive } from '../../../shared/core/memory-archive.js';
 import { type ClusterState, createClusterState } from '../../../shared/core/state.js';
-import { getClusterState, putClusterState } from '../../../shared/store/cluster-states.js';
-import { StateTooLargeError } from '../../../shared/store/errors.js';
+import {
+  encodeClusterState,
+  getClusterState,
+  getClusterStateWithParts,
+  MAX_STATE_BYTES,
+  putClusterState,
+} from '../../../shared/store/cluster-states.js';
+import { InconsistentStateError, StateTooLargeError } from '../../../shared/store/errors.js';
 import { type FoldDependencies, foldEvents } from '../../../shared/store/fold-events.js';
 import {
+  backupPartsKey,
   clusterBackupsKey,
   clusterStateKey,
   newestPartition,
@@ -61,6 +69,11 @@ function randomEvents(seed: number, count: number): ObjectEvent[] {
     `${ROOT}/wal_005/00000002.history`,
     `${ROOT}/wal_005/${walFileName(1, 3, SEGMENT_SIZE)}.partial.lz4`,
     `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
+    // Parts of two backups, one of them with a sentinel: parts live in items of their own.
+    `${ROOT}/basebackups_005/base_000000010000000000000001/tar_partitions/part_1.tar.lz4`,
+    `${ROOT}/basebackups_005/base_000000010000000000000001/tar_partitions/part_2.tar.lz4`,
+    `${ROOT}/basebackups_005/base_000000010000000000000004/tar_partitions/part_1.tar.lz4`,
+    `${ROOT}/basebackups_005/base_000000010000000000000004/tar_partitions/part_2.tar.lz4`,
     `${ROOT}/wal_005/not-a-wal-file`,
   ];
   return Array.from({ length: count }, (_, index) => {
@@ -128,7 +141,7 @@ describe('foldEvents', () => {
             }
           }),
         );
-        const stored = (await getClusterState(deps.db, deps.table, ROOT))?.state;
+        const stored = (await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state;
         const expected = referenceState(events);
         expect(withoutOverwriteDetails(stored)).toEqual(withoutOverwriteDetails(expected));
       }),
@@ -154,7 +167,7 @@ describe('foldEvents', () => {
     const removal: ObjectEvent = { key: segmentKey(1, 3), type: 'removed', at: at + 9000, sequencer: '09' };
     await foldEvents(deps, [{ id: 'r', event: removal }]);
 
-    const state = (await getClusterState(deps.db, deps.table, ROOT))?.state;
+    const state = (await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state;
     expect(state?.newest).toEqual({ timeline: 1, segno: 2, at: at + 2000 });
     expect(state?.deleted).toEqual({ '1': [[3, 3]] });
     expect(state).toEqual(referenceState([...events, removal]));
@@ -196,7 +209,7 @@ describe('foldEvents', () => {
     await foldEvents(deps, [
       { id: 'r', event: { key: segmentKey(1, 3), type: 'removed', at: at + 10_000, sequencer: '10' } },
     ]);
-    expect((await getClusterState(deps.db, deps.table, ROOT))?.state.newest).toEqual({
+    expect((await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state.newest).toEqual({
       timeline: 1,
       segno: 2,
       at: at + 2000,
@@ -225,7 +238,7 @@ describe('foldEvents', () => {
       deps,
       events.map((event, n) => ({ id: String(n), event })),
     );
-    const state = (await getClusterState(deps.db, deps.table, ROOT))?.state as ClusterState;
+    const state = (await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state as ClusterState;
     const problems = analyzeCluster(state, { now: at + 10_000 }).problems;
     expect(problems.find((problem) => problem.kind === 'wal-deleted')?.severity).toBe('critical');
   });
@@ -245,7 +258,7 @@ describe('foldEvents', () => {
         sequencer: etag === 'a' ? '0A' : '0B',
       }));
       for (const event of stores) await foldEvents(deps, [{ id: event.etag, event }]);
-      const state = (await getClusterState(deps.db, deps.table, ROOT))?.state as ClusterState;
+      const state = (await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state as ClusterState;
       expect(Object.keys(state.overwritten)).toEqual(['wal_005/000000010000000000000001.lz4']);
       expect(analyzeCluster(state, { now: 3000 }).problems.map((problem) => problem.kind)).toContain(
         'wal-overwritten',
@@ -274,11 +287,13 @@ describe('foldEvents', () => {
     };
     const crashed = await foldEvents({ ...deps, db: crashing }, [{ id: 'm', event }]);
     expect(crashed.failures.get('m')?.message).toMatch(/died before the state write/);
-    expect(await getClusterState(deps.db, deps.table, ROOT)).toBeUndefined();
+    expect(await getClusterStateWithParts(deps.db, deps.table, ROOT)).toBeUndefined();
 
     const redelivery = await foldEvents(deps, [{ id: 'm', event, redelivered: true }]);
     expect(redelivery.counts).toMatchObject({ changed: 0, unchanged: 1, stateWrites: 1 });
-    expect((await getClusterState(deps.db, deps.table, ROOT))?.state).toEqual(referenceState([event]));
+    expect((await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state).toEqual(
+      referenceState([event]),
+    );
   });
 
   it('rewrites only the core part for segments and only the backups part for backup objects', async () => {
@@ -312,7 +327,7 @@ describe('foldEvents', () => {
     };
     await foldEvents(deps, [{ id: 'p', event: part }]);
     expect(await versions()).toEqual({ core: 2, backups: 2 });
-    expect((await getClusterState(deps.db, deps.table, ROOT))?.state).toEqual(
+    expect((await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state).toEqual(
       referenceState([sentinel, segment, part]),
     );
   });
@@ -341,6 +356,139 @@ describe('foldEvents', () => {
       { id: 'x', event: { key: 'random/file.txt', type: 'created', at: 1, size: 1, etag: 'a' } },
     ]);
     expect(result.counts).toMatchObject({ outsideArchive: 1, factWrites: 0, stateWrites: 0 });
+  });
+});
+
+describe('backup parts in items of their own', () => {
+  const partKey = (backup: number, part: string) =>
+    `${ROOT}/basebackups_005/base_00000001000000000000000${backup}/tar_partitions/part_${part}.tar.lz4`;
+
+  /** Parts with long random names: about 40 bytes each even compressed, like none real but the worst. */
+  function bigState(backups: number, partsEach: number): ClusterState {
+    const random = createRandom(7);
+    const state = createClusterState(ROOT, SEGMENT_SIZE);
+    for (let b = 1; b <= backups; b++) {
+      const parts: Record<string, number> = {};
+      for (let i = 0; i < partsEach; i++)
+        parts[
+          `tar_partitions/part_${random().toString(36).slice(2)}${random().toString(36).slice(2)}.tar.lz4`
+        ] = 1_800_000_000_000 + Math.floor(random() * 1e9);
+      state.backups[`base_00000001000000000000000${b}`] = { sentinel: null, metadata: null, parts };
+    }
+    return state;
+  }
+
+  const itemBytes = async (deps: FoldDependencies, pk: string): Promise<number> => {
+    const { Item } = await deps.db.send(new GetCommand({ TableName: deps.table, Key: { pk } }));
+    return (Item?.state as Uint8Array | undefined)?.byteLength ?? 0;
+  };
+
+  it('stores retained backups whose parts together exceed one item, each backup in its own parts item', async () => {
+    const deps = await createDeps();
+    const state = bigState(6, 3_200);
+    // All parts in one item would not fit: that is what the split is for.
+    expect(encodeClusterState(state).byteLength).toBeGreaterThan(MAX_STATE_BYTES);
+    expect(await putClusterState(deps.db, deps.table, state, 0)).toBe('written');
+    expect(await itemBytes(deps, clusterBackupsKey(ROOT))).toBeLessThan(4_000);
+    const stored = await getClusterState(deps.db, deps.table, ROOT);
+    expect(stored?.state.backups.base_000000010000000000000003?.partsSummary?.count).toBe(3_200);
+    expect((await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state).toEqual(state);
+
+    // A new part of one backup and a removed part of another: only their parts items are read and written.
+    const [removedPart] = Object.keys(state.backups.base_000000010000000000000005?.parts ?? {});
+    const before = await itemBytes(deps, backupPartsKey(ROOT, 'base_000000010000000000000001'));
+    const result = await foldEvents(deps, [
+      {
+        id: 'a',
+        event: { key: partKey(3, 'new'), type: 'created', at: 1_900_000_000_000, size: 1, etag: 'n' },
+      },
+      {
+        id: 'b',
+        event: {
+          key: `${ROOT}/basebackups_005/base_000000010000000000000005/${removedPart}`,
+          type: 'removed',
+          at: 1_900_000_000_001,
+        },
+      },
+    ]);
+    expect(result.failures.size).toBe(0);
+    const after = (await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state;
+    expect(Object.keys(after?.backups.base_000000010000000000000003?.parts ?? {})).toHaveLength(3_201);
+    expect(after?.backups.base_000000010000000000000003?.parts['tar_partitions/part_new.tar.lz4']).toBe(
+      1_900_000_000_000,
+    );
+    expect(Object.keys(after?.backups.base_000000010000000000000005?.parts ?? {})).toHaveLength(3_199);
+    expect(await itemBytes(deps, backupPartsKey(ROOT, 'base_000000010000000000000001'))).toBe(before);
+    const summary = (await getClusterState(deps.db, deps.table, ROOT))?.state.backups;
+    expect(summary?.base_000000010000000000000003?.partsSummary).toEqual({
+      count: 3_201,
+      newestAt: 1_900_000_000_000,
+    });
+  });
+
+  it('moves parts stored inline in the backups item into parts items on the next backup change', async () => {
+    const deps = await createDeps();
+    const events: ObjectEvent[] = [
+      { key: partKey(1, '1'), type: 'created', at: 1_800_000_000_000, size: 1, etag: 'p1' },
+      { key: partKey(1, '2'), type: 'created', at: 1_800_000_001_000, size: 1, etag: 'p2' },
+    ];
+    await foldEvents(
+      deps,
+      events.map((event, n) => ({ id: String(n), event })),
+    );
+    const legacy = referenceState(events) as ClusterState;
+    // The backups item as it was stored before parts had items of their own: parts inline, no summary.
+    await deps.db.send(
+      new PutCommand({
+        TableName: deps.table,
+        Item: {
+          pk: clusterBackupsKey(ROOT),
+          ver: 7,
+          state: gzipSync(JSON.stringify({ id: ROOT, segmentSize: SEGMENT_SIZE, backups: legacy.backups })),
+        },
+      }),
+    );
+    await deps.db.send(
+      new DeleteCommand({
+        TableName: deps.table,
+        Key: { pk: backupPartsKey(ROOT, 'base_000000010000000000000001') },
+      }),
+    );
+    const sentinel: ObjectEvent = {
+      key: `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
+      type: 'created',
+      at: 1_800_000_002_000,
+      size: 10,
+      etag: 's',
+    };
+    expect((await foldEvents(deps, [{ id: 's', event: sentinel }])).failures.size).toBe(0);
+    const stored = await getClusterState(deps.db, deps.table, ROOT);
+    expect(stored?.state.backups.base_000000010000000000000001).toMatchObject({
+      parts: {},
+      partsSummary: { count: 2, newestAt: 1_800_000_001_000 },
+    });
+    expect((await getClusterStateWithParts(deps.db, deps.table, ROOT))?.state).toEqual(
+      referenceState([...events, sentinel]),
+    );
+  });
+
+  it('refuses a summary that counts parts no parts item holds', async () => {
+    const deps = await createDeps();
+    await foldEvents(deps, [
+      {
+        id: 'p',
+        event: { key: partKey(2, '1'), type: 'created', at: 1_800_000_000_000, size: 1, etag: 'p' },
+      },
+    ]);
+    await deps.db.send(
+      new DeleteCommand({
+        TableName: deps.table,
+        Key: { pk: backupPartsKey(ROOT, 'base_000000010000000000000002') },
+      }),
+    );
+    await expect(getClusterStateWithParts(deps.db, deps.table, ROOT)).rejects.toBeInstanceOf(
+      InconsistentStateError,
+    );
   });
 });
 
