@@ -90,6 +90,20 @@ function randomEvents(seed: number, count: number): ObjectEvent[] {
   });
 }
 
+/** The sentinel of backup base_000000010000000000000001, stored at `at`. */
+const sentinelEvent = (at: number): ObjectEvent => ({
+  key: `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
+  type: 'created',
+  at,
+  size: 10,
+  etag: 's',
+});
+
+/** Deletes a backup's parts item behind the store's back. */
+async function deleteParts(deps: FoldDependencies, backup: string): Promise<void> {
+  await deps.db.send(new DeleteCommand({ TableName: deps.table, Key: { pk: backupPartsKey(ROOT, backup) } }));
+}
+
 function referenceState(events: readonly ObjectEvent[]): ClusterState | undefined {
   const memory = new MemoryArchive(() => SEGMENT_SIZE);
   for (const event of events) {
@@ -304,13 +318,7 @@ describe('foldEvents', () => {
         0;
       return { core: await read(clusterStateKey(ROOT)), backups: await read(clusterBackupsKey(ROOT)) };
     };
-    const sentinel: ObjectEvent = {
-      key: `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
-      type: 'created',
-      at: 1,
-      size: 10,
-      etag: 's',
-    };
+    const sentinel = sentinelEvent(1);
     await foldEvents(deps, [{ id: 's', event: sentinel }]);
     expect(await versions()).toEqual({ core: 1, backups: 1 });
 
@@ -448,19 +456,8 @@ describe('backup parts in items of their own', () => {
         },
       }),
     );
-    await deps.db.send(
-      new DeleteCommand({
-        TableName: deps.table,
-        Key: { pk: backupPartsKey(ROOT, 'base_000000010000000000000001') },
-      }),
-    );
-    const sentinel: ObjectEvent = {
-      key: `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
-      type: 'created',
-      at: 1_800_000_002_000,
-      size: 10,
-      etag: 's',
-    };
+    await deleteParts(deps, 'base_000000010000000000000001');
+    const sentinel = sentinelEvent(1_800_000_002_000);
     expect((await foldEvents(deps, [{ id: 's', event: sentinel }])).failures.size).toBe(0);
     const stored = await getClusterState(deps.db, deps.table, ROOT);
     expect(stored?.state.backups.base_000000010000000000000001).toMatchObject({
@@ -480,12 +477,7 @@ describe('backup parts in items of their own', () => {
         event: { key: partKey(2, '1'), type: 'created', at: 1_800_000_000_000, size: 1, etag: 'p' },
       },
     ]);
-    await deps.db.send(
-      new DeleteCommand({
-        TableName: deps.table,
-        Key: { pk: backupPartsKey(ROOT, 'base_000000010000000000000002') },
-      }),
-    );
+    await deleteParts(deps, 'base_000000010000000000000002');
     await expect(getClusterStateWithParts(deps.db, deps.table, ROOT)).rejects.toBeInstanceOf(
       InconsistentStateError,
     );
