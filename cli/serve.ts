@@ -192,11 +192,15 @@ function printWelcome(url: string, options: Options): void {
         `  S3-format notifications (MinIO): POST ${url}/webhook/s3 with "Authorization: Bearer <secret>"`,
       );
   }
-  const sizes = typeof options.segmentSize === 'number' ? undefined : options.segmentSize;
+  const sizes =
+    typeof options.segmentSize === 'number'
+      ? { default: options.segmentSize, clusters: [] }
+      : options.segmentSize;
+  const mebibytes = (bytes: number): string => `${bytes / 2 ** 20}MiB`;
   lines.push(
     '',
     `Segment content read: ${formatContentPolicy(options.readContent ?? DEFAULT_CONTENT_POLICY)} (--content).`,
-    `WAL segment size: ${sizes ? formatClusterSetting(sizes, (bytes) => `${bytes / 2 ** 20}MiB`) : `${Number(options.segmentSize) / 2 ** 20}MiB`} (--segment-size).`,
+    `WAL segment size: ${formatClusterSetting(sizes, mebibytes)} (--segment-size).`,
   );
   lines.push('', 'Ctrl-C stops it; restarting resumes from the stored state.');
   process.stderr.write(`${lines.join('\n')}\n`);

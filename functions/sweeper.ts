@@ -1,9 +1,10 @@
 /**
  * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that ingest has
  * not read yet (exact last commit times, for clusters `WALWATCH_READ_CONTENT` does not turn off) and, for
- * clusters it sets to `all`, every new segment (summaries, defects), re-analyses every cluster at the current time, emits freshness
- * metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension, and fleet-wide
- * maxima without it), and sends alert transitions to SNS exactly once per decision.
+ * clusters it sets to `all`, every new segment (summaries, defects); then re-analyses every cluster at the
+ * current time, emits freshness metrics as CloudWatch Embedded Metric Format (per cluster with the
+ * `Cluster` dimension, and fleet-wide maxima without it), and sends alert transitions to SNS exactly once
+ * per decision.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

@@ -19,7 +19,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectEvent } from '../core/facts.js';
 import { parseObjectKey } from '../core/keys.js';
 import { parseWalFileName, walFileName } from '../core/lsn.js';
-import { type ClusterState, segmentKey, summarizeParts } from '../core/state.js';
+import { type ClusterState, segmentKey } from '../core/state.js';
 import { getClusterState, listClusterIds, loadBackupParts } from '../store/cluster-states.js';
 import { getFactItems } from '../store/fact-items.js';
 import { emptyFoldCounts, type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
@@ -166,7 +166,7 @@ async function findMissedRemovals(
     if (!state) continue;
     // Part names live in each backup's parts item: load those with parts, to look for each one.
     const withParts = Object.entries(state.backups)
-      .filter(([, entry]) => summarizeParts(entry).count > 0 && entry.partsSummary)
+      .filter(([, entry]) => (entry.partsSummary?.count ?? 0) > 0)
       .map(([name]) => name);
     await loadBackupParts(deps.db, deps.table, state, withParts);
     const pks: string[] = [];
