@@ -1,7 +1,8 @@
 /**
- * The WAL reader on real WAL from PostgreSQL 16 and 17, kept as small fixtures: archived segments
+ * The WAL reader on real WAL from PostgreSQL 13, 14, 16 and 17, kept as small fixtures: archived segments
  * compressed with zstd, and the facts `pg_waldump` and `pg_controldata` of the same build gave for them
- * (`test/fixtures/wal-pg16/`, `test/fixtures/wal-pg17/`, each with a README). Runs without any PostgreSQL.
+ * (`test/fixtures/wal-pg13/`, `wal-pg14/`, `wal-pg16/`, `wal-pg17/`, each with a README). Runs without any
+ * PostgreSQL.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -82,6 +83,8 @@ const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
 const MAX_SEGMENT = 64 * 1024 * 1024;
 
 const VERSIONS = [
+  { major: 13, magic: 0xd106, dir: join(FIXTURES, 'wal-pg13') },
+  { major: 14, magic: 0xd10d, dir: join(FIXTURES, 'wal-pg14') },
   { major: 16, magic: 0xd113, dir: join(FIXTURES, 'wal-pg16') },
   { major: 17, magic: 0xd116, dir: join(FIXTURES, 'wal-pg17') },
 ] as const;
