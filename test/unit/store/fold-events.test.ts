@@ -90,6 +90,25 @@ function randomEvents(seed: number, count: number): ObjectEvent[] {
   });
 }
 
+/** A fresh table with segments 1–3 of timeline 1 folded, stored a second apart after `at`. */
+async function foldThreeSegments(): Promise<{ deps: FoldDependencies; at: number; events: ObjectEvent[] }> {
+  const deps = await createDeps();
+  const at = 1_800_000_000_000;
+  const events: ObjectEvent[] = [1, 2, 3].map((segno) => ({
+    key: segmentKey(1, segno),
+    type: 'created',
+    at: at + segno * 1000,
+    size: 1,
+    etag: `e${segno}`,
+    sequencer: `0${segno}`,
+  }));
+  await foldEvents(
+    deps,
+    events.map((event, n) => ({ id: String(n), event })),
+  );
+  return { deps, at, events };
+}
+
 /** The sentinel of backup base_000000010000000000000001, stored at `at`. */
 const sentinelEvent = (at: number): ObjectEvent => ({
   key: `${ROOT}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
@@ -164,20 +183,7 @@ describe('foldEvents', () => {
   });
 
   it('finds the next newest segment through the index when the newest one is removed', async () => {
-    const deps = await createDeps();
-    const at = 1_800_000_000_000;
-    const events: ObjectEvent[] = [1, 2, 3].map((segno) => ({
-      key: segmentKey(1, segno),
-      type: 'created',
-      at: at + segno * 1000,
-      size: 1,
-      etag: `e${segno}`,
-      sequencer: `0${segno}`,
-    }));
-    await foldEvents(
-      deps,
-      events.map((event, n) => ({ id: String(n), event })),
-    );
+    const { deps, at, events } = await foldThreeSegments();
     const removal: ObjectEvent = { key: segmentKey(1, 3), type: 'removed', at: at + 9000, sequencer: '09' };
     await foldEvents(deps, [{ id: 'r', event: removal }]);
 
@@ -188,20 +194,7 @@ describe('foldEvents', () => {
   });
 
   it('confirms index candidates with consistent reads, skipping entries the index has not yet dropped', async () => {
-    const deps = await createDeps();
-    const at = 1_800_000_000_000;
-    const events: ObjectEvent[] = [1, 2, 3].map((segno) => ({
-      key: segmentKey(1, segno),
-      type: 'created',
-      at: at + segno * 1000,
-      size: 1,
-      etag: `e${segno}`,
-      sequencer: `0${segno}`,
-    }));
-    await foldEvents(
-      deps,
-      events.map((event, n) => ({ id: String(n), event })),
-    );
+    const { deps, at } = await foldThreeSegments();
     // An index entry that lags behind its item: segment 9 is gone, but the index still ranks it newest.
     const lagging = segmentFactKey(ROOT, 1, 9);
     await deps.db.send(
