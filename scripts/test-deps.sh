@@ -6,6 +6,7 @@
 # - lz4, zstd, brotli, xz-utils: the command-line tools that write archive objects as WAL-G's compressors do
 # - chromium: the dashboard's browser tests (driven by playwright-core; never `npx playwright install`)
 # - openssl: a throw-away TLS certificate for the hosted dashboard's local Cognito endpoint
+# - prometheus: promtool checks /metrics and unit-tests deploy/prometheus/walwatch-rules.yml
 set -euo pipefail
 
 need=()
@@ -16,6 +17,7 @@ command -v brotli >/dev/null || need+=(brotli)
 command -v xz >/dev/null || need+=(xz-utils)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
+command -v promtool >/dev/null || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

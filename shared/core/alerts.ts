@@ -152,6 +152,9 @@ const ADVICE: Record<string, string> = {
     "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
 };
 
+/** Every problem kind walwatch alerts on with advice, for the Prometheus rules and the docs that must cover them. */
+export const ALERT_KINDS: readonly string[] = Object.keys(ADVICE);
+
 /** A gap id names its first and last segment; the subject line has room for the first only. */
 function shortSubject(subject: string): string {
   const gap = /^([0-9A-F]{24})-([0-9A-F]{24})$/.exec(subject);
