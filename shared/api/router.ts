@@ -2,17 +2,41 @@
  * The query API: one Hono router serving API Gateway (through `hono/aws-lambda`) and the local monitor
  * (through `@hono/node-server`), so every route has one implementation.
  *
+ * Routes are declared with `@hono/zod-openapi`: the zod schemas of `schemas.ts` validate each request and
+ * generate the OpenAPI 3.1 document served at `GET /openapi.json`, so the document describes exactly what
+ * the router does.
+ *
  * Cluster ids contain slashes: in paths they are one URL-encoded segment, `encodeURIComponent(id)`
  * (`/clusters/spilo%2Fsuperman%2Fwal%2F15/gaps`). Errors are `{ "error": { "code", "message" } }`.
  */
-import { type Context, Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { Thresholds } from '../core/config.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
 import type { MonitorData } from './monitor-data.js';
 import { loadAllReports, loadClusterReport } from './reports.js';
+import {
+  ackBodySchema,
+  acknowledgementSchema,
+  backupSchema,
+  clusterIdParam,
+  clusterReportSchema,
+  earliestRecoverableSchema,
+  errorSchema,
+  fleetEntrySchema,
+  gapIdParam,
+  gapSchema,
+  latestRecoverableSchema,
+  recoverableIntervalSchema,
+  restorePlanSchema,
+  restoreQuerySchema,
+  segmentNameParam,
+  segmentReadSchema,
+  timelineSchema,
+} from './schemas.js';
 
 /** What the router needs from its host. */
 export interface ApiDependencies {
@@ -28,19 +52,23 @@ export interface ApiDependencies {
   readonly onError?: (error: unknown) => void;
 }
 
-const clusterId = z.string().min(1).max(1024);
-const gapId = z.string().regex(/^[0-9A-F]{24}-[0-9A-F]{24}$/, 'a gap id is <first segment>-<last segment>');
-const ackBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
-const restoreQuery = z.object({ target: z.string().max(64).optional() });
+type ErrorCode = z.infer<typeof errorSchema>['error']['code'];
+type ErrorStatus = 400 | 404 | 415 | 500;
 
-type ErrorCode = 'bad-request' | 'not-found' | 'internal';
-
-function fail(c: Context, status: 400 | 404 | 500, code: ErrorCode, message: string): Response {
+function fail<S extends ErrorStatus>(c: Context, status: S, code: ErrorCode, message: string) {
   return c.json({ error: { code, message } }, status);
 }
 
+/** The OpenAPI document's title block. */
+export const API_INFO = {
+  title: 'walwatch query API',
+  version: '1',
+  description:
+    'Per cluster: the latest and earliest recoverable point, recoverable intervals, gaps, backups, timelines and restore plans, computed from a WAL-G/WAL-E archive. A cluster id is one URL-encoded path segment.',
+} as const;
+
 /** A compact view of a cluster for the fleet list. */
-export function summarizeCluster(report: ClusterReport) {
+export function summarizeCluster(report: ClusterReport): z.infer<typeof fleetEntrySchema> {
   return {
     id: report.id,
     scope: report.scope,
@@ -57,62 +85,202 @@ export function summarizeCluster(report: ClusterReport) {
   };
 }
 
-/** Builds the API. */
-export function createApiRouter(deps: ApiDependencies): Hono {
-  const app = new Hono();
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const errors = {
+  400: json(errorSchema, 'The request is malformed: the message says what to change.'),
+  404: json(errorSchema, 'No such cluster (or gap, or segment read).'),
+};
+const isoTime = acknowledgementSchema.shape.at;
+const clusterParams = z.object({ id: clusterIdParam });
 
-  const withCluster = async (
+const routes = {
+  fleet: createRoute({
+    method: 'get',
+    path: '/clusters',
+    summary: 'Every cluster, worst first',
+    description: 'Status, latest and earliest recoverable point, ages, counts of problems and lost gaps.',
+    responses: {
+      200: json(z.strictObject({ generatedAt: isoTime, clusters: z.array(fleetEntrySchema) }), 'The fleet.'),
+    },
+  }),
+  cluster: createRoute({
+    method: 'get',
+    path: '/clusters/{id}',
+    summary: "A cluster's full report",
+    request: { params: clusterParams },
+    responses: {
+      200: json(z.strictObject({ generatedAt: isoTime, cluster: clusterReportSchema }), 'The report.'),
+      ...errors,
+    },
+  }),
+  recoverablePoint: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/recoverable-point',
+    summary: 'Latest and earliest recoverable point, intervals, recovery point lag',
+    request: { params: clusterParams },
+    responses: {
+      200: json(
+        z.strictObject({
+          generatedAt: isoTime,
+          latestRecoverable: latestRecoverableSchema.nullable(),
+          earliestRecoverable: earliestRecoverableSchema.nullable(),
+          recoverableIntervals: z.array(recoverableIntervalSchema),
+          recoveryPointLagSeconds: z.number().nullable(),
+        }),
+        'The recoverable points.',
+      ),
+      ...errors,
+    },
+  }),
+  gaps: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/gaps',
+    summary: "The cluster's gaps",
+    request: { params: clusterParams },
+    responses: {
+      200: json(z.strictObject({ generatedAt: isoTime, gaps: z.array(gapSchema) }), 'The gaps.'),
+      ...errors,
+    },
+  }),
+  backups: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/backups',
+    summary: "The cluster's base backups",
+    request: { params: clusterParams },
+    responses: {
+      200: json(z.strictObject({ generatedAt: isoTime, backups: z.array(backupSchema) }), 'The backups.'),
+      ...errors,
+    },
+  }),
+  timelines: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/timelines',
+    summary: "The cluster's timelines and the target timeline",
+    request: { params: clusterParams },
+    responses: {
+      200: json(
+        z.strictObject({
+          generatedAt: isoTime,
+          targetTimeline: z.number().int(),
+          timelines: z.array(timelineSchema),
+        }),
+        'The timelines.',
+      ),
+      ...errors,
+    },
+  }),
+  restorePlan: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/restore-plan',
+    summary: 'How to restore to a time, an LSN or the latest point',
+    description:
+      "The backup to fetch, the timeline, whether the target is reachable and if not why, Spilo's CLONE_* variables and the plain WAL-G steps.",
+    request: { params: clusterParams, query: restoreQuerySchema },
+    responses: { 200: json(restorePlanSchema, 'The plan.'), ...errors },
+  }),
+  segment: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/segments/{name}',
+    summary: 'What the content scan stored for one segment',
+    description: 'Only segments the monitor read (content mode `all`); 404 otherwise.',
+    request: { params: z.object({ id: clusterIdParam, name: segmentNameParam }) },
+    responses: { 200: json(segmentReadSchema, 'The stored read.'), ...errors },
+  }),
+  acknowledge: createRoute({
+    method: 'post',
+    path: '/clusters/{id}/gaps/{gapId}/ack',
+    summary: 'Acknowledge a gap',
+    description:
+      'Recorded with the caller (the IAM principal on AWS, `local` on the local monitor); the gap stays listed as `acknowledged` and stops alerting.',
+    request: {
+      params: z.object({ id: clusterIdParam, gapId: gapIdParam }),
+      body: { required: true, content: { 'application/json': { schema: ackBodySchema } } },
+    },
+    responses: {
+      200: json(
+        z.strictObject({ ok: z.literal(true), gap: z.string(), acknowledgement: acknowledgementSchema }),
+        'The acknowledgement recorded.',
+      ),
+      ...errors,
+      415: json(errorSchema, 'The body is not `application/json`.'),
+    },
+  }),
+};
+
+/** Builds the API. */
+export function createApiRouter(deps: ApiDependencies): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      const where = result.target === 'json' ? 'body' : result.target;
+      const message =
+        result.target === 'json'
+          ? 'body must be {"reason": "<1 to 1000 characters>"}'
+          : (issue?.message ?? `bad ${where}`);
+      return fail(c, 400, 'bad-request', message);
+    },
+  });
+
+  const withCluster = async <R>(
     c: Context,
-    respond: (report: ClusterReport, generatedAt: string) => Response | Promise<Response>,
-  ): Promise<Response> => {
-    const id = clusterId.safeParse(c.req.param('id'));
-    if (!id.success) return fail(c, 400, 'bad-request', 'cluster id must be 1 to 1024 characters');
+    id: string,
+    respond: (report: ClusterReport, generatedAt: string) => R | Promise<R>,
+  ) => {
     const now = deps.now();
-    const report = await loadClusterReport(deps.data, id.data, now, deps.thresholds);
-    if (!report) return fail(c, 404, 'not-found', `no cluster ${JSON.stringify(id.data)}`);
+    const report = await loadClusterReport(deps.data, id, now, deps.thresholds);
+    if (!report) return fail(c, 404, 'not-found', `no cluster ${JSON.stringify(id)}`);
     return respond(report, new Date(now).toISOString());
   };
 
-  app.get('/clusters', async (c) => {
+  app.openapi(routes.fleet, async (c) => {
     const now = deps.now();
     const reports = await loadAllReports(deps.data, now, deps.thresholds);
-    return c.json({ generatedAt: new Date(now).toISOString(), clusters: reports.map(summarizeCluster) });
+    return c.json({ generatedAt: new Date(now).toISOString(), clusters: reports.map(summarizeCluster) }, 200);
   });
-  app.get('/clusters/:id', (c) => withCluster(c, (cluster, generatedAt) => c.json({ generatedAt, cluster })));
-  app.get('/clusters/:id/recoverable-point', (c) =>
-    withCluster(c, (r, generatedAt) =>
-      c.json({
-        generatedAt,
-        latestRecoverable: r.latestRecoverable,
-        earliestRecoverable: r.earliestRecoverable,
-        recoverableIntervals: r.recoverableIntervals,
-        recoveryPointLagSeconds: r.recoveryPointLagSeconds,
-      }),
+  app.openapi(routes.cluster, (c) =>
+    withCluster(c, c.req.valid('param').id, (cluster, generatedAt) => c.json({ generatedAt, cluster }, 200)),
+  );
+  app.openapi(routes.recoverablePoint, (c) =>
+    withCluster(c, c.req.valid('param').id, (r, generatedAt) =>
+      c.json(
+        {
+          generatedAt,
+          latestRecoverable: r.latestRecoverable,
+          earliestRecoverable: r.earliestRecoverable,
+          recoverableIntervals: r.recoverableIntervals,
+          recoveryPointLagSeconds: r.recoveryPointLagSeconds,
+        },
+        200,
+      ),
     ),
   );
-  app.get('/clusters/:id/gaps', (c) =>
-    withCluster(c, (r, generatedAt) => c.json({ generatedAt, gaps: r.gaps })),
+  app.openapi(routes.gaps, (c) =>
+    withCluster(c, c.req.valid('param').id, (r, generatedAt) => c.json({ generatedAt, gaps: r.gaps }, 200)),
   );
-  app.get('/clusters/:id/backups', (c) =>
-    withCluster(c, (r, generatedAt) => c.json({ generatedAt, backups: r.backups })),
-  );
-  app.get('/clusters/:id/timelines', (c) =>
-    withCluster(c, (r, generatedAt) =>
-      c.json({ generatedAt, targetTimeline: r.targetTimeline, timelines: r.timelines }),
+  app.openapi(routes.backups, (c) =>
+    withCluster(c, c.req.valid('param').id, (r, generatedAt) =>
+      c.json({ generatedAt, backups: r.backups }, 200),
     ),
   );
-  app.get('/clusters/:id/restore-plan', (c) =>
-    withCluster(c, (report) => {
-      const query = restoreQuery.safeParse({ target: c.req.query('target') });
-      if (!query.success) return fail(c, 400, 'bad-request', 'target must be at most 64 characters');
-      const target = parseRestoreTarget(query.data.target ?? 'latest');
+  app.openapi(routes.timelines, (c) =>
+    withCluster(c, c.req.valid('param').id, (r, generatedAt) =>
+      c.json({ generatedAt, targetTimeline: r.targetTimeline, timelines: r.timelines }, 200),
+    ),
+  );
+  app.openapi(routes.restorePlan, (c) =>
+    withCluster(c, c.req.valid('param').id, (report) => {
+      const target = parseRestoreTarget(c.req.valid('query').target ?? 'latest');
       if (!target.ok) return fail(c, 400, 'bad-request', target.error);
-      return c.json(planRestore(report, target.target, deps.bucket ? { bucket: deps.bucket } : {}));
+      return c.json(planRestore(report, target.target, deps.bucket ? { bucket: deps.bucket } : {}), 200);
     }),
   );
-  app.get('/clusters/:id/segments/:name', (c) =>
-    withCluster(c, async (report, generatedAt) => {
-      const name = c.req.param('name');
+  app.openapi(routes.segment, (c) => {
+    const { id, name } = c.req.valid('param');
+    return withCluster(c, id, async (report, generatedAt) => {
       const parsed = parseWalFileName(name, report.segmentSize);
       if (!parsed.ok)
         return fail(
@@ -130,42 +298,38 @@ export function createApiRouter(deps: ApiDependencies): Hono {
           `${name} has not been read: the monitor reads every segment only with WALWATCH_READ_CONTENT=all`,
         );
       const { clusterId: _cluster, timeline: _timeline, segno: _segno, ...read } = stored;
-      return c.json({
-        generatedAt,
-        segment: name,
-        ...read,
-        readAt: new Date(read.readAt).toISOString(),
-        objectAt: new Date(read.objectAt).toISOString(),
-      });
-    }),
-  );
-  app.post('/clusters/:id/gaps/:gapId/ack', (c) =>
-    withCluster(c, async (report) => {
-      const gap = gapId.safeParse(c.req.param('gapId'));
-      if (!gap.success) return fail(c, 400, 'bad-request', gap.error.issues[0]?.message ?? 'bad gap id');
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch {
-        return fail(c, 400, 'bad-request', 'body must be JSON: {"reason": "…"}');
-      }
-      const parsed = ackBody.safeParse(body);
-      if (!parsed.success)
-        return fail(c, 400, 'bad-request', 'body must be {"reason": "<1 to 1000 characters>"}');
-      if (!report.gaps.some((g) => g.id === gap.data))
-        return fail(c, 404, 'not-found', `no gap ${gap.data} in ${report.id}`);
-      const acknowledgement = {
-        reason: parsed.data.reason,
-        by: deps.callerOf(c),
-        at: new Date(deps.now()).toISOString(),
-      };
-      await deps.data.acknowledgeGap(report.id, gap.data, acknowledgement);
-      return c.json({ ok: true, gap: gap.data, acknowledgement });
-    }),
-  );
+      return c.json(
+        {
+          generatedAt,
+          segment: name,
+          ...read,
+          readAt: new Date(read.readAt).toISOString(),
+          objectAt: new Date(read.objectAt).toISOString(),
+        },
+        200,
+      );
+    });
+  });
+  app.openapi(routes.acknowledge, (c) => {
+    const { id, gapId } = c.req.valid('param');
+    const { reason } = c.req.valid('json');
+    return withCluster(c, id, async (report) => {
+      if (!report.gaps.some((g) => g.id === gapId))
+        return fail(c, 404, 'not-found', `no gap ${gapId} in ${report.id}`);
+      const acknowledgement = { reason, by: deps.callerOf(c), at: new Date(deps.now()).toISOString() };
+      await deps.data.acknowledgeGap(report.id, gapId, acknowledgement);
+      return c.json({ ok: true as const, gap: gapId, acknowledgement }, 200);
+    });
+  });
+
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: API_INFO });
 
   app.notFound((c) => fail(c, 404, 'not-found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status === 415)
+      return fail(c, 415, 'unsupported-media-type', 'the body must be application/json');
+    if (error instanceof HTTPException && error.status === 400)
+      return fail(c, 400, 'bad-request', 'body must be JSON: {"reason": "…"}');
     deps.onError?.(error);
     return fail(c, 500, 'internal', 'internal error');
   });

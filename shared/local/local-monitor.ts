@@ -37,6 +37,7 @@ import { createS3Client, openS3Source } from '../sources/s3-source.js';
 import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
+import { mountApiDocs } from './api-docs.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { renderPrometheus } from './prometheus.js';
@@ -254,6 +255,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     return c.json({ ok: true });
   });
   mountDashboard(app, log);
+  mountApiDocs(app);
   app.route(
     '/',
     createApiRouter({

@@ -8,6 +8,7 @@ import { putClusterState } from '../../../shared/store/cluster-states.js';
 import { acknowledgementsKey, createDynamoMonitorData } from '../../../shared/store/monitor-items.js';
 import { contentLookup, generateArchive } from '../../support/archive-generator.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
+import { validatingApp } from '../../support/openapi-validator.js';
 
 const MIB = 1024 * 1024;
 const START = Date.parse('2026-11-01T00:00:00Z');
@@ -41,12 +42,15 @@ let dynamoData: MonitorData | undefined;
 
 function api() {
   const data = backend === 'memory' ? createMemoryMonitorData(fixtureStates()) : (dynamoData as MonitorData);
-  const app = createApiRouter({
-    data,
-    now: () => NOW,
-    callerOf: () => 'arn:aws:iam::123456789012:user/dba',
-    bucket: 'wal-bucket',
-  });
+  // Every answer a test receives is first held to the API's own OpenAPI document.
+  const app = validatingApp(
+    createApiRouter({
+      data,
+      now: () => NOW,
+      callerOf: () => 'arn:aws:iam::123456789012:user/dba',
+      bucket: 'wal-bucket',
+    }),
+  );
   return { app, data };
 }
 
@@ -175,12 +179,34 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
     ],
     ['/nowhere', 'GET', undefined, 404],
   ])('answers %s %s with a JSON error', async (path, method, body, status) => {
-    const response = await api().app.request(path, { method, ...(body === undefined ? {} : { body }) });
+    const response = await api().app.request(path, {
+      method,
+      ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+    });
     expect(response.status).toBe(status);
     expect(await response.json()).toMatchObject({
       error: { code: expect.any(String), message: expect.any(String) },
     });
   });
+
+  it.each([
+    ['text/plain', 415],
+    ['application/x-www-form-urlencoded', 415],
+    ['multipart/form-data; boundary=x', 415],
+  ])(
+    'refuses an acknowledgement sent as %s, as a cross-site page can without a preflight',
+    async (type, status) => {
+      const { app, data } = api();
+      const response = await app.request(`/clusters/${superman}/gaps/${gapId}/ack`, {
+        method: 'POST',
+        body: JSON.stringify({ reason: 'silenced by another web page' }),
+        headers: { 'content-type': type },
+      });
+      expect(response.status).toBe(status);
+      expect(await response.json()).toMatchObject({ error: { code: 'unsupported-media-type' } });
+      expect(await data.getAcknowledgements('spilo/superman/wal/15')).toEqual({});
+    },
+  );
 
   it('never answers 500 to arbitrary paths, queries and bodies', async () => {
     const { app } = api();
