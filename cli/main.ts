@@ -10,6 +10,7 @@ const commands: Record<string, { readonly module: string; readonly summary: stri
   analyze: { module: './analyze.js', summary: 'analyse a bucket or folder of WAL-G/WAL-E backups' },
   inspect: { module: './inspect.js', summary: 'read a WAL segment file or S3 object: records, commit times' },
   serve: { module: './serve.js', summary: 'run the local monitor: store, API and web dashboard' },
+  sample: { module: './sample.js', summary: 'write a small WAL-G archive into a folder to try walwatch on' },
 };
 
 /** Exit code for usage and access errors. */
