@@ -25,7 +25,8 @@ options:
   --dir DIR               folder used as a bucket (default ./walwatch-data/archive); WAL-G writes there
                           with WALG_FILE_PREFIX
   --bucket s3://B[/P]     watch an S3 or S3-compatible bucket instead (incremental listing)
-  --endpoint URL          S3-compatible endpoint; --path-style for path addressing
+  --endpoint URL          S3-compatible endpoint
+  --path-style            path-style S3 addressing
   --queue URL             also read S3 notifications from this SQS queue (with --bucket)
   --webhook-secret S      accept S3-format notifications (MinIO) at POST /webhook/s3 (with --bucket)
   --data DIR              store folder (default ./walwatch-data)
