@@ -23,7 +23,7 @@ import {
   widestContentMode,
 } from '../config/content-policy.js';
 import type { Thresholds } from '../core/config.js';
-import { type Compression, parseObjectKey } from '../core/keys.js';
+import { type Compression, keyByteLength, MAX_S3_KEY_BYTES, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
 import { reconcileArchive } from '../events/reconcile-archive.js';
@@ -37,6 +37,7 @@ import { createS3Client, openS3Source } from '../sources/s3-source.js';
 import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
+import { isStorableClusterId } from '../store/table.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { renderPrometheus } from './prometheus.js';
@@ -148,10 +149,14 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       events.map((event, index) => ({ id: String(index), event })),
     );
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
+    for (const note of result.notes)
+      if (note.kind === 'unstorable-key') log(`walwatch: ignored ${note.key}: ${note.reason}`);
     // Exact commit times follow the chain ends right away, not only at the next sweep.
     if (content) {
       const clusters = new Set(
-        events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
+        events
+          .map((event) => parseObjectKey(event.key)?.clusterId)
+          .filter((id): id is string => id !== undefined && isStorableClusterId(id)),
       );
       for (const id of clusters) await readContent(id);
     }
@@ -249,6 +254,19 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     const parsed = parseNotification(await c.req.text());
     if (parsed.kind === 'invalid')
       return c.json({ error: { code: 'bad-request', message: parsed.reason } }, 400);
+    // No S3 object has a longer key: such an event is forged or broken, and nothing of it is stored.
+    const overlong =
+      parsed.kind === 'events' && parsed.events.find((e) => keyByteLength(e.key) > MAX_S3_KEY_BYTES);
+    if (overlong)
+      return c.json(
+        {
+          error: {
+            code: 'bad-request',
+            message: `a key of ${keyByteLength(overlong.key)} bytes: S3 keys have at most ${MAX_S3_KEY_BYTES}`,
+          },
+        },
+        400,
+      );
     if (parsed.kind === 'events')
       await ingest(parsed.events.filter((event) => event.bucket === options.bucket?.name));
     return c.json({ ok: true });

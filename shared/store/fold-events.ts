@@ -56,7 +56,14 @@ import {
 import { ConflictRetriesExhaustedError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
 import { queryNewestSegments } from './newest-segments.js';
-import { newestPartition, newestSortKey, objectFactKey, segmentFactKey } from './table.js';
+import {
+  isStorableClusterId,
+  MAX_CLUSTER_ID_BYTES,
+  newestPartition,
+  newestSortKey,
+  objectFactKey,
+  segmentFactKey,
+} from './table.js';
 
 /** What folding needs from outside: the table, the cluster configuration and a document reader. */
 export interface FoldDependencies {
@@ -81,6 +88,8 @@ export interface FoldInput {
 export interface FoldCounts {
   /** Events whose key lies under no archive root. */
   outsideArchive: number;
+  /** Events of a cluster whose id is too long for the table (`MAX_CLUSTER_ID_BYTES`): skipped. */
+  unstorableKeys: number;
   /** Events that changed their key's fact. */
   changed: number;
   /** Events the gate found stale or duplicate. */
@@ -108,7 +117,7 @@ export interface FoldResult {
 
 /** Something a fold met that is a fact, not a failure: a key outside any archive, a bad document. */
 export interface FoldNote {
-  readonly kind: 'outside-archive' | 'unreadable-document' | 'invalid-document';
+  readonly kind: 'outside-archive' | 'unstorable-key' | 'unreadable-document' | 'invalid-document';
   readonly key: string;
   readonly reason: string;
 }
@@ -140,6 +149,7 @@ const WATCHED_KINDS = new Set(['segment', 'history', 'partial']);
 export function emptyFoldCounts(): FoldCounts {
   return {
     outsideArchive: 0,
+    unstorableKeys: 0,
     changed: 0,
     unchanged: 0,
     overwrites: 0,
@@ -223,6 +233,16 @@ function groupByFactItem(
         kind: 'outside-archive',
         key: input.event.key,
         reason: 'under no wal_005/ or basebackups_005/ folder',
+      });
+      continue;
+    }
+    // No item of such a cluster fits the table; folding its keys would fail the whole batch.
+    if (!isStorableClusterId(parsed.clusterId)) {
+      counts.unstorableKeys += 1;
+      note({
+        kind: 'unstorable-key',
+        key: input.event.key,
+        reason: `its archive root is longer than ${MAX_CLUSTER_ID_BYTES} bytes`,
       });
       continue;
     }
