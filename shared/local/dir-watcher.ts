@@ -12,7 +12,7 @@
  * `recoverRemovals` finds what the store holds as present that the folder no longer has.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ObjectEvent } from '../core/facts.js';
 import { openDirSource } from '../sources/dir-source.js';
@@ -32,6 +32,10 @@ export interface DirectoryWatcherOptions {
   /** Waits this long after a change before scanning, so a burst costs one scan. @default 200 ms */
   readonly debounceMs?: number;
   readonly now?: () => number;
+  /**
+   * Receives watch and scan errors, each once per path until it changes: a symlink loop or an unreadable
+   * folder fails every scan and every watch event the same way, and says so once.
+   */
   readonly onError?: (error: unknown) => void;
   /** Notices worth a log line (a damaged saved scan). */
   readonly onNotice?: (line: string) => void;
@@ -53,6 +57,8 @@ export class DirectoryWatcher {
   private stopped = false;
   /** Set when the saved scan was unreadable: the next scan also looks for removals in the store. */
   private recovering = false;
+  /** The last error reported per path, by its code (or message): repeats of it are not reported again. */
+  private readonly reported = new Map<string, string>();
 
   constructor(private readonly options: DirectoryWatcherOptions) {}
 
@@ -77,13 +83,16 @@ export class DirectoryWatcher {
     }
     await this.scanNow();
     this.watcher = watch(this.options.root, { recursive: true }, () => this.schedule());
-    this.watcher.on('error', (error) => this.options.onError?.(error));
+    this.watcher.on('error', (error) => this.report(error));
     this.timer = setInterval(() => this.schedule(), this.options.rescanMs ?? 10_000);
   }
 
   /** Scans now (after any scan under way) and resolves when its events are folded. */
   scanNow(): Promise<void> {
-    this.running = this.running.then(() => this.scan()).catch((error) => this.options.onError?.(error));
+    this.running = this.running
+      .then(() => this.forgetChangedErrors())
+      .then(() => this.scan())
+      .catch((error) => this.report(error));
     return this.running;
   }
 
@@ -94,6 +103,26 @@ export class DirectoryWatcher {
     clearInterval(this.timer);
     clearTimeout(this.debounce);
     await this.running;
+  }
+
+  private report(error: unknown): void {
+    const failure = pathError(error);
+    if (failure) {
+      if (this.reported.get(failure.path) === failure.code) return;
+      this.reported.set(failure.path, failure.code);
+    }
+    this.options.onError?.(error);
+  }
+
+  /** Paths whose error is gone or another now: the next error there is news again. */
+  private async forgetChangedErrors(): Promise<void> {
+    for (const [path, code] of this.reported) {
+      const now = await stat(path).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => error.code ?? error.message,
+      );
+      if (now !== code) this.reported.delete(path);
+    }
   }
 
   private schedule(): void {
@@ -135,6 +164,15 @@ export class DirectoryWatcher {
   private async save(): Promise<void> {
     await writeFileDurably(this.options.snapshotFile, JSON.stringify(this.snapshot));
   }
+}
+
+/** The path and code of a file system error (also one wrapped as `cause`), if it names a path. */
+function pathError(error: unknown): { path: string; code: string } | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const { path, code } = current as NodeJS.ErrnoException;
+    if (typeof path === 'string') return { path, code: code ?? current.message };
+  }
+  return undefined;
 }
 
 /** A saved scan, or `undefined` when the text is not one (torn, garbage, another shape). */
