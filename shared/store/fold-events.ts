@@ -28,6 +28,7 @@ import { parseHistory } from '../core/history.js';
 import { type Compression, type ParsedKey, parseObjectKey } from '../core/keys.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { DocumentContent } from '../core/memory-archive.js';
+import type { SegmentObject } from '../core/segment-size.js';
 import { parseBackupMetadata, parseSentinel } from '../core/sentinel.js';
 import {
   applyObjectChange,
@@ -449,15 +450,21 @@ function indexKeyOf(group: FactGroup, item: FactItem): { gc: string; gn: string 
   };
 }
 
-/** Presence of a segment over its variants: present from the earliest present copy. */
-function presenceOfItem(item: FactItem | undefined): SegmentPresence {
+/**
+ * Presence of a segment over its variants: present from the earliest present copy, with every present
+ * copy's size (keys relative to `clusterId`) for the size check.
+ */
+function presenceOfItem(item: FactItem | undefined, clusterId = ''): SegmentPresence {
   if (!item) return { present: false, removed: false };
   let earliest: number | undefined;
-  for (const stored of Object.values(item.facts)) {
-    if (stored.fact.present && (earliest === undefined || stored.fact.at < earliest))
-      earliest = stored.fact.at;
+  const objects: SegmentObject[] = [];
+  const base = clusterId === '' ? 0 : clusterId.length + 1;
+  for (const [key, stored] of Object.entries(item.facts)) {
+    if (!stored.fact.present) continue;
+    if (earliest === undefined || stored.fact.at < earliest) earliest = stored.fact.at;
+    objects.push({ key: key.slice(base), size: stored.fact.size, etag: stored.fact.etag });
   }
-  if (earliest !== undefined) return { present: true, at: earliest };
+  if (earliest !== undefined) return { present: true, at: earliest, objects };
   return { present: false, removed: Object.keys(item.facts).length > 0 };
 }
 
@@ -606,7 +613,7 @@ async function rederive(
       const pk = segmentFactKey(state.id, timeline, segno);
       if (!fetched.has(pk))
         throw new LookupNotPrefetchedError(`segment ${timeline}:${segno} was not read first`);
-      return presenceOfItem(items.get(pk));
+      return presenceOfItem(items.get(pk), state.id);
     },
     newest: () => {
       if (newest === undefined) throw new LookupNotPrefetchedError('newest segment was not read first');
