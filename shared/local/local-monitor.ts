@@ -23,10 +23,10 @@ import {
   widestContentMode,
 } from '../config/content-policy.js';
 import type { Thresholds } from '../core/config.js';
-import { type Compression, parseObjectKey } from '../core/keys.js';
+import { type Compression, keyByteLength, MAX_S3_KEY_BYTES, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
-import { reconcileArchive } from '../events/reconcile-archive.js';
+import { findRemovedObjects, reconcileArchive } from '../events/reconcile-archive.js';
 import { parseNotification } from '../events/s3-notification.js';
 import { readArchiveDocument } from '../events/s3-objects.js';
 import { refreshChainCommits } from '../monitor/chain-content.js';
@@ -37,7 +37,9 @@ import { createS3Client, openS3Source } from '../sources/s3-source.js';
 import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
+import { isStorableClusterId } from '../store/table.js';
 import { mountApiDocs } from './api-docs.js';
+import { lockDataFolder } from './data-lock.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { renderPrometheus } from './prometheus.js';
@@ -88,10 +90,66 @@ export interface LocalMonitor {
   stop(): Promise<void>;
 }
 
-/** Starts the local monitor. */
+/**
+ * Starts the local monitor. The HTTP address is bound first and the data folder locked next, so a port in
+ * use (`EADDRINUSE`) or a data folder in use (`DataFolderLockedError`) stops the start before anything is
+ * created; a start that fails later undoes what it started.
+ */
 export async function startLocalMonitor(options: LocalMonitorOptions): Promise<LocalMonitor> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const listening = await listen(options.host, options.port);
+  const undo: Array<() => Promise<void>> = [listening.close];
+  try {
+    await mkdir(options.dataDir, { recursive: true });
+    const lock = await lockDataFolder(options.dataDir);
+    undo.push(lock.release);
+    return await startServices(options, log, listening, undo, lock.release);
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What the monitor serves on; requests get 503 until `serve` names the app. */
+interface Listening {
+  readonly server: ServerType;
+  serve(fetch: Hono['fetch']): void;
+  close(): Promise<void>;
+}
+
+async function listen(host: string, port: number): Promise<Listening> {
+  let handler: Hono['fetch'] | undefined;
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const started = serve(
+      {
+        fetch: (request, env) =>
+          handler ? handler(request, env) : new Response('walwatch is starting', { status: 503 }),
+        hostname: host,
+        port,
+      },
+      () => resolve(started),
+    );
+    started.once('error', reject);
+  });
+  return {
+    server,
+    serve: (fetch) => {
+      handler = fetch;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function startServices(
+  options: LocalMonitorOptions,
+  log: (line: string) => void,
+  listening: Listening,
+  /** Steps that undo what was started, for a start that fails. */
+  undo: Array<() => Promise<void>>,
+  releaseLock: () => Promise<void>,
+): Promise<LocalMonitor> {
   const store = await startEmbeddedStore({ dataDir: join(options.dataDir, 'store') });
+  undo.push(store.stop);
   const data = createDynamoMonitorData(store.db, store.table);
   const s3 = options.bucket
     ? createS3Client({
@@ -149,10 +207,14 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       events.map((event, index) => ({ id: String(index), event })),
     );
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
+    for (const note of result.notes)
+      if (note.kind === 'unstorable-key') log(`walwatch: ignored ${note.key}: ${note.reason}`);
     // Exact commit times follow the chain ends right away, not only at the next sweep.
     if (content) {
       const clusters = new Set(
-        events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
+        events
+          .map((event) => parseObjectKey(event.key)?.clusterId)
+          .filter((id): id is string => id !== undefined && isStorableClusterId(id)),
       );
       for (const id of clusters) await readContent(id);
     }
@@ -164,9 +226,12 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
         snapshotFile: join(options.dataDir, 'store', 'folder-scan.json'),
         onEvents: ingest,
         onError: (error) => log(`walwatch: folder watch: ${(error as Error).message}`),
+        onNotice: log,
+        recoverRemovals: (present, at) => findRemovedObjects(fold, present, at),
       })
     : undefined;
   await watcher?.start();
+  if (watcher) undo.push(() => watcher.stop());
 
   const timers: NodeJS.Timeout[] = [];
   let listing: Promise<unknown> = Promise.resolve();
@@ -250,6 +315,19 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     const parsed = parseNotification(await c.req.text());
     if (parsed.kind === 'invalid')
       return c.json({ error: { code: 'bad-request', message: parsed.reason } }, 400);
+    // No S3 object has a longer key: such an event is forged or broken, and nothing of it is stored.
+    const overlong =
+      parsed.kind === 'events' && parsed.events.find((e) => keyByteLength(e.key) > MAX_S3_KEY_BYTES);
+    if (overlong)
+      return c.json(
+        {
+          error: {
+            code: 'bad-request',
+            message: `a key of ${keyByteLength(overlong.key)} bytes: S3 keys have at most ${MAX_S3_KEY_BYTES}`,
+          },
+        },
+        400,
+      );
     if (parsed.kind === 'events')
       await ingest(parsed.events.filter((event) => event.bucket === options.bucket?.name));
     return c.json({ ok: true });
@@ -268,12 +346,8 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     }),
   );
 
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () =>
-      resolve(started),
-    );
-    started.once('error', reject);
-  });
+  const server = listening.server;
+  listening.serve(app.fetch);
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   await runSweep();
@@ -296,6 +370,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       await sweeping;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.stop();
+      await releaseLock();
     },
   };
 }
