@@ -6,7 +6,6 @@ import { parseArgs } from 'node:util';
 import { fetchWalFile, WalFetchError } from '../shared/drill/wal-fetch.js';
 import { type ObjectReader, SourceAccessError } from '../shared/sources/archive-source.js';
 import { openDirSource } from '../shared/sources/dir-source.js';
-import { openS3Source, parseS3Url } from '../shared/sources/s3-source.js';
 import { UsageError } from './options.js';
 
 const HELP = `usage: walwatch wal-fetch FILE DEST --from s3://BUCKET/ROOT
@@ -59,6 +58,8 @@ export async function run(args: string[]): Promise<number> {
       reader = await openDirSource(values.dir);
       root = '';
     } else {
+      // The SDK loads only for S3: PostgreSQL starts this command once per WAL file.
+      const { openS3Source, parseS3Url } = await import('../shared/sources/s3-source.js');
       const url = parseS3Url(values.from as string);
       if (!url) throw new UsageError(`not an s3:// URL: ${values.from}`);
       reader = openS3Source({

@@ -4,7 +4,7 @@
  * walwatch's own prediction for the same target. `walwatch drill`, the local monitor's schedule and the
  * AWS drill task call {@link runDrill}.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +92,10 @@ export interface RunDrillOptions {
    * @default walwatch's analysis of the archive now, with segment content read for exact commit times
    */
   readonly prediction?: ClusterReport;
-  /** How `restore_command` runs walwatch: the argv before `wal-fetch`. @default this checkout's `bin/walwatch.js` under the current Node */
+  /**
+   * How `restore_command` runs walwatch: the argv before `wal-fetch`, e.g. `['walwatch']`.
+   * @default `wal-fetch` bundled into the scratch folder, run by the current Node
+   */
   readonly walwatchCommand?: readonly string[];
   /** The longest a recovery may take before the drill fails. @default 6 h */
   readonly recoveryTimeoutMs?: number;
@@ -218,7 +221,14 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
         return failed({ backup, predicted, reason: error.message, downloadedBytes, timings, notes });
       throw error;
     }
-    await prepareDataDir(paths, user, recoverySettings(options, target, targetText, recoverToEnd, paths));
+    const walFetch = options.walwatchCommand
+      ? [...options.walwatchCommand, 'wal-fetch']
+      : await defaultWalFetchCommand();
+    await prepareDataDir(
+      paths,
+      user,
+      recoverySettings(options, target, targetText, recoverToEnd, paths, walFetch),
+    );
 
     progress({ phase: 'start', message: `starting PostgreSQL on ${paths.socketDir}` });
     const replayStarted = performance.now();
@@ -384,9 +394,49 @@ function quoteSetting(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** The default way `restore_command` runs walwatch: this checkout's launcher under the current Node. */
-function defaultWalwatchCommand(): string[] {
-  return [process.execPath, fileURLToPath(new URL('../../bin/walwatch.js', import.meta.url))];
+let walFetchBundle: Promise<string | undefined> | undefined;
+
+/**
+ * How `restore_command` runs `walwatch wal-fetch` by default: the command bundled into one JavaScript file
+ * (once per process, in the temp folder, removed at exit) and run by the current Node, so each call starts
+ * in about 0.1 s rather than loading the TypeScript toolchain first; this checkout's launcher when bundling
+ * is not possible.
+ */
+async function defaultWalFetchCommand(): Promise<string[]> {
+  walFetchBundle ??= bundleWalFetch();
+  const bundle = await walFetchBundle;
+  return bundle
+    ? [process.execPath, bundle]
+    : [process.execPath, fileURLToPath(new URL('../../bin/walwatch.js', import.meta.url)), 'wal-fetch'];
+}
+
+async function bundleWalFetch(): Promise<string | undefined> {
+  const entry = fileURLToPath(new URL('../../cli/wal-fetch-entry.ts', import.meta.url));
+  if (!existsSync(entry)) return undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'walwatch-wal-fetch-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const outfile = join(dir, 'wal-fetch.mjs');
+  try {
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'silent',
+      // CommonJS packages inside an ESM bundle still call require.
+      banner: {
+        js: "import { createRequire as __walwatchRequire } from 'node:module'; const require = __walwatchRequire(import.meta.url);",
+      },
+    });
+    await chmod(dir, 0o755);
+    await chmod(outfile, 0o644);
+    return outfile;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `postgresql.auto.conf` lines of a drill: recovery from the archive, private socket, no archiving. */
@@ -396,6 +446,7 @@ function recoverySettings(
   targetText: string,
   recoverToEnd: boolean,
   paths: { scratch: string; socketDir: string },
+  walFetch: readonly string[],
 ): Record<string, string> {
   const archive = options.archive;
   const root = options.cluster;
@@ -409,7 +460,7 @@ function recoverySettings(
           ...(archive.forcePathStyle ? ['--path-style'] : []),
           ...(archive.region ? ['--region', archive.region] : []),
         ];
-  const command = [...(options.walwatchCommand ?? defaultWalwatchCommand()), 'wal-fetch'];
+  const command = walFetch;
   const settings: Record<string, string> = {
     listen_addresses: '',
     unix_socket_directories: paths.socketDir,
@@ -436,7 +487,9 @@ function recoverySettings(
     recovery_target_action: 'promote',
   };
   if (!recoverToEnd) {
-    if (target.kind === 'time') settings.recovery_target_time = targetText.trim();
+    // PostgreSQL's timestamp input wants a space, not ISO's T, and reads Z only as +00.
+    if (target.kind === 'time')
+      settings.recovery_target_time = targetText.trim().replace('T', ' ').replace(/Z$/i, '+00');
     if (target.kind === 'lsn') settings.recovery_target_lsn = target.lsn;
   }
   return settings;
