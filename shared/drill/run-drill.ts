@@ -4,7 +4,7 @@
  * walwatch's own prediction for the same target. `walwatch drill`, the local monitor's schedule and the
  * AWS drill task call {@link runDrill}.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -223,7 +223,7 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
     }
     const walFetch = options.walwatchCommand
       ? [...options.walwatchCommand, 'wal-fetch']
-      : await defaultWalFetchCommand();
+      : await defaultWalFetchCommand(scratch);
     await prepareDataDir(
       paths,
       user,
@@ -394,33 +394,33 @@ function quoteSetting(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-let walFetchBundle: Promise<string | undefined> | undefined;
+let walFetchBundle: Promise<Uint8Array | undefined> | undefined;
 
 /**
  * How `restore_command` runs `walwatch wal-fetch` by default: the command bundled into one JavaScript file
- * (once per process, in the temp folder, removed at exit) and run by the current Node, so each call starts
- * in about 0.1 s rather than loading the TypeScript toolchain first; this checkout's launcher when bundling
- * is not possible.
+ * in the scratch folder (built once per process) and run by the current Node, so each call starts in about
+ * 0.1 s rather than loading the TypeScript toolchain first; this checkout's launcher when bundling is not
+ * possible.
  */
-async function defaultWalFetchCommand(): Promise<string[]> {
+async function defaultWalFetchCommand(scratch: string): Promise<string[]> {
   walFetchBundle ??= bundleWalFetch();
   const bundle = await walFetchBundle;
-  return bundle
-    ? [process.execPath, bundle]
-    : [process.execPath, fileURLToPath(new URL('../../bin/walwatch.js', import.meta.url)), 'wal-fetch'];
+  if (!bundle)
+    return [process.execPath, fileURLToPath(new URL('../../bin/walwatch.js', import.meta.url)), 'wal-fetch'];
+  const file = join(scratch, 'wal-fetch.mjs');
+  await writeFile(file, bundle, { mode: 0o644 });
+  return [process.execPath, file];
 }
 
-async function bundleWalFetch(): Promise<string | undefined> {
+async function bundleWalFetch(): Promise<Uint8Array | undefined> {
   const entry = fileURLToPath(new URL('../../cli/wal-fetch-entry.ts', import.meta.url));
   if (!existsSync(entry)) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'walwatch-wal-fetch-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const outfile = join(dir, 'wal-fetch.mjs');
   try {
     const { build } = await import('esbuild');
-    await build({
+    const result = await build({
       entryPoints: [entry],
-      outfile,
+      write: false,
+      outfile: 'wal-fetch.mjs',
       bundle: true,
       platform: 'node',
       format: 'esm',
@@ -431,9 +431,7 @@ async function bundleWalFetch(): Promise<string | undefined> {
         js: "import { createRequire as __walwatchRequire } from 'node:module'; const require = __walwatchRequire(import.meta.url);",
       },
     });
-    await chmod(dir, 0o755);
-    await chmod(outfile, 0o644);
-    return outfile;
+    return result.outputFiles[0]?.contents;
   } catch {
     return undefined;
   }
