@@ -4,6 +4,7 @@
  * held against walwatch's prediction. Each verified drill also counts, on the restored server, the rows
  * inserted before the target.
  */
+import { spawn } from 'node:child_process';
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -16,6 +17,23 @@ import { type BaseBackupFacts, type PostgresHarness, startPostgres } from '../..
 import { isRoot, POSTGRES_OS_USER } from '../../support/postgres-exec.js';
 
 const COUNT_ROWS = 'SELECT count(*) FROM walwatch_load';
+const LAUNCHER = new URL('../../../bin/walwatch.js', import.meta.url).pathname;
+
+/** Runs the `walwatch` CLI; resolves with its exit code and output. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 function drillOptions(
   pg: PostgresHarness,
@@ -142,6 +160,40 @@ describe.concurrent('runDrill on a steady archive', () => {
     expect(record.checkResult).toBe('3000');
   }, 60_000);
 
+  it('walwatch drill --json prints a verified record, exits 0 and reports progress on stderr', async ({
+    expect,
+  }) => {
+    const result = await runCli([
+      'drill',
+      '--dir',
+      pg.bucketDir,
+      '--cluster',
+      cluster,
+      '--json',
+      '--check-sql',
+      COUNT_ROWS,
+      '--scratch',
+      pg.dir,
+      '--segment-size',
+      String(pg.walSegmentSize),
+      ...(isRoot() ? ['--pg-user', POSTGRES_OS_USER] : []),
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      verdict: 'verified',
+      checkResult: '6500',
+      backup: backup.name,
+    });
+    expect(result.stderr).toMatch(/downloaded part_001\.tar: [\d.]+ of [\d.]+ MB/);
+    expect(result.stderr).toMatch(/replayed to [0-9A-F]+\/[0-9A-F]+/);
+  }, 90_000);
+
+  it('walwatch drill exits 3 on a usage error', async ({ expect }) => {
+    const result = await runCli(['drill', '--dir', pg.bucketDir]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('--cluster ID is required');
+  }, 30_000);
+
   it('fails and names the tar partition missing from the backup', async ({ expect }) => {
     const dir = await copyBucket(pg, 'bucket-part');
     const parts = join(dir, cluster, 'basebackups_005', backup.name, 'tar_partitions');
@@ -150,5 +202,18 @@ describe.concurrent('runDrill on a steady archive', () => {
     const record: DrillRecord = await runDrill(drillOptions(pg, cluster, { archive: { kind: 'dir', dir } }));
     expect(record).toMatchObject({ verdict: 'failed', backup: backup.name });
     expect(record.reason).toContain('part_001.tar');
+    const cli = await runCli([
+      'drill',
+      '--dir',
+      dir,
+      '--cluster',
+      cluster,
+      '--quiet',
+      '--segment-size',
+      String(pg.walSegmentSize),
+    ]);
+    expect(cli.code).toBe(2);
+    expect(cli.stdout).toContain('FAILED');
+    expect(cli.stdout).toContain('part_001.tar');
   }, 60_000);
 });
