@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { DrillRecord } from '../../../shared/core/drill.js';
 import type { ClusterReport } from '../../../shared/core/report.js';
-import { type RunDrillOptions, runDrill } from '../../../shared/drill/run-drill.js';
+import { DrillSetupError, type RunDrillOptions, runDrill } from '../../../shared/drill/run-drill.js';
 import { analyzeArchive } from '../../../shared/sources/analyze-archive.js';
 import { openDirSource } from '../../../shared/sources/dir-source.js';
 import { type BaseBackupFacts, type PostgresHarness, startPostgres } from '../../support/postgres.js';
@@ -193,6 +193,24 @@ describe.concurrent('runDrill on a steady archive', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('--cluster ID is required');
   }, 30_000);
+
+  it('refuses a delta backup: increments are not applied', async ({ expect }) => {
+    const dir = await copyBucket(pg, 'bucket-delta');
+    const folder = join(dir, cluster, 'basebackups_005');
+    // A delta of the full backup, named and described as WAL-G names and describes one.
+    const delta = `base_${batches[0]?.last}_D_${backup.name.slice('base_'.length)}`;
+    await cp(join(folder, backup.name), join(folder, delta), { recursive: true });
+    const sentinel = JSON.parse(
+      await readFile(join(folder, `${backup.name}_backup_stop_sentinel.json`), 'utf8'),
+    );
+    await writeFile(
+      join(folder, `${delta}_backup_stop_sentinel.json`),
+      JSON.stringify({ ...sentinel, DeltaFrom: backup.name, DeltaFullName: backup.name, DeltaCount: 1 }),
+    );
+    const drill = runDrill(drillOptions(pg, cluster, { archive: { kind: 'dir', dir }, backup: delta }));
+    await expect(drill).rejects.toThrow(DrillSetupError);
+    await expect(drill).rejects.toThrow(`unsupported: delta backup ${delta}`);
+  }, 60_000);
 
   it('fails and names the tar partition missing from the backup', async ({ expect }) => {
     const dir = await copyBucket(pg, 'bucket-part');
