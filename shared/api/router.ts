@@ -3,7 +3,8 @@
  * (through `@hono/node-server`), so every route has one implementation.
  *
  * Cluster ids contain slashes: in paths they are one URL-encoded segment, `encodeURIComponent(id)`
- * (`/clusters/spilo%2Fsuperman%2Fwal%2F15/gaps`). Errors are `{ "error": { "code", "message" } }`.
+ * (`/clusters/spilo%2Fsuperman%2Fwal%2F15/gaps`). Errors are `{ "error": { "code", "message" } }`. Bodies
+ * must be `application/json` (415) of at most {@link MAX_API_BODY_BYTES} (413), checked before any route.
  */
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import type { Thresholds } from '../core/config.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
+import { answerUnmatchedWithJson, jsonError, limitBody, requireJsonBody } from './http-guards.js';
 import type { MonitorData } from './monitor-data.js';
 import { loadAllReports, loadClusterReport } from './reports.js';
 
@@ -33,10 +35,16 @@ const gapId = z.string().regex(/^[0-9A-F]{24}-[0-9A-F]{24}$/, 'a gap id is <firs
 const ackBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
 const restoreQuery = z.object({ target: z.string().max(64).optional() });
 
-type ErrorCode = 'bad-request' | 'not-found' | 'internal';
+/** The largest request body the API reads: an acknowledgement is a reason of at most 1,000 characters. */
+export const MAX_API_BODY_BYTES = 16_384;
 
-function fail(c: Context, status: 400 | 404 | 500, code: ErrorCode, message: string): Response {
-  return c.json({ error: { code, message } }, status);
+function fail(
+  c: Context,
+  status: 400 | 404 | 409 | 500,
+  code: Parameters<typeof jsonError>[2],
+  message: string,
+) {
+  return jsonError(c, status, code, message);
 }
 
 /** A compact view of a cluster for the fleet list. */
@@ -60,6 +68,7 @@ export function summarizeCluster(report: ClusterReport) {
 /** Builds the API. */
 export function createApiRouter(deps: ApiDependencies): Hono {
   const app = new Hono();
+  app.use('*', requireJsonBody(), limitBody(MAX_API_BODY_BYTES));
 
   const withCluster = async (
     c: Context,
@@ -154,17 +163,29 @@ export function createApiRouter(deps: ApiDependencies): Hono {
         return fail(c, 400, 'bad-request', 'body must be {"reason": "<1 to 1000 characters>"}');
       if (!report.gaps.some((g) => g.id === gap.data))
         return fail(c, 404, 'not-found', `no gap ${gap.data} in ${report.id}`);
-      const acknowledgement = {
+      const given = {
         reason: parsed.data.reason,
         by: deps.callerOf(c),
         at: new Date(deps.now()).toISOString(),
       };
-      await deps.data.acknowledgeGap(report.id, gap.data, acknowledgement);
+      // The first acknowledgement stays; the same reason again is a retry, another one a conflict.
+      const acknowledgement = await deps.data.acknowledgeGap(report.id, gap.data, given);
+      if (acknowledgement.reason !== given.reason)
+        return c.json(
+          {
+            error: {
+              code: 'conflict',
+              message: `gap ${gap.data} was acknowledged by ${acknowledgement.by} at ${acknowledgement.at}: ${JSON.stringify(acknowledgement.reason)}; that reason stays`,
+            },
+            acknowledgement,
+          },
+          409,
+        );
       return c.json({ ok: true, gap: gap.data, acknowledgement });
     }),
   );
 
-  app.notFound((c) => fail(c, 404, 'not-found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
+  answerUnmatchedWithJson(app);
   app.onError((error, c) => {
     deps.onError?.(error);
     return fail(c, 500, 'internal', 'internal error');

@@ -7,6 +7,7 @@
  * Keys arrive URL-encoded with `+` for a space.
  */
 import type { ObjectEvent } from '../core/facts.js';
+import { parseTime } from '../core/time.js';
 
 /** An object event with the bucket it happened in. */
 export interface BucketObjectEvent extends ObjectEvent {
@@ -112,7 +113,7 @@ function eventType(eventName: string): ObjectEvent['type'] | null {
 
 /** S3 writes UTC times with `Z`; some stand-ins omit the zone: read those as UTC too, never as local time. */
 function parseEventTime(text: string): number {
-  return Date.parse(/(?:Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
+  return parseTime(/(?:Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
 }
 
 /**
