@@ -5,6 +5,8 @@
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed } from 'hono/method-not-allowed';
 
 /** The codes of `{ "error": { "code", "message" } }` answers. */
 export type ErrorCode =
@@ -16,6 +18,7 @@ export type ErrorCode =
   | 'conflict'
   | 'payload-too-large'
   | 'unsupported-media-type'
+  | 'events-dropped'
   | 'internal';
 
 /** A JSON error answer. */
@@ -63,43 +66,39 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
   });
 }
 
-/** A route pattern (`/clusters/:id/gaps`) as a regular expression over a request path. */
-function patternOf(path: string): RegExp {
-  const parts = path.split('/').map((part) => {
-    if (part.startsWith(':')) return '[^/]+';
-    if (part === '*') return '.*';
-    return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  });
-  return new RegExp(`^${parts.join('/')}/?$`);
+/**
+ * Answers requests no route took with JSON: 405 with `Allow` when the path is a route's under another
+ * method (Hono's `methodNotAllowed` over the app's routes), 404 otherwise. Call it on a new app, before its
+ * routes: a mounted router's not-found handler is not its parent's, so the app that serves calls it too.
+ */
+export function answerUnmatchedWithJson(app: Hono): void {
+  app.use(
+    '*',
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        const allow = methods.join(', ');
+        return jsonError(
+          c,
+          405,
+          'method-not-allowed',
+          `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`,
+          { allow },
+        );
+      },
+    }),
+  );
+  app.notFound((c) => jsonError(c, 404, 'not-found', `no route ${c.req.method} ${c.req.path}`));
 }
 
 /**
- * Answers requests no route took with JSON: 405 with `Allow` when the path is a route's under another
- * method, 404 otherwise. Call it on the app that serves (after every route is added), since a mounted
- * router's not-found handler is not its parent's.
+ * The answer to an exception: a middleware's own answer (`HTTPException`: a refused token, say) as it is,
+ * anything else a JSON 500 after `onError` saw it.
  */
-export function answerUnmatchedWithJson(app: Hono): void {
-  app.notFound((c) => {
-    const path = c.req.path;
-    const allowed = new Set<string>();
-    for (const route of app.routes) {
-      if (route.method === 'ALL' || !patternOf(route.path).test(path)) continue;
-      allowed.add(route.method);
-      // Hono answers HEAD with the GET route, without its body.
-      if (route.method === 'GET') allowed.add('HEAD');
-    }
-    if (allowed.size > 0) {
-      const allow = [...allowed].join(', ');
-      return jsonError(
-        c,
-        405,
-        'method-not-allowed',
-        `${c.req.method} is not allowed on ${path}; use ${allow}`,
-        {
-          allow,
-        },
-      );
-    }
-    return jsonError(c, 404, 'not-found', `no route ${c.req.method} ${path}`);
+export function answerErrors(app: Hono, onError?: (error: unknown) => void): void {
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    onError?.(error);
+    return jsonError(c, 500, 'internal', 'internal error');
   });
 }

@@ -12,7 +12,13 @@ import type { Thresholds } from '../core/config.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
-import { answerUnmatchedWithJson, jsonError, limitBody, requireJsonBody } from './http-guards.js';
+import {
+  answerErrors,
+  answerUnmatchedWithJson,
+  jsonError,
+  limitBody,
+  requireJsonBody,
+} from './http-guards.js';
 import type { MonitorData } from './monitor-data.js';
 import { loadAllReports, loadClusterReport } from './reports.js';
 
@@ -68,6 +74,7 @@ export function summarizeCluster(report: ClusterReport) {
 /** Builds the API. */
 export function createApiRouter(deps: ApiDependencies): Hono {
   const app = new Hono();
+  answerUnmatchedWithJson(app);
   app.use('*', requireJsonBody(), limitBody(MAX_API_BODY_BYTES));
 
   const withCluster = async (
@@ -185,10 +192,6 @@ export function createApiRouter(deps: ApiDependencies): Hono {
     }),
   );
 
-  answerUnmatchedWithJson(app);
-  app.onError((error, c) => {
-    deps.onError?.(error);
-    return fail(c, 500, 'internal', 'internal error');
-  });
+  answerErrors(app, deps.onError);
   return app;
 }

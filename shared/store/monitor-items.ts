@@ -63,7 +63,10 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
       }
       const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
       const earlier = (item?.acks as Record<string, GapAcknowledgement> | undefined)?.[gapId];
-      if (!earlier) throw new InconsistentStateError(`acknowledgement of ${gapId} in ${clusterId} vanished after a conflict`);
+      if (!earlier)
+        throw new InconsistentStateError(
+          `acknowledgement of ${gapId} in ${clusterId} vanished after a conflict`,
+        );
       return earlier;
     },
     getAlertState: async (clusterId) => {

@@ -19,6 +19,7 @@ describe('parseNotification', () => {
     expect(parseNotification(body)).toEqual({
       kind: 'events',
       ignored: 0,
+      ignoredNames: [],
       events: [
         {
           bucket: 'archive',
@@ -51,7 +52,12 @@ describe('parseNotification', () => {
     const parsed = parseNotification(
       JSON.stringify({ Records: [record({ eventName: 'ObjectRestore:Completed' })] }),
     );
-    expect(parsed).toEqual({ kind: 'events', events: [], ignored: 1 });
+    expect(parsed).toEqual({
+      kind: 'events',
+      events: [],
+      ignored: 1,
+      ignoredNames: ['ObjectRestore:Completed'],
+    });
   });
 
   it('decodes URL-encoded keys with + for a space, also with encoded slashes', () => {
