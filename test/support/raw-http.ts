@@ -55,7 +55,13 @@ export function rawRequest(
  */
 export function streamUntilAnswered(
   base: string,
-  options: { readonly path: string; readonly headers?: Record<string, string>; readonly chunkBytes?: number },
+  options: {
+    readonly path: string;
+    readonly headers?: Record<string, string>;
+    readonly chunkBytes?: number;
+    /** Declares this many bytes in `content-length` instead of sending the body chunked. */
+    readonly declaredBytes?: number;
+  },
 ): Promise<{ status: number; sentBytes: number; text: string }> {
   const url = new URL(base);
   const chunk = Buffer.alloc(options.chunkBytes ?? 64 * 1024, 0x20);
@@ -67,7 +73,13 @@ export function streamUntilAnswered(
       port: url.port,
       method: 'POST',
       path: options.path,
-      headers: { host: url.host, 'transfer-encoding': 'chunked', ...options.headers },
+      headers: {
+        host: url.host,
+        ...(options.declaredBytes === undefined
+          ? { 'transfer-encoding': 'chunked' }
+          : { 'content-length': String(options.declaredBytes) }),
+        ...options.headers,
+      },
     });
     const pump = (): void => {
       while (!answered && req.write(chunk)) sent += chunk.length;
