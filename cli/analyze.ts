@@ -167,7 +167,7 @@ export function formatReport(report: Report, source: { description: string }): s
 function formatCluster(cluster: ClusterReport, now: number): string {
   const lines: string[] = [];
   const ago = (iso: string | null): string =>
-    iso === null ? '' : ` (${formatDuration(now - Date.parse(iso))} ago)`;
+    iso === null ? '' : ` (${formatDuration(Math.max(0, now - Date.parse(iso)))} ago)`;
   const field = (label: string, value: string): void => {
     lines.push(`  ${label.padEnd(22)}${value}`);
   };

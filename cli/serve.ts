@@ -13,6 +13,7 @@ import {
 import { ENV } from '../shared/config/env.js';
 import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { AccessPolicyError, checkAccessOptions } from '../shared/local/access-policy.js';
+import { DataFolderLockedError } from '../shared/local/data-lock.js';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
 import { parseS3Url } from '../shared/sources/s3-source.js';
 import { parseDurationOption, UsageError } from './options.js';
@@ -105,6 +106,10 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof AccessPolicyError) {
+      process.stderr.write(`walwatch serve: ${error.message}\n`);
+      return 3;
+    }
+    if (error instanceof DataFolderLockedError) {
       process.stderr.write(`walwatch serve: ${error.message}\n`);
       return 3;
     }

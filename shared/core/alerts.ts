@@ -148,6 +148,8 @@ const ADVICE: Record<string, string> = {
   'sentinel-invalid': 'the backup sentinel cannot be read; treat that backup as unusable and take a new one.',
   'backup-missing-wal': 'the WAL that backup needs to become consistent is missing; take a new base backup.',
   'backup-broken-chain': 'the delta backup lost its parent; take a new full backup.',
+  'clock-skew':
+    "compare the database hosts' clocks with NTP (timedatectl, chronyc tracking); a file's time can be reset with touch. Until the time is no longer in the future, archive and backup ages count as zero.",
   'segment-size-mismatch':
     "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
 };

@@ -3,7 +3,12 @@
  * `../shared/spec/recoverability.md` section by section (timelines §2, backups §3, recovery chains §4,
  * gaps §5, freshness and problems §6).
  */
-import { type AnalysisOptions, DEFAULT_THRESHOLDS, type Thresholds } from './config.js';
+import {
+  type AnalysisOptions,
+  CLOCK_SKEW_ALLOWANCE_MS,
+  DEFAULT_THRESHOLDS,
+  type Thresholds,
+} from './config.js';
 import type { HistoryEntry } from './history.js';
 import { parseBackupName, parseSpiloShape } from './keys.js';
 import {
@@ -107,6 +112,8 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   const problem = (kind: string, severity: Severity, subject: string, message: string): void => {
     problems.push({ kind, severity, subject, message });
   };
+  // Times beyond the skew allowance are clock skew: ages are clamped at zero and such times earn no grace.
+  const skewed = new Clock(now);
 
   // §2 Timelines and the lineage of the target.
   const histories = pickHistories(state);
@@ -149,7 +156,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
   // §3 Backups.
   const views = new Map<string, BackupView>();
   for (const [backupName, backup] of sortedEntries(state.backups)) {
-    const view = viewBackup(backupName, backup, segmentSize, thresholds, now);
+    const view = viewBackup(backupName, backup, segmentSize, thresholds, skewed);
     if (view) views.set(backupName, view);
   }
   for (const view of views.values()) {
@@ -245,9 +252,10 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
         const next = stepOf(last + 1);
         const nextAt = timeOf(next.timeline, last + 1);
         const id = `${name(step.timeline, first)}-${name(step.timeline, last)}`;
+        if (nextAt !== undefined) skewed.check('wal', nextAt, `${name(next.timeline, last + 1)} stored at`);
         const status = options.acknowledgedGaps?.has(id)
           ? 'acknowledged'
-          : nextAt !== undefined && now - nextAt < thresholds.gapGraceMs
+          : nextAt !== undefined && skewed.withinGrace(nextAt, thresholds.gapGraceMs)
             ? 'pending'
             : 'lost';
         const severity =
@@ -434,7 +442,8 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     );
   }
 
-  const archiveAgeMs = state.newest ? now - state.newest.at : null;
+  if (state.newest) skewed.check('wal', state.newest.at, 'the newest segment stored at');
+  const archiveAgeMs = state.newest ? skewed.age(state.newest.at) : null;
   if (archiveAgeMs !== null && archiveAgeMs > thresholds.maxArchiveAgeMs) {
     problem(
       'archive-stale',
@@ -447,7 +456,9 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     (best, view) => (best === undefined || (view.finishTimeMs ?? 0) > (best.finishTimeMs ?? 0) ? view : best),
     undefined,
   );
-  const backupAgeMs = newestBackup?.finishTimeMs != null ? now - newestBackup.finishTimeMs : null;
+  if (newestBackup?.finishTimeMs != null)
+    skewed.check('backups', newestBackup.finishTimeMs, `backup ${newestBackup.report.name} finished at`);
+  const backupAgeMs = newestBackup?.finishTimeMs != null ? skewed.age(newestBackup.finishTimeMs) : null;
   if (restorable.length === 0 && (views.size > 0 || state.newest !== null)) {
     problem(
       'no-restorable-backup',
@@ -461,6 +472,19 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
       'warning',
       'backups',
       `the newest restorable backup finished ${formatDuration(backupAgeMs)} ago`,
+    );
+  }
+
+  if (lrpEvidenceMs !== null) skewed.check('wal', lrpEvidenceMs, 'the latest recoverable point is of');
+  for (const [subject, times] of skewed.found) {
+    // WAL times stand in for archive-stale (critical) and gap grace; backup times for backup-stale (warning).
+    problem(
+      'clock-skew',
+      subject === 'wal' ? 'critical' : 'warning',
+      subject,
+      `${times.length} time(s) lie more than ${formatDuration(CLOCK_SKEW_ALLOWANCE_MS)} after now (${isoOf(now)}), ` +
+        `e.g. ${times[0]}: ${subject === 'wal' ? 'archive age and gap grace' : 'backup age and upload progress'} ` +
+        "cannot be judged (ages count as zero, nothing waits for them); check the clocks of the database hosts and the objects' times",
     );
   }
 
@@ -488,13 +512,42 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     recoverableIntervals: intervalReports,
     archiveAgeSeconds: archiveAgeMs === null ? null : archiveAgeMs / 1000,
     backupAgeSeconds: backupAgeMs === null ? null : backupAgeMs / 1000,
-    recoveryPointLagSeconds: lrpEvidenceMs === null ? null : (now - lrpEvidenceMs) / 1000,
+    recoveryPointLagSeconds: lrpEvidenceMs === null ? null : skewed.age(lrpEvidenceMs) / 1000,
     headSegment: head ? name(head.timeline, head.segno) : null,
     lastArchivedAt: isoOrNull(state.newest?.at),
     unreferencedSegments,
     divergedSegments,
     problems,
   };
+}
+
+/**
+ * The analysis time and what lies beyond it: ages never go negative, a time beyond the skew allowance earns
+ * no grace, and every such time is collected by subject for the `clock-skew` problem.
+ */
+class Clock {
+  readonly found = new Map<'wal' | 'backups', string[]>();
+
+  constructor(private readonly now: number) {}
+
+  /** Notes `at` under `subject` when it lies beyond the allowance; returns whether it does. */
+  check(subject: 'wal' | 'backups', at: number, what: string): boolean {
+    if (at <= this.now + CLOCK_SKEW_ALLOWANCE_MS) return false;
+    const list = this.found.get(subject) ?? [];
+    list.push(`${what} ${isoOf(at)}`);
+    this.found.set(subject, list);
+    return true;
+  }
+
+  /** Time since `at`, zero for a time in the future. */
+  age(at: number): number {
+    return Math.max(0, this.now - at);
+  }
+
+  /** Whether `at` is less than `graceMs` ago; never for a time beyond the allowance. */
+  withinGrace(at: number, graceMs: number): boolean {
+    return at <= this.now + CLOCK_SKEW_ALLOWANCE_MS && this.now - at < graceMs;
+  }
 }
 
 /** Per timeline with defects, its runs without the defective segments (other timelines are not copied). */
@@ -582,7 +635,7 @@ function viewBackup(
   backup: BackupState,
   segmentSize: number,
   thresholds: Thresholds,
-  now: number,
+  clock: Clock,
 ): BackupView | undefined {
   const parsedName = parseBackupName(name);
   if (!parsedName) return undefined;
@@ -643,11 +696,14 @@ function viewBackup(
     view.reason = `start segment ${parsedName.startWalFile} is impossible with ${segmentSize}-byte segments`;
   } else if (!sentinel) {
     const newestPart = Math.max(summarizeParts(backup).newestAt ?? 0, backup.metadata?.at ?? 0);
-    const stale = now - newestPart >= thresholds.backupStaleAfterMs;
+    const future = clock.check('backups', newestPart, `a part of backup ${name} stored at`);
+    const stale = !clock.withinGrace(newestPart, thresholds.backupStaleAfterMs);
     view.status = stale ? 'failed' : 'in-progress';
-    view.reason = stale
-      ? `its newest part was stored ${formatDuration(now - newestPart)} ago and no sentinel followed`
-      : 'upload in progress (no sentinel yet)';
+    view.reason = future
+      ? `its newest part is stamped ${isoOf(newestPart)}, in the future, and no sentinel followed`
+      : stale
+        ? `its newest part was stored ${formatDuration(clock.age(newestPart))} ago and no sentinel followed`
+        : 'upload in progress (no sentinel yet)';
   } else if (!sentinel.parse.ok) {
     view.status = 'invalid';
     view.reason = `sentinel cannot be read: ${sentinel.parse.error}`;

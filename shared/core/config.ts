@@ -22,6 +22,13 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   maxBackupAgeMs: 26 * 3_600_000,
 };
 
+/**
+ * How far after `now` a stored time may lie and still be taken as it is: clocks of database hosts, S3 and
+ * the monitor drift by seconds, and an upload may finish while an analysis runs. A time later than that is
+ * clock skew (`clock-skew`): it is clamped to `now` for ages and earns no grace.
+ */
+export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
+
 /** Commit facts read from a segment's content (when content reading is on). */
 export interface SegmentCommit {
   readonly lastCommitTime: string;

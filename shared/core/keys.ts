@@ -7,6 +7,14 @@ import { isWalFileName } from './lsn.js';
  * that prefix without the trailing slash. Facts: `../shared/reference/walg-layout.md` §2.
  */
 
+/** The longest key S3 (and MinIO) accepts, in UTF-8 bytes; longer keys come only from folders or forgery. */
+export const MAX_S3_KEY_BYTES = 1024;
+
+/** Length of a key in UTF-8 bytes, the unit S3 and DynamoDB limits are given in. */
+export function keyByteLength(key: string): number {
+  return new TextEncoder().encode(key).length;
+}
+
 /** Compression methods by the key extension WAL-G and WAL-E give them; `none` is no extension or a bare dot. */
 export const COMPRESSION_BY_EXTENSION = {
   lz4: 'lz4',

@@ -3,9 +3,11 @@
  * as the event pipeline. It is the reference the DynamoDB store must agree with, and the way tests fold
  * events in arbitrary orders.
  */
+
 import { decideKeyFact, type KeyFact, type ObjectEvent } from './facts.js';
 import { parseObjectKey } from './keys.js';
 import { parseWalFileName } from './lsn.js';
+import type { SegmentObject } from './segment-size.js';
 import {
   applyObjectChange,
   type ClusterState,
@@ -89,11 +91,17 @@ export class MemoryArchive {
       const variants = keys.get(id);
       if (!variants) return { present: false, removed: false };
       let earliest: number | undefined;
+      const objects: SegmentObject[] = [];
+      const base = clusterId === '' ? 0 : clusterId.length + 1;
       for (const key of variants) {
         const fact = this.facts.get(key);
-        if (fact?.present && (earliest === undefined || fact.at < earliest)) earliest = fact.at;
+        if (!fact?.present) continue;
+        if (earliest === undefined || fact.at < earliest) earliest = fact.at;
+        objects.push({ key: key.slice(base), size: fact.size, etag: fact.etag });
       }
-      return earliest === undefined ? { present: false, removed: true } : { present: true, at: earliest };
+      return earliest === undefined
+        ? { present: false, removed: true }
+        : { present: true, at: earliest, objects };
     };
     return {
       segment: (timeline, segno) => presenceOf(segmentKey(timeline, segno)),

@@ -23,6 +23,7 @@ import {
 } from './keys.js';
 import { isWalFileName, parseWalFileName, segmentOfLsn } from './lsn.js';
 import { addNumber, findRun, hasNumber, type Run, removeNumber, runsFromSorted } from './runs.js';
+import { impossibleSegmentSize, type SegmentObject, segmentSizeDefect } from './segment-size.js';
 import type { SegmentDefect } from './segment-summary.js';
 import {
   type BackupMetadataFacts,
@@ -146,6 +147,8 @@ export interface StoredSegmentDefect extends SegmentDefect {
   /** The key that was read, relative to the cluster root (`wal_005/…`). */
   readonly key: string;
   readonly etag: string | null;
+  /** Set when the object's size alone rules it out (`segment-size.ts`): kept in step with the facts. */
+  readonly bySize?: true;
 }
 
 /** How many unknown keys a state names before it only counts them. */
@@ -173,7 +176,12 @@ export function createClusterState(id: string, segmentSize: number): ClusterStat
 
 /** Whether a segment currently exists, was removed, or was never seen — as the fact store knows it. */
 export type SegmentPresence =
-  | { readonly present: true; readonly at: number }
+  | {
+      readonly present: true;
+      readonly at: number;
+      /** The present objects naming the segment (relative keys), when the lookup knows their sizes. */
+      readonly objects?: readonly SegmentObject[];
+    }
   | { readonly present: false; readonly removed: boolean };
 
 /**
@@ -247,6 +255,12 @@ export function refreshSegment(
   }
   if (runs.length > 0) state.segments[tli] = runs;
   else delete state.segments[tli];
+  syncSizeDefect(
+    state,
+    timeline,
+    segno,
+    fact.present && fact.objects ? segmentSizeDefect(fact.objects, segno, state.segmentSize) : undefined,
+  );
 
   for (const n of [segno - 1, segno, segno + 1]) if (n >= 0) syncEdgeTime(state, timeline, n, lookup);
 
@@ -258,6 +272,23 @@ export function refreshSegment(
     else if (isCurrent && fact.at < current.at) state.newest = lookup.newest() ?? null;
   } else if (isCurrent) {
     state.newest = lookup.newest() ?? null;
+  }
+}
+
+/** Keeps a size defect in `defects` while the facts say so; defects the content scan found stay. */
+function syncSizeDefect(
+  state: ClusterState,
+  timeline: number,
+  segno: number,
+  defect: StoredSegmentDefect | undefined,
+): void {
+  const key = segmentKey(timeline, segno);
+  if (defect) {
+    state.defects = { ...state.defects, [key]: defect };
+  } else if (state.defects?.[key]?.bySize) {
+    const { [key]: _gone, ...rest } = state.defects;
+    if (Object.keys(rest).length > 0) state.defects = rest;
+    else delete state.defects;
   }
 }
 
@@ -508,9 +539,14 @@ export class ClusterStatesBuilder {
     // Fast path, allocation-light: the next segment of the same cluster as the previous one.
     const key = listed.key;
     if (this.walBuilder && key.startsWith(this.walPrefix) && key.indexOf('/', this.walPrefix.length) === -1) {
-      const { base } = stripCompression(key.slice(this.walPrefix.length));
-      // Anything else (partials, histories, impossible names) takes the full path below.
-      if (isWalFileName(base) && this.walBuilder.addSegment(base, listed.at)) return;
+      const { base, compression } = stripCompression(key.slice(this.walPrefix.length));
+      // Anything else (partials, histories, impossible names and sizes) takes the full path below.
+      if (
+        isWalFileName(base) &&
+        impossibleSegmentSize(listed.size, compression, this.walBuilder.segmentSize) === undefined &&
+        this.walBuilder.addSegment(base, listed.at)
+      )
+        return;
     }
     const parsed = parseObjectKey(key);
     if (!parsed) return;
@@ -543,7 +579,14 @@ class StateBuilder {
     newest: () => undefined,
   };
 
+  /** Objects of an impossible size by segment id: defects unless another object of the segment is sound. */
+  private readonly badSizes = new Map<string, SegmentObject[]>();
+
   constructor(private readonly state: ClusterState) {}
+
+  get segmentSize(): number {
+    return this.state.segmentSize;
+  }
 
   /** Records a segment by its WAL file name; false when the name is impossible for the segment size. */
   addSegment(walFile: string, at: number): boolean {
@@ -565,7 +608,17 @@ class StateBuilder {
   add(parsed: ParsedKey, listed: ListedObject, contentOf: ContentByKey): void {
     const object = parsed.object;
     if (object.kind === 'segment') {
-      if (!this.addSegment(object.walFile, listed.at)) this.state.outOfRange[parsed.relativeKey] = listed.at;
+      if (!this.addSegment(object.walFile, listed.at)) {
+        this.state.outOfRange[parsed.relativeKey] = listed.at;
+        return;
+      }
+      if (impossibleSegmentSize(listed.size, object.compression, this.state.segmentSize) !== undefined) {
+        const name = parseWalFileName(object.walFile, this.state.segmentSize);
+        const id = name.ok ? segmentKey(name.timeline, name.segno) : '';
+        const objects = this.badSizes.get(id) ?? [];
+        objects.push({ key: parsed.relativeKey, size: listed.size ?? null, etag: listed.etag ?? null });
+        this.badSizes.set(id, objects);
+      }
       return;
     }
     const content = needsContent(object)
@@ -580,6 +633,21 @@ class StateBuilder {
   finish(): ClusterState {
     const state = this.state;
     state.pins = recomputePins(state);
+    if (this.badSizes.size > 0) {
+      // A segment is a size defect only if every object naming it is: count all objects of those segments.
+      const copies = new Map<string, number>();
+      for (const [timeline, segnos] of this.segnos) {
+        for (const segno of segnos) {
+          const id = segmentKey(timeline, segno);
+          if (this.badSizes.has(id)) copies.set(id, (copies.get(id) ?? 0) + 1);
+        }
+      }
+      for (const [id, objects] of this.badSizes) {
+        if (copies.get(id) !== objects.length) continue;
+        const [timeline, segno] = parseSegmentKey(id);
+        syncSizeDefect(state, timeline, segno, segmentSizeDefect(objects, segno, state.segmentSize));
+      }
+    }
     const wantedTimes = new Map<string, number>();
     for (const [timeline, segnos] of this.segnos) {
       const times = this.times.get(timeline) as number[];

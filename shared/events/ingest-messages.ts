@@ -15,6 +15,7 @@ import {
   type FoldNote,
   foldEvents,
 } from '../store/fold-events.js';
+import { isStorableClusterId } from '../store/table.js';
 import { parseNotification } from './s3-notification.js';
 
 /** One SQS message as the handler receives it. */
@@ -100,7 +101,8 @@ export async function ingestMessages(
   const clusters = new Set<string>();
   for (const input of inputs) {
     const clusterId = parseObjectKey(input.event.key)?.clusterId;
-    if (clusterId !== undefined && !folded.failures.has(input.id)) clusters.add(clusterId);
+    if (clusterId !== undefined && isStorableClusterId(clusterId) && !folded.failures.has(input.id))
+      clusters.add(clusterId);
   }
   return {
     failures,

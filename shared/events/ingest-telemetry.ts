@@ -17,6 +17,8 @@ export function recordIngestReport(logger: Logger, metrics: Metrics, report: Ing
   }
   for (const note of report.notes) {
     if (note.kind === 'outside-archive') logger.info('key outside any archive: ignored', { key: note.key });
+    else if (note.kind === 'unstorable-key')
+      logger.warn('key the table cannot hold: ignored', { key: note.key, reason: note.reason });
     else
       logger.warn(`${note.kind}: reported as a problem of its cluster`, {
         key: note.key,

@@ -153,7 +153,7 @@ class ListedObjects {
  * missed `ObjectRemoved` events; a removed needed segment then shows as `wal-deleted`, as with events.
  */
 async function findMissedRemovals(
-  deps: ReconcileDependencies,
+  deps: FoldDependencies,
   prefix: string,
   listed: ListedObjects,
   cutoff: number,
@@ -186,12 +186,27 @@ async function findMissedRemovals(
     for (const item of (await getFactItems(deps.db, deps.table, pks)).values()) {
       for (const [key, stored] of Object.entries(item.facts)) {
         if (stored.fact.present && stored.fact.at < cutoff && !listed.keys.has(key)) {
-          removals.push({ key, type: 'removed', at, sequencer: null });
+          removals.push({ key, type: 'removed', at: Math.max(at, stored.fact.at + 1), sequencer: null });
         }
       }
     }
   }
   return removals;
+}
+
+/**
+ * Removal events for every object the store holds as present that `present` — every key of the archive,
+ * listed in full — lacks. For an archive with no other writer than that listing's (the local monitor's
+ * folder), so nothing stored meanwhile can be mistaken for removed.
+ */
+export async function findRemovedObjects(
+  deps: FoldDependencies,
+  present: Iterable<string>,
+  at: number,
+): Promise<ObjectEvent[]> {
+  const listed = new ListedObjects(deps.segmentSizeOf);
+  for (const key of present) listed.add(key);
+  return findMissedRemovals(deps, '', listed, Number.POSITIVE_INFINITY, at);
 }
 
 /** Relative keys of every non-segment object the state holds as present. */
@@ -200,6 +215,7 @@ function documentKeysOf(state: ClusterState): string[] {
     ...Object.keys(state.histories),
     ...Object.keys(state.partials),
     ...Object.keys(state.outOfRange),
+    ...Object.keys(state.unknown),
   ];
   for (const [name, backup] of Object.entries(state.backups)) {
     if (backup.sentinel) keys.push(`basebackups_005/${name}_backup_stop_sentinel.json`);

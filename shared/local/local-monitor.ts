@@ -33,7 +33,7 @@ import type { Thresholds } from '../core/config.js';
 import { type Compression, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
-import { reconcileArchive } from '../events/reconcile-archive.js';
+import { findRemovedObjects, reconcileArchive } from '../events/reconcile-archive.js';
 import { readArchiveDocument } from '../events/s3-objects.js';
 import { refreshChainCommits } from '../monitor/chain-content.js';
 import { scanSegmentContent } from '../monitor/segment-scan.js';
@@ -43,7 +43,9 @@ import { createS3Client, openS3Source } from '../sources/s3-source.js';
 import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
+import { isStorableClusterId } from '../store/table.js';
 import { checkAccessOptions, guardAccess } from './access-policy.js';
+import { lockDataFolder } from './data-lock.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { renderPrometheus } from './prometheus.js';
@@ -107,12 +109,68 @@ export interface LocalMonitor {
   stop(): Promise<void>;
 }
 
-/** Starts the local monitor. */
+/**
+ * Starts the local monitor. The HTTP address is bound first and the data folder locked next, so a port in
+ * use (`EADDRINUSE`) or a data folder in use (`DataFolderLockedError`) stops the start before anything is
+ * created; a start that fails later undoes what it started.
+ */
 export async function startLocalMonitor(options: LocalMonitorOptions): Promise<LocalMonitor> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  // Before anything is created: a monitor reachable from other machines without a token does not start.
+  // Before anything is bound or created: a monitor reachable from other machines without a token does not start.
   checkAccessOptions(options);
+  const listening = await listen(options.host, options.port);
+  const undo: Array<() => Promise<void>> = [listening.close];
+  try {
+    await mkdir(options.dataDir, { recursive: true });
+    const lock = await lockDataFolder(options.dataDir);
+    undo.push(lock.release);
+    return await startServices(options, log, listening, undo, lock.release);
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What the monitor serves on; requests get 503 until `serve` names the app. */
+interface Listening {
+  readonly server: ServerType;
+  serve(fetch: Hono['fetch']): void;
+  close(): Promise<void>;
+}
+
+async function listen(host: string, port: number): Promise<Listening> {
+  let handler: Hono['fetch'] | undefined;
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const started = serve(
+      {
+        fetch: (request, env) =>
+          handler ? handler(request, env) : new Response('walwatch is starting', { status: 503 }),
+        hostname: host,
+        port,
+      },
+      () => resolve(started),
+    );
+    started.once('error', reject);
+  });
+  return {
+    server,
+    serve: (fetch) => {
+      handler = fetch;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function startServices(
+  options: LocalMonitorOptions,
+  log: (line: string) => void,
+  listening: Listening,
+  /** Steps that undo what was started, for a start that fails. */
+  undo: Array<() => Promise<void>>,
+  releaseLock: () => Promise<void>,
+): Promise<LocalMonitor> {
   const store = await startEmbeddedStore({ dataDir: join(options.dataDir, 'store') });
+  undo.push(store.stop);
   const data = createDynamoMonitorData(store.db, store.table);
   const s3 = options.bucket
     ? createS3Client({
@@ -173,10 +231,14 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       events.map((event, index) => ({ id: String(index), event })),
     );
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
+    for (const note of result.notes)
+      if (note.kind === 'unstorable-key') log(`walwatch: ignored ${note.key}: ${note.reason}`);
     // Exact commit times follow the chain ends right away, not only at the next sweep.
     if (content) {
       const clusters = new Set(
-        events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
+        events
+          .map((event) => parseObjectKey(event.key)?.clusterId)
+          .filter((id): id is string => id !== undefined && isStorableClusterId(id)),
       );
       // The events are folded whatever a read does; the next sweep reads again what failed here.
       for (const id of clusters)
@@ -195,9 +257,12 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
           await ingest(events);
         },
         onError: (error) => log(`walwatch: folder watch: ${(error as Error).message}`),
+        onNotice: log,
+        recoverRemovals: (present, at) => findRemovedObjects(fold, present, at),
       })
     : undefined;
   await watcher?.start();
+  if (watcher) undo.push(() => watcher.stop());
 
   const timers: NodeJS.Timeout[] = [];
   let listing: Promise<unknown> = Promise.resolve();
@@ -314,12 +379,8 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     }),
   );
 
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () =>
-      resolve(started),
-    );
-    started.once('error', reject);
-  });
+  const server = listening.server;
+  listening.serve(app.fetch);
   const address = server.address() as AddressInfo;
   listenPort = address.port;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -343,6 +404,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       await sweeping;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.stop();
+      await releaseLock();
     },
   };
 }

@@ -4,10 +4,12 @@
  * The answer tells a sender whether to send again. 200 only when every record was folded or is of a type
  * that changes no archive object (listed as `ignored`). When a record was not folded the answer says which
  * and why (`dropped`): 503 when a retry can succeed (the store failed; folding again is idempotent), 422
- * when it cannot (a record of another bucket), 400 when the body is no notification at all. MinIO keeps an
+ * when it cannot (a record of another bucket), 400 when the body is no notification at all or names a key
+ * longer than S3 allows (nothing of it is stored). MinIO keeps an
  * event queued and sends it again on any answer outside 2xx when its target has a `queue_dir`.
  */
 
+import { keyByteLength, MAX_S3_KEY_BYTES } from '../core/keys.js';
 import type { BucketObjectEvent } from '../events/s3-notification.js';
 import { parseNotification } from '../events/s3-notification.js';
 
@@ -40,6 +42,18 @@ export async function answerNotification(
   if (parsed.kind === 'invalid')
     return { status: 400, body: { error: { code: 'bad-request', message: parsed.reason } } };
   if (parsed.kind === 'test-event') return { status: 200, body: { ok: true, folded: 0, ignored: [] } };
+  // No S3 object has a longer key: such an event is forged or broken, and nothing of it is stored.
+  const overlong = parsed.events.find((event) => keyByteLength(event.key) > MAX_S3_KEY_BYTES);
+  if (overlong)
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 'bad-request',
+          message: `a key of ${keyByteLength(overlong.key)} bytes: S3 keys have at most ${MAX_S3_KEY_BYTES}`,
+        },
+      },
+    };
   const ignored = parsed.ignoredNames.map((eventName) => ({
     eventName,
     reason: 'changes no archive object',

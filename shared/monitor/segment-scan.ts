@@ -13,6 +13,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { compressionMethodOfKey } from '../codec/compression-method.js';
 import type { Run } from '../core/runs.js';
+import { impossibleSegmentSize } from '../core/segment-size.js';
 import { expectedSystemIdentifier, judgeSegment } from '../core/segment-summary.js';
 import { type ClusterState, type StoredSegmentDefect, segmentKey } from '../core/state.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
@@ -117,7 +118,16 @@ export async function scanSegmentContent(
         summary.key === present[0] &&
         summary.etag === present[1].fact.etag &&
         summary.objectAt === present[1].fact.at;
-      return { segment, read: present && !same ? { key: present[0], fact: present[1].fact } : undefined };
+      // A size that rules the object out is a defect the fold keeps already: nothing to download.
+      const ruledOut =
+        present !== undefined &&
+        impossibleSegmentSize(
+          present[1].fact.size,
+          compressionMethodOfKey(present[0]).method,
+          state.segmentSize,
+        ) !== undefined;
+      const read = present && !same && !ruledOut ? { key: present[0], fact: present[1].fact } : undefined;
+      return { segment, read };
     });
     // Read a few at a time: a read waits mostly on S3.
     const outcomes = new Map<number, ReadOutcome>();
@@ -204,16 +214,19 @@ async function readOne(
 ): Promise<ReadOutcome> {
   const { etag } = object;
   const { baseName } = compressionMethodOfKey(key);
-  const { summary, readError, passing } = await readSegmentSummary(deps.source, key, state.segmentSize);
+  const outcome = await readSegmentSummary(deps.source, key, state.segmentSize);
+  const { summary, readError, passing } = outcome;
+  const oversized = outcome.summary === null ? outcome.oversized : undefined;
   // A download that may work later stores nothing: the cursor stays before the segment and reads it again.
   if (passing) return { name: baseName, defect: null, error: readError, passing: true };
   const judged =
-    summary &&
-    judgeSegment(summary, {
-      ...segment,
-      segmentSize: state.segmentSize,
-      systemIdentifier,
-    });
+    oversized ??
+    (summary &&
+      judgeSegment(summary, {
+        ...segment,
+        segmentSize: state.segmentSize,
+        systemIdentifier,
+      }));
   const relative = clusterId === '' ? key : key.slice(clusterId.length + 1);
   const defect: StoredSegmentDefect | null = judged ? { ...judged, key: relative, etag } : null;
   const stored: StoredSegmentSummary = {

@@ -11,6 +11,7 @@ import type { AnalysisOptions } from '../core/config.js';
 import { parseObjectKey } from '../core/keys.js';
 import { DEFAULT_SEGMENT_SIZE } from '../core/lsn.js';
 import type { ClusterReport, Problem, Report } from '../core/report.js';
+import { impossibleSegmentSize } from '../core/segment-size.js';
 import { ClusterStatesBuilder, type ListedObject, needsContent } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
 import { commitLookup, readChainCommits } from './chain-commits.js';
@@ -41,7 +42,8 @@ export async function analyzeArchive(
   options: ArchiveAnalysisOptions,
 ): Promise<Report> {
   // Segments stream straight into the builder; only the few documents wait for their bodies.
-  const builder = new ClusterStatesBuilder(options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE));
+  const segmentSizeOf = options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE);
+  const builder = new ClusterStatesBuilder(segmentSizeOf);
   const noContent = (): undefined => undefined;
   const documents: Array<{ object: ListedObject; compression: string }> = [];
   const segmentKeys = new Map<string, string[]>();
@@ -50,7 +52,13 @@ export async function analyzeArchive(
     const parsed = parseObjectKey(object.key);
     if (!parsed || (options.cluster !== undefined && parsed.clusterId !== options.cluster)) continue;
     listed += 1;
-    if (options.content === 'all' && parsed.object.kind === 'segment') {
+    // Segments whose size rules them out are defects already (the state builder's): nothing to read.
+    if (
+      options.content === 'all' &&
+      parsed.object.kind === 'segment' &&
+      impossibleSegmentSize(object.size, parsed.object.compression, segmentSizeOf(parsed.clusterId)) ===
+        undefined
+    ) {
       const keys = segmentKeys.get(parsed.clusterId);
       if (keys) keys.push(object.key);
       else segmentKeys.set(parsed.clusterId, [object.key]);
@@ -74,7 +82,7 @@ export async function analyzeArchive(
     const scanErrors: string[] = [];
     if (options.content === 'all') {
       const scan = await findSegmentDefects(source, state, segmentKeys.get(state.id) ?? [], options);
-      state = { ...state, defects: scan.defects };
+      state = { ...state, defects: { ...state.defects, ...scan.defects } };
       scanErrors.push(...scan.errors);
     }
     const report = analyzeCluster(state, options);

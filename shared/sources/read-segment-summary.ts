@@ -6,8 +6,10 @@
  */
 import { compressionMethodOfKey } from '../codec/compression-method.js';
 import { loadNativeCrc32c } from '../codec/crc32c-native.js';
-import { decompress } from '../codec/decompress.js';
+import { ContentTooLargeError, decompress } from '../codec/decompress.js';
+import { formatLsn, parseWalFileName, segmentStartLsn } from '../core/lsn.js';
 import { type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
+import type { StoredSegmentDefect } from '../core/state.js';
 import { readSegment } from '../core/wal/wal-reader.js';
 import { type ArchiveSource, isObjectAbsent } from './archive-source.js';
 
@@ -17,7 +19,13 @@ import { type ArchiveSource, isObjectAbsent } from './archive-source.js';
  */
 export type SegmentSummaryRead =
   | { readonly summary: SegmentSummary; readonly readError: null; readonly passing?: false }
-  | { readonly summary: null; readonly readError: string; readonly passing: boolean };
+  | {
+      readonly summary: null;
+      readonly readError: string;
+      readonly passing: boolean;
+      /** Set when the body is larger than a segment: a `wrong-size` defect (see `oversizedDefect`). */
+      readonly oversized?: StoredSegmentDefect;
+    };
 
 /** Reads and summarizes the segment object `key` of a cluster with `segmentSize`-byte segments. */
 export async function readSegmentSummary(
@@ -39,10 +47,21 @@ export async function readSegmentSummary(
     const content = readSegment(bytes, { fileName: baseName, crc32c: loadNativeCrc32c().crc32c });
     return { summary: summarizeSegment(content), readError: null };
   } catch (error) {
-    return {
-      summary: null,
-      readError: `${(error as Error).name}: ${(error as Error).message}`,
-      passing: false,
-    };
+    const readError = `${(error as Error).name}: ${(error as Error).message}`;
+    if (!(error instanceof ContentTooLargeError)) return { summary: null, readError, passing: false };
+    return { summary: null, readError, passing: false, oversized: oversizedDefect(key, segmentSize) };
   }
+}
+
+/** The defect of a body that holds more than one segment: recovery cannot use it as this segment. */
+function oversizedDefect(key: string, segmentSize: number): StoredSegmentDefect {
+  const { baseName } = compressionMethodOfKey(key);
+  const name = parseWalFileName(baseName.slice(baseName.lastIndexOf('/') + 1), segmentSize);
+  return {
+    kind: 'wrong-size',
+    message: `its content is larger than a ${segmentSize}-byte segment`,
+    stopLsn: formatLsn(segmentStartLsn(name.ok ? name.segno : 0, segmentSize)),
+    key,
+    etag: null,
+  };
 }

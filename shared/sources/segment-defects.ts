@@ -27,6 +27,8 @@ export async function findSegmentDefects(
   } = {},
 ): Promise<SegmentDefects> {
   const read: Array<{ key: string; timeline: number; segno: number; summary: SegmentSummary }> = [];
+  const defects: Record<string, StoredSegmentDefect> = {};
+  const relativeOf = (key: string): string => (state.id === '' ? key : key.slice(state.id.length + 1));
   const errors: string[] = [];
   let next = 0;
   let done = 0;
@@ -40,6 +42,9 @@ export async function findSegmentDefects(
       const outcome = await readSegmentSummary(source, key, state.segmentSize);
       if (outcome.summary)
         read.push({ key, timeline: name.timeline, segno: name.segno, summary: outcome.summary });
+      // A body larger than a segment is no segment of this cluster, whatever it holds.
+      else if (outcome.oversized)
+        defects[segmentKey(name.timeline, name.segno)] = { ...outcome.oversized, key: relativeOf(key) };
       else errors.push(`${parsed.object.walFile}: ${outcome.readError}`);
       done += 1;
       if (done % 16 === 0) options.onProgress?.({ phase: 'reading', done, total: keys.length });
@@ -56,7 +61,6 @@ export async function findSegmentDefects(
   const systemIdentifier =
     expectedSystemIdentifier(state) ??
     [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
-  const defects: Record<string, StoredSegmentDefect> = {};
   for (const { key, timeline, segno, summary } of read) {
     const defect = judgeSegment(summary, {
       timeline,
@@ -64,10 +68,7 @@ export async function findSegmentDefects(
       segmentSize: state.segmentSize,
       systemIdentifier: systemIdentifier ?? null,
     });
-    if (defect) {
-      const relative = state.id === '' ? key : key.slice(state.id.length + 1);
-      defects[segmentKey(timeline, segno)] = { ...defect, key: relative, etag: null };
-    }
+    if (defect) defects[segmentKey(timeline, segno)] = { ...defect, key: relativeOf(key), etag: null };
   }
   errors.sort();
   return { defects, errors };

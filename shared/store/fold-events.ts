@@ -28,6 +28,7 @@ import { parseHistory } from '../core/history.js';
 import { type Compression, type ParsedKey, parseObjectKey } from '../core/keys.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { DocumentContent } from '../core/memory-archive.js';
+import type { SegmentObject } from '../core/segment-size.js';
 import { parseBackupMetadata, parseSentinel } from '../core/sentinel.js';
 import {
   applyObjectChange,
@@ -56,7 +57,14 @@ import {
 import { ConflictRetriesExhaustedError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
 import { queryNewestSegments } from './newest-segments.js';
-import { newestPartition, newestSortKey, objectFactKey, segmentFactKey } from './table.js';
+import {
+  isStorableClusterId,
+  MAX_CLUSTER_ID_BYTES,
+  newestPartition,
+  newestSortKey,
+  objectFactKey,
+  segmentFactKey,
+} from './table.js';
 
 /** What folding needs from outside: the table, the cluster configuration and a document reader. */
 export interface FoldDependencies {
@@ -81,6 +89,8 @@ export interface FoldInput {
 export interface FoldCounts {
   /** Events whose key lies under no archive root. */
   outsideArchive: number;
+  /** Events of a cluster whose id is too long for the table (`MAX_CLUSTER_ID_BYTES`): skipped. */
+  unstorableKeys: number;
   /** Events that changed their key's fact. */
   changed: number;
   /** Events the gate found stale or duplicate. */
@@ -108,7 +118,7 @@ export interface FoldResult {
 
 /** Something a fold met that is a fact, not a failure: a key outside any archive, a bad document. */
 export interface FoldNote {
-  readonly kind: 'outside-archive' | 'unreadable-document' | 'invalid-document';
+  readonly kind: 'outside-archive' | 'unstorable-key' | 'unreadable-document' | 'invalid-document';
   readonly key: string;
   readonly reason: string;
 }
@@ -140,6 +150,7 @@ const WATCHED_KINDS = new Set(['segment', 'history', 'partial']);
 export function emptyFoldCounts(): FoldCounts {
   return {
     outsideArchive: 0,
+    unstorableKeys: 0,
     changed: 0,
     unchanged: 0,
     overwrites: 0,
@@ -223,6 +234,16 @@ function groupByFactItem(
         kind: 'outside-archive',
         key: input.event.key,
         reason: 'under no wal_005/ or basebackups_005/ folder',
+      });
+      continue;
+    }
+    // No item of such a cluster fits the table; folding its keys would fail the whole batch.
+    if (!isStorableClusterId(parsed.clusterId)) {
+      counts.unstorableKeys += 1;
+      note({
+        kind: 'unstorable-key',
+        key: input.event.key,
+        reason: `its archive root is longer than ${MAX_CLUSTER_ID_BYTES} bytes`,
       });
       continue;
     }
@@ -429,15 +450,21 @@ function indexKeyOf(group: FactGroup, item: FactItem): { gc: string; gn: string 
   };
 }
 
-/** Presence of a segment over its variants: present from the earliest present copy. */
-function presenceOfItem(item: FactItem | undefined): SegmentPresence {
+/**
+ * Presence of a segment over its variants: present from the earliest present copy, with every present
+ * copy's size (keys relative to `clusterId`) for the size check.
+ */
+function presenceOfItem(item: FactItem | undefined, clusterId = ''): SegmentPresence {
   if (!item) return { present: false, removed: false };
   let earliest: number | undefined;
-  for (const stored of Object.values(item.facts)) {
-    if (stored.fact.present && (earliest === undefined || stored.fact.at < earliest))
-      earliest = stored.fact.at;
+  const objects: SegmentObject[] = [];
+  const base = clusterId === '' ? 0 : clusterId.length + 1;
+  for (const [key, stored] of Object.entries(item.facts)) {
+    if (!stored.fact.present) continue;
+    if (earliest === undefined || stored.fact.at < earliest) earliest = stored.fact.at;
+    objects.push({ key: key.slice(base), size: stored.fact.size, etag: stored.fact.etag });
   }
-  if (earliest !== undefined) return { present: true, at: earliest };
+  if (earliest !== undefined) return { present: true, at: earliest, objects };
   return { present: false, removed: Object.keys(item.facts).length > 0 };
 }
 
@@ -586,7 +613,7 @@ async function rederive(
       const pk = segmentFactKey(state.id, timeline, segno);
       if (!fetched.has(pk))
         throw new LookupNotPrefetchedError(`segment ${timeline}:${segno} was not read first`);
-      return presenceOfItem(items.get(pk));
+      return presenceOfItem(items.get(pk), state.id);
     },
     newest: () => {
       if (newest === undefined) throw new LookupNotPrefetchedError('newest segment was not read first');

@@ -15,8 +15,16 @@
  * The index `by-cluster` (`gc`, `gn`) is sparse: a present segment sets `gc = n#<cluster>` and
  * `gn = <stored-at 15 digits>#<timeline>#<segno>`, so the newest present segment of a cluster is one Query
  * (descending, limit 1); a cluster state sets `gc = clusters` and `gn = c#<cluster>`, so listing the clusters
- * is one Query. Keys of 1024 bytes fit: a partition key may have 2048 bytes, an index sort key 1024.
+ * is one Query.
+ *
+ * Key sizes: DynamoDB takes a partition key of at most 2,048 bytes and an index sort key of at most 1,024
+ * (UTF-8), and rejects the whole write otherwise. S3 keys have at most 1,024 bytes, so every item of an S3
+ * archive fits; a folder or a forged notification can name longer keys. An object key whose `o#` item id
+ * would be too long is stored under `h#<SHA-256 of the key>` instead (the item still holds the full key),
+ * so it keeps its meaning. A cluster id longer than `MAX_CLUSTER_ID_BYTES` cannot be stored at all (its
+ * state is listed under the index sort key `c#<cluster>`): folds skip its keys and count them.
  */
+import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 /** Name of the sparse index. */
@@ -25,9 +33,28 @@ export const CLUSTER_INDEX = 'by-cluster';
 /** The index partition under which every cluster state is listed. */
 export const CLUSTERS_PARTITION = 'clusters';
 
-/** Partition key of a key's object fact. */
+/** DynamoDB's limit on a partition key, in UTF-8 bytes. */
+export const MAX_PARTITION_KEY_BYTES = 2048;
+
+/** DynamoDB's limit on a sort key (also an index's), in UTF-8 bytes. */
+export const MAX_SORT_KEY_BYTES = 1024;
+
+/** The longest cluster id the table can hold: `c#<cluster>` is an index sort key. */
+export const MAX_CLUSTER_ID_BYTES = MAX_SORT_KEY_BYTES - 'c#'.length;
+
+/**
+ * Partition key of a key's object fact: `o#<key>`, or `h#<SHA-256 hex of the key>` when that would exceed
+ * the partition key limit (only keys no S3 bucket can hold, which are longer than 1,024 bytes).
+ */
 export function objectFactKey(key: string): string {
-  return `o#${key}`;
+  const pk = `o#${key}`;
+  if (Buffer.byteLength(pk, 'utf8') <= MAX_PARTITION_KEY_BYTES) return pk;
+  return `h#${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+}
+
+/** Whether the table can hold a cluster of this id (see `MAX_CLUSTER_ID_BYTES`). */
+export function isStorableClusterId(clusterId: string): boolean {
+  return Buffer.byteLength(clusterId, 'utf8') <= MAX_CLUSTER_ID_BYTES;
 }
 
 /** Partition key of the fact item of segment (timeline, segno) of a cluster. */
