@@ -8,6 +8,7 @@ import { ClusterSettingError, settingFor } from '../shared/config/cluster-settin
 import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { formatDuration } from '../shared/core/analyze.js';
 import type { ClusterReport, Report } from '../shared/core/report.js';
+import { parseTime, timeError } from '../shared/core/time.js';
 import { analyzeArchive } from '../shared/sources/analyze-archive.js';
 import { type ArchiveSource, SourceAccessError } from '../shared/sources/archive-source.js';
 import { openDirSource } from '../shared/sources/dir-source.js';
@@ -72,9 +73,11 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     const segmentSizes = segmentSizesOption(values['segment-size']);
-    const source = await openSource(values.dir, positionals, values);
-    const now = values.now === undefined ? Date.now() : Date.parse(values.now);
+    const nowError = values.now === undefined ? undefined : timeError(values.now);
+    if (nowError !== undefined) throw new UsageError(`--now ${nowError}`);
+    const now = values.now === undefined ? Date.now() : parseTime(values.now);
     if (Number.isNaN(now)) throw new UsageError(`--now is not an ISO 8601 time: ${values.now}`);
+    const source = await openSource(values.dir, positionals, values);
     const thresholds = {
       ...durationOption('gapGraceMs', values['gap-grace']),
       ...durationOption('maxArchiveAgeMs', values['max-archive-age']),

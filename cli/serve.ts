@@ -12,6 +12,7 @@ import {
 } from '../shared/config/content-policy.js';
 import { ENV } from '../shared/config/env.js';
 import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
+import { AccessPolicyError, checkAccessOptions } from '../shared/local/access-policy.js';
 import { DataFolderLockedError } from '../shared/local/data-lock.js';
 import { startLocalMonitor } from '../shared/local/local-monitor.js';
 import { parseS3Url } from '../shared/sources/s3-source.js';
@@ -32,6 +33,13 @@ options:
   --webhook-secret S      accept S3-format notifications (MinIO) at POST /webhook/s3 (with --bucket)
   --data DIR              store folder (default ./walwatch-data)
   --listen HOST:PORT      HTTP address (default 127.0.0.1:7070)
+  --api-token T           require Authorization: Bearer T on the API and /metrics (else WALWATCH_API_TOKEN);
+                          required when --listen is not a loopback address; the dashboard link carries it
+  --allow-host NAME       also accept this Host (NAME: any port, NAME:PORT: that port); repeatable (else
+                          WALWATCH_ALLOW_HOSTS, comma-separated). Loopback names and the listen address
+                          are always accepted
+  --allow-origin ORIGIN   let pages of ORIGIN (https://dash.example.com) call the API, with CORS;
+                          repeatable (else WALWATCH_ALLOW_ORIGINS, comma-separated)
   --segment-size SIZES    WAL segment size (default 16MiB); per cluster with overrides, e.g.
                           '16MiB; 64MiB=spilo/big/*'
   --sweep-every DUR       sweeper period (default 15s)
@@ -45,7 +53,7 @@ options:
 
 /** Runs the command until interrupted; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({
       args,
@@ -58,6 +66,9 @@ export async function run(args: string[]): Promise<number> {
         'webhook-secret': { type: 'string' },
         data: { type: 'string', default: 'walwatch-data' },
         listen: { type: 'string', default: '127.0.0.1:7070' },
+        'api-token': { type: 'string' },
+        'allow-host': { type: 'string', multiple: true },
+        'allow-origin': { type: 'string', multiple: true },
         'segment-size': { type: 'string' },
         'sweep-every': { type: 'string', default: '15s' },
         content: { type: 'string' },
@@ -95,7 +106,7 @@ export async function run(args: string[]): Promise<number> {
     });
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof AccessPolicyError) {
       process.stderr.write(`walwatch serve: ${error.message}\n`);
       return 3;
     }
@@ -115,11 +126,28 @@ export async function run(args: string[]): Promise<number> {
 
 type Options = Parameters<typeof startLocalMonitor>[0];
 
-function toOptions(values: Record<string, string | boolean | undefined>): Options {
+function toOptions(values: Record<string, string | boolean | string[] | undefined>): Options {
   const text = (name: string): string | undefined =>
     typeof values[name] === 'string' ? (values[name] as string) : undefined;
   const listen = /^(.*):(\d+)$/.exec(text('listen') ?? '');
   if (!listen) throw new UsageError(`--listen must be HOST:PORT, got ${text('listen')}`);
+  const list = (option: string, env: string): string[] => {
+    const given = values[option];
+    if (Array.isArray(given)) return given;
+    return (process.env[env] ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+  };
+  const apiToken = text('api-token') ?? (process.env[ENV.apiToken] || undefined);
+  const access = {
+    host: listen[1] as string,
+    ...(apiToken === undefined ? {} : { apiToken }),
+    allowHosts: list('allow-host', ENV.allowHosts),
+    allowOrigins: list('allow-origin', ENV.allowOrigins),
+  };
+  // Refused here, before the store or the port is touched.
+  checkAccessOptions(access);
   let segmentSize: SegmentSizes;
   try {
     segmentSize = parseSegmentSizes(text('segment-size') ?? process.env[ENV.segmentSize], '--segment-size');
@@ -165,7 +193,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Option
     ...(text('webhook-secret') ? { webhookSecret: text('webhook-secret') as string } : {}),
     ...(text('alert-webhook') ? { alertWebhookUrl: text('alert-webhook') as string } : {}),
     ...(text('alert-topic') ? { alertTopicArn: text('alert-topic') as string } : {}),
-    host: listen[1] as string,
+    ...access,
     port: Number(listen[2]),
     segmentSize,
     thresholds,
@@ -177,8 +205,9 @@ function printWelcome(url: string, options: Options): void {
   const lines = [
     `walwatch is running (store ${options.dataDir}/store).`,
     '',
-    `  dashboard  ${url}/`,
-    `  API        ${url}/clusters`,
+    // The page keeps the token of its link in the tab's sessionStorage and drops it from the address bar.
+    `  dashboard  ${url}/${options.apiToken ? `#token=${options.apiToken}` : ''}`,
+    `  API        ${url}/clusters${options.apiToken ? '   (Authorization: Bearer <token>)' : ''}`,
     `  metrics    ${url}/metrics`,
     '',
   ];

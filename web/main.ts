@@ -5,6 +5,7 @@
  * The hosted page (`site-config.ts`) first loads `sign-in.js`, signs the person in and signs every request.
  */
 import { ApiClient, type ClusterResponse, type FleetResponse } from './api.js';
+import { bearerFetcher, takeApiToken } from './api-token.js';
 import { ClusterView } from './cluster-view.js';
 import { h, replaceChildren } from './dom.js';
 import { renderFleet } from './fleet-view.js';
@@ -215,9 +216,14 @@ async function startSignedIn(root: HTMLElement, config: AwsSiteConfig): Promise<
 async function start(root: HTMLElement): Promise<void> {
   const config = await loadSiteConfig(location, document);
   switch (config.kind) {
-    case 'plain':
-      new Dashboard(root, new ApiClient(config.apiBase)).refreshNow();
+    case 'plain': {
+      const token = takeApiToken(location, history, sessionStorage);
+      new Dashboard(
+        root,
+        new ApiClient(config.apiBase, bearerFetcher(token, config.apiBase, location)),
+      ).refreshNow();
       return;
+    }
     case 'aws':
       return startSignedIn(root, config.aws);
     case 'invalid':

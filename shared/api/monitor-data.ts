@@ -38,7 +38,15 @@ export interface MonitorData {
   listClusterIds(): Promise<string[]>;
   getClusterState(clusterId: string): Promise<ClusterState | undefined>;
   getAcknowledgements(clusterId: string): Promise<Record<string, GapAcknowledgement>>;
-  acknowledgeGap(clusterId: string, gapId: string, acknowledgement: GapAcknowledgement): Promise<void>;
+  /**
+   * Records an acknowledgement unless the gap has one: the first acknowledgement is kept, never replaced.
+   * Returns the acknowledgement stored, the given one or the earlier one.
+   */
+  acknowledgeGap(
+    clusterId: string,
+    gapId: string,
+    acknowledgement: GapAcknowledgement,
+  ): Promise<GapAcknowledgement>;
   getAlertState(clusterId: string): Promise<AlertState>;
   /** Writes the alert state if its version is still `expectedVer`; false when another writer won. */
   putAlertState(clusterId: string, state: Omit<AlertState, 'ver'>, expectedVer: number): Promise<boolean>;
@@ -62,7 +70,10 @@ export function createMemoryMonitorData(
     getClusterState: async (id) => states.get(id),
     getAcknowledgements: async (id) => ({ ...(acks.get(id) ?? {}) }),
     acknowledgeGap: async (id, gapId, acknowledgement) => {
+      const earlier = acks.get(id)?.[gapId];
+      if (earlier) return earlier;
       acks.set(id, { ...(acks.get(id) ?? {}), [gapId]: acknowledgement });
+      return acknowledgement;
     },
     getAlertState: async (id) => alerts.get(id) ?? { open: {}, outbox: {}, ver: 0 },
     putAlertState: async (id, state, expectedVer) => {

@@ -7,15 +7,25 @@
  * the router does.
  *
  * Cluster ids contain slashes: in paths they are one URL-encoded segment, `encodeURIComponent(id)`
- * (`/clusters/spilo%2Fsuperman%2Fwal%2F15/gaps`). Errors are `{ "error": { "code", "message" } }`.
+ * (`/clusters/spilo%2Fsuperman%2Fwal%2F15/gaps`). Errors are `{ "error": { "code", "message" } }`. Bodies
+ * must be `application/json` (415) of at most {@link MAX_API_BODY_BYTES} (413), checked before any route;
+ * an unknown path is a JSON 404, a known one with another method a 405 with `Allow`.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { BlankEnv } from 'hono/types';
 import type { Thresholds } from '../core/config.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
+import {
+  answerUnmatchedWithJson,
+  type ErrorCode,
+  jsonError,
+  limitBody,
+  requireJsonBody,
+} from './http-guards.js';
 import type { MonitorData } from './monitor-data.js';
 import { loadAllReports, loadClusterReport } from './reports.js';
 import {
@@ -52,8 +62,10 @@ export interface ApiDependencies {
   readonly onError?: (error: unknown) => void;
 }
 
-type ErrorCode = z.infer<typeof errorSchema>['error']['code'];
-type ErrorStatus = 400 | 404 | 415 | 500;
+type ErrorStatus = 400 | 404 | 409 | 413 | 415 | 500;
+
+/** The largest request body the API reads: an acknowledgement is a reason of at most 1,000 characters. */
+export const MAX_API_BODY_BYTES = 16_384;
 
 function fail<S extends ErrorStatus>(c: Context, status: S, code: ErrorCode, message: string) {
   return c.json({ error: { code, message } }, status);
@@ -205,14 +217,19 @@ const routes = {
         'The acknowledgement recorded.',
       ),
       ...errors,
+      409: json(
+        z.strictObject({ error: errorSchema.shape.error, acknowledgement: acknowledgementSchema }),
+        'The gap was acknowledged before with another reason, which stays (the same reason again is a retry: 200).',
+      ),
+      413: json(errorSchema, `The body is larger than ${MAX_API_BODY_BYTES} bytes.`),
       415: json(errorSchema, 'The body is not `application/json`.'),
     },
   }),
 };
 
 /** Builds the API. */
-export function createApiRouter(deps: ApiDependencies): OpenAPIHono {
-  const app = new OpenAPIHono({
+export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
+  const app = new OpenAPIHono<BlankEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
       const issue = result.error.issues[0];
@@ -224,6 +241,8 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono {
       return fail(c, 400, 'bad-request', message);
     },
   });
+  answerUnmatchedWithJson(app);
+  app.use('*', requireJsonBody(), limitBody(MAX_API_BODY_BYTES));
 
   const withCluster = async <R>(
     c: Context,
@@ -316,22 +335,35 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono {
     return withCluster(c, id, async (report) => {
       if (!report.gaps.some((g) => g.id === gapId))
         return fail(c, 404, 'not-found', `no gap ${gapId} in ${report.id}`);
-      const acknowledgement = { reason, by: deps.callerOf(c), at: new Date(deps.now()).toISOString() };
-      await deps.data.acknowledgeGap(report.id, gapId, acknowledgement);
+      const given = { reason, by: deps.callerOf(c), at: new Date(deps.now()).toISOString() };
+      // The first acknowledgement stays; the same reason again is a retry, another one a conflict.
+      const acknowledgement = await deps.data.acknowledgeGap(report.id, gapId, given);
+      if (acknowledgement.reason !== given.reason)
+        return c.json(
+          {
+            error: {
+              code: 'conflict' as const,
+              message: `gap ${gapId} was acknowledged by ${acknowledgement.by} at ${acknowledgement.at}: ${JSON.stringify(acknowledgement.reason)}; that reason stays`,
+            },
+            acknowledgement,
+          },
+          409,
+        );
       return c.json({ ok: true as const, gap: gapId, acknowledgement }, 200);
     });
   });
 
   app.doc31('/openapi.json', { openapi: '3.1.0', info: API_INFO });
 
-  app.notFound((c) => fail(c, 404, 'not-found', `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => {
+    // The validators' own refusals, in the API's error shape; a middleware's answer (a token refused) as it is.
     if (error instanceof HTTPException && error.status === 415)
-      return fail(c, 415, 'unsupported-media-type', 'the body must be application/json');
+      return jsonError(c, 415, 'unsupported-media-type', 'the body must be application/json');
     if (error instanceof HTTPException && error.status === 400)
-      return fail(c, 400, 'bad-request', 'body must be JSON: {"reason": "…"}');
+      return jsonError(c, 400, 'bad-request', 'body must be JSON: {"reason": "…"}');
+    if (error instanceof HTTPException) return error.getResponse();
     deps.onError?.(error);
-    return fail(c, 500, 'internal', 'internal error');
+    return jsonError(c, 500, 'internal', 'internal error');
   });
   return app;
 }

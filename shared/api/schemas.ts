@@ -221,7 +221,18 @@ export const acknowledgementSchema = z
 export const errorSchema = z
   .strictObject({
     error: z.strictObject({
-      code: z.enum(['bad-request', 'not-found', 'unsupported-media-type', 'internal']),
+      code: z.enum([
+        'bad-request',
+        'unauthorized',
+        'forbidden',
+        'not-found',
+        'method-not-allowed',
+        'conflict',
+        'payload-too-large',
+        'unsupported-media-type',
+        'events-dropped',
+        'internal',
+      ]),
       message: z.string(),
     }),
   })

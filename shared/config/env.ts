@@ -40,6 +40,12 @@ export const ENV = {
    * `chain-ends; all=spilo/orders/*; off=spilo/scratch/*`. Needs `s3:GetObject` on `wal_005/` unless off.
    */
   readContent: 'WALWATCH_READ_CONTENT',
+  /** `walwatch serve`: the API token, when `--api-token` is not given (required beyond loopback). */
+  apiToken: 'WALWATCH_API_TOKEN',
+  /** `walwatch serve`: comma-separated names accepted in `Host`, when no `--allow-host` is given. */
+  allowHosts: 'WALWATCH_ALLOW_HOSTS',
+  /** `walwatch serve`: comma-separated page origins allowed to call the API, when no `--allow-origin` is given. */
+  allowOrigins: 'WALWATCH_ALLOW_ORIGINS',
 } as const;
 
 /** One of the environment variable names in {@link ENV}. */

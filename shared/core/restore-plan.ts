@@ -6,7 +6,7 @@
 import { formatDuration } from './analyze.js';
 import { formatLsn, type Lsn, parseLsn } from './lsn.js';
 import type { BackupReport, ClusterReport, RecoverableInterval } from './report.js';
-import { isoOf, parseTime } from './time.js';
+import { isoOf, parseTime, timeError } from './time.js';
 
 /** What to restore to. */
 export type RestoreTarget =
@@ -14,12 +14,18 @@ export type RestoreTarget =
   | { readonly kind: 'time'; readonly time: string; readonly ms: number }
   | { readonly kind: 'lsn'; readonly lsn: string; readonly value: Lsn };
 
-/** Reads `latest`, an ISO 8601 time with a time zone, or an LSN; returns an error message otherwise. */
+/**
+ * Reads `latest`, an ISO 8601 time with a time zone, or an LSN; returns an error message otherwise. An empty
+ * target is an error, not `latest` (a form sent half-filled must not plan for the newest point), and so is
+ * an impossible calendar date or time (`2026-02-30`, `24:00`), which would otherwise roll over.
+ */
 export function parseRestoreTarget(
   text: string,
 ): { ok: true; target: RestoreTarget } | { ok: false; error: string } {
   const value = text.trim();
-  if (value === '' || value.toLowerCase() === 'latest') return { ok: true, target: { kind: 'latest' } };
+  if (value === '')
+    return { ok: false, error: 'target is empty: give "latest", an ISO 8601 time with a zone, or an LSN' };
+  if (value.toLowerCase() === 'latest') return { ok: true, target: { kind: 'latest' } };
   const lsn = parseLsn(value);
   if (lsn !== undefined) return { ok: true, target: { kind: 'lsn', lsn: formatLsn(lsn), value: lsn } };
   if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(value)) {
@@ -27,7 +33,9 @@ export function parseRestoreTarget(
     if (!/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value)) {
       return { ok: false, error: `target time ${value} has no time zone: add Z or an offset such as +01:00` };
     }
-    const ms = parseTime(value.replace(' ', 'T'));
+    const invalid = timeError(value);
+    if (invalid !== undefined) return { ok: false, error: `target ${invalid}` };
+    const ms = parseTime(value);
     if (!Number.isNaN(ms)) return { ok: true, target: { kind: 'time', time: isoOf(ms), ms } };
   }
   return {

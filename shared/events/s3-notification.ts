@@ -3,10 +3,12 @@
  *
  * A body is either an S3 notification (`{"Records":[…]}`), the `s3:TestEvent` S3 sends once when a
  * notification configuration is created, or the same two wrapped in an SNS envelope (S3 → SNS → SQS
- * without raw delivery). Anything else is invalid input, returned as a value with a reason.
- * Keys arrive URL-encoded with `+` for a space.
+ * without raw delivery). MinIO's notifications have the same shape with `eventSource: "minio:s3"`, event
+ * names with an `s3:` prefix (`s3:ObjectCreated:Put`) and `EventName`/`Key` beside `Records`. Anything else
+ * is invalid input, returned as a value with a reason. Keys arrive URL-encoded with `+` for a space.
  */
 import type { ObjectEvent } from '../core/facts.js';
+import { parseTime } from '../core/time.js';
 
 /** An object event with the bucket it happened in. */
 export interface BucketObjectEvent extends ObjectEvent {
@@ -22,6 +24,8 @@ export type NotificationParse =
       readonly events: readonly BucketObjectEvent[];
       /** Records of other event types (restore, replication, tagging…): nothing an archive changes by. */
       readonly ignored: number;
+      /** The event names of those records, in order. */
+      readonly ignoredNames: readonly string[];
     }
   | { readonly kind: 'test-event' }
   | { readonly kind: 'invalid'; readonly reason: string };
@@ -58,21 +62,21 @@ function parseDocument(document: unknown, depth: number): NotificationParse {
   }
   if (!Array.isArray(document.Records)) return invalid('no Records array: not an S3 event notification');
   const events: BucketObjectEvent[] = [];
-  let ignored = 0;
+  const ignoredNames: string[] = [];
   for (const [index, record] of document.Records.entries()) {
     const parsed = parseRecord(record);
     if (typeof parsed === 'string') return invalid(`record ${index}: ${parsed}`);
-    if (parsed === null) ignored += 1;
+    if (parsed === null) ignoredNames.push(String((record as Record<string, unknown>).eventName));
     else events.push(parsed);
   }
-  return { kind: 'events', events, ignored };
+  return { kind: 'events', events, ignored: ignoredNames.length, ignoredNames };
 }
 
 /** A record as an event, `null` for an event type that does not change the archive, or why it is invalid. */
 function parseRecord(record: unknown): BucketObjectEvent | null | string {
   if (!isObject(record)) return 'not an object';
-  if (record.eventSource !== 'aws:s3')
-    return `eventSource ${JSON.stringify(record.eventSource)} is not aws:s3`;
+  if (record.eventSource !== 'aws:s3' && record.eventSource !== 'minio:s3')
+    return `eventSource ${JSON.stringify(record.eventSource)} is not aws:s3 or minio:s3`;
   const eventName = record.eventName;
   if (typeof eventName !== 'string') return 'no eventName';
   const type = eventType(eventName);
@@ -103,16 +107,32 @@ function parseRecord(record: unknown): BucketObjectEvent | null | string {
   };
 }
 
-/** Whether an S3 event name stores or removes the current object; `null` for any other event. */
+/**
+ * MinIO's `ObjectCreated` names that change an object's metadata only (its bytes and time stay): a
+ * tagging or retention change is no new archive object.
+ */
+const METADATA_ONLY = new Set([
+  'ObjectCreated:PutTagging',
+  'ObjectCreated:DeleteTagging',
+  'ObjectCreated:PutRetention',
+  'ObjectCreated:PutLegalHold',
+]);
+
+/**
+ * Whether an S3 event name stores or removes the current object; `null` for any other event. MinIO writes
+ * the same names with an `s3:` prefix.
+ */
 function eventType(eventName: string): ObjectEvent['type'] | null {
-  if (eventName.startsWith('ObjectCreated:')) return 'created';
-  if (eventName.startsWith('ObjectRemoved:') || eventName === 'LifecycleExpiration:Delete') return 'removed';
+  const name = eventName.startsWith('s3:') ? eventName.slice(3) : eventName;
+  if (METADATA_ONLY.has(name)) return null;
+  if (name.startsWith('ObjectCreated:')) return 'created';
+  if (name.startsWith('ObjectRemoved:') || name === 'LifecycleExpiration:Delete') return 'removed';
   return null;
 }
 
 /** S3 writes UTC times with `Z`; some stand-ins omit the zone: read those as UTC too, never as local time. */
 function parseEventTime(text: string): number {
-  return Date.parse(/(?:Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
+  return parseTime(/(?:Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
 }
 
 /**

@@ -28,13 +28,29 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-// A separate script rather than an inline one, so the page works under a script-src 'self' policy.
-const INIT = `window.ui = SwaggerUIBundle({
-  url: '/openapi.json',
-  dom_id: '#swagger',
-  deepLinking: true,
-  tryItOutEnabled: true,
-});
+// A separate script rather than an inline one, so the page works under a script-src 'self' policy. With
+// --api-token the reference takes the token as the dashboard does: from a `#token=` link once, then from
+// the tab's sessionStorage, and sends it to this origin only.
+const INIT = `(function () {
+  var key = 'walwatch-api-token';
+  var match = /^#token=([^&]*)$/.exec(location.hash);
+  if (match) {
+    try { sessionStorage.setItem(key, decodeURIComponent(match[1])); } catch (e) {}
+    history.replaceState(history.state, '', location.pathname + location.search);
+  }
+  var token = sessionStorage.getItem(key);
+  window.ui = SwaggerUIBundle({
+    url: '/openapi.json',
+    dom_id: '#swagger',
+    deepLinking: true,
+    tryItOutEnabled: true,
+    requestInterceptor: function (request) {
+      if (token && new URL(request.url, location.href).origin === location.origin)
+        request.headers.Authorization = 'Bearer ' + token;
+      return request;
+    },
+  });
+})();
 `;
 
 /** Adds `/docs` and its assets to the monitor's app. */

@@ -2,7 +2,7 @@
  * The local monitor: the product on one machine. An embedded DynamoDB-API store, event sources that feed
  * the same fold as the ingest Lambda (a watched folder, an S3 bucket listed incrementally or notifying a
  * webhook, an SQS queue), the sweeper on a timer, and one HTTP server with the API routes, `/metrics`
- * and the dashboard.
+ * and the dashboard, behind the access rules of `access-policy.ts`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type ServerType, serve } from '@hono/node-server';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import {
+  answerErrors,
+  answerUnmatchedWithJson,
+  jsonError,
+  limitBody,
+  requireJsonBody,
+} from '../api/http-guards.js';
 import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
@@ -23,11 +30,10 @@ import {
   widestContentMode,
 } from '../config/content-policy.js';
 import type { Thresholds } from '../core/config.js';
-import { type Compression, keyByteLength, MAX_S3_KEY_BYTES, parseObjectKey } from '../core/keys.js';
+import { type Compression, parseObjectKey } from '../core/keys.js';
 import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
 import { findRemovedObjects, reconcileArchive } from '../events/reconcile-archive.js';
-import { parseNotification } from '../events/s3-notification.js';
 import { readArchiveDocument } from '../events/s3-objects.js';
 import { refreshChainCommits } from '../monitor/chain-content.js';
 import { scanSegmentContent } from '../monitor/segment-scan.js';
@@ -38,11 +44,19 @@ import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
 import { isStorableClusterId } from '../store/table.js';
+import { checkAccessOptions, guardAccess } from './access-policy.js';
 import { mountApiDocs } from './api-docs.js';
 import { lockDataFolder } from './data-lock.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { renderPrometheus } from './prometheus.js';
+import { answerNotification } from './webhook.js';
+
+/**
+ * The largest webhook body read: S3 sends one record of a few KB a notification, SQS allows 256 KB, and
+ * a notification parses at no more than that.
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 262_144;
 
 /** Settings of the local monitor. */
 export interface LocalMonitorOptions {
@@ -70,6 +84,12 @@ export interface LocalMonitorOptions {
   readonly listIntervalMs?: number;
   /** Shared secret for `POST /webhook/s3` (MinIO-style notifications); the webhook is off without it. */
   readonly webhookSecret?: string;
+  /** Bearer token every route but the dashboard's files, `/healthz` and the webhook needs; required beyond loopback. */
+  readonly apiToken?: string;
+  /** More names accepted in `Host` besides loopback names and the listen address: `name` (any port) or `name:port`. */
+  readonly allowHosts?: readonly string[];
+  /** Page origins allowed to call the API (with CORS), e.g. a static copy of the dashboard. */
+  readonly allowOrigins?: readonly string[];
   /** Alert destinations besides the console. */
   readonly alertWebhookUrl?: string;
   readonly alertTopicArn?: string;
@@ -97,6 +117,8 @@ export interface LocalMonitor {
  */
 export async function startLocalMonitor(options: LocalMonitorOptions): Promise<LocalMonitor> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Before anything is bound or created: a monitor reachable from other machines without a token does not start.
+  checkAccessOptions(options);
   const listening = await listen(options.host, options.port);
   const undo: Array<() => Promise<void>> = [listening.close];
   try {
@@ -201,7 +223,10 @@ async function startServices(
       );
     for (const error of scan.errors) log(`walwatch: ${clusterId}: segment content unreadable: ${error}`);
   };
-  const ingest = async (events: Parameters<typeof foldEvents>[1][number]['event'][]): Promise<void> => {
+  /** Folds events; returns the failures by index in `events`. */
+  const ingest = async (
+    events: Parameters<typeof foldEvents>[1][number]['event'][],
+  ): Promise<ReadonlyMap<string, Error>> => {
     const result = await foldEvents(
       fold,
       events.map((event, index) => ({ id: String(index), event })),
@@ -216,15 +241,22 @@ async function startServices(
           .map((event) => parseObjectKey(event.key)?.clusterId)
           .filter((id): id is string => id !== undefined && isStorableClusterId(id)),
       );
-      for (const id of clusters) await readContent(id);
+      // The events are folded whatever a read does; the next sweep reads again what failed here.
+      for (const id of clusters)
+        await readContent(id).catch((error) =>
+          log(`walwatch: ${id}: segment content after ingest: ${(error as Error).message}`),
+        );
     }
+    return result.failures;
   };
 
   const watcher = options.archiveDir
     ? new DirectoryWatcher({
         root: options.archiveDir,
         snapshotFile: join(options.dataDir, 'store', 'folder-scan.json'),
-        onEvents: ingest,
+        onEvents: async (events) => {
+          await ingest(events);
+        },
         onError: (error) => log(`walwatch: folder watch: ${(error as Error).message}`),
         onNotice: log,
         recoverRemovals: (present, at) => findRemovedObjects(fold, present, at),
@@ -299,6 +331,13 @@ async function startServices(
   };
 
   const app = new Hono();
+  let listenPort = options.port;
+  app.use(
+    '*',
+    guardAccess(options, () => listenPort),
+  );
+  answerUnmatchedWithJson(app);
+  answerErrors(app, (error) => log(`walwatch: HTTP error: ${(error as Error).stack ?? String(error)}`));
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/metrics', async (c) => {
     const reports = await loadAllReports(data, Date.now(), options.thresholds);
@@ -306,31 +345,27 @@ async function startServices(
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     });
   });
-  app.post('/webhook/s3', async (c) => {
+  const webhookAuth: MiddlewareHandler = async (c, next) => {
     if (!options.webhookSecret || !options.bucket)
-      return c.json({ error: { code: 'not-found', message: 'webhook not enabled' } }, 404);
-    const given = c.req.header('authorization')?.replace(/^Bearer /, '') ?? c.req.query('secret') ?? '';
-    if (!safeEqual(given, options.webhookSecret))
-      return c.json({ error: { code: 'forbidden', message: 'bad secret' } }, 403);
-    const parsed = parseNotification(await c.req.text());
-    if (parsed.kind === 'invalid')
-      return c.json({ error: { code: 'bad-request', message: parsed.reason } }, 400);
-    // No S3 object has a longer key: such an event is forged or broken, and nothing of it is stored.
-    const overlong =
-      parsed.kind === 'events' && parsed.events.find((e) => keyByteLength(e.key) > MAX_S3_KEY_BYTES);
-    if (overlong)
-      return c.json(
-        {
-          error: {
-            code: 'bad-request',
-            message: `a key of ${keyByteLength(overlong.key)} bytes: S3 keys have at most ${MAX_S3_KEY_BYTES}`,
-          },
-        },
+      return jsonError(c, 404, 'not-found', 'webhook not enabled: start with --bucket and --webhook-secret');
+    // Only the documented form: a secret in the URL ends up in logs, a bare header is no scheme at all.
+    if (c.req.query('secret') !== undefined)
+      return jsonError(
+        c,
         400,
+        'bad-request',
+        'the secret goes in Authorization: Bearer <secret>, not the URL',
       );
-    if (parsed.kind === 'events')
-      await ingest(parsed.events.filter((event) => event.bucket === options.bucket?.name));
-    return c.json({ ok: true });
+    const given = /^Bearer (.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    if (given === undefined || !safeEqual(given, options.webhookSecret))
+      return jsonError(c, 401, 'unauthorized', 'send the webhook secret as Authorization: Bearer <secret>', {
+        'www-authenticate': 'Bearer realm="walwatch-webhook"',
+      });
+    return next();
+  };
+  app.post('/webhook/s3', webhookAuth, requireJsonBody(), limitBody(MAX_WEBHOOK_BODY_BYTES), async (c) => {
+    const answer = await answerNotification(await c.req.text(), options.bucket?.name as string, ingest);
+    return c.json(answer.body, answer.status);
   });
   mountDashboard(app, log);
   mountApiDocs(app);
@@ -349,6 +384,7 @@ async function startServices(
   const server = listening.server;
   listening.serve(app.fetch);
   const address = server.address() as AddressInfo;
+  listenPort = address.port;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   await runSweep();
   timers.push(setInterval(() => void runSweep(), options.sweepIntervalMs ?? 15_000));

@@ -11,7 +11,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
 import { getClusterState, listClusterIds } from './cluster-states.js';
-import { isConditionFailure, translateStoreError } from './errors.js';
+import { InconsistentStateError, isConditionFailure, translateStoreError } from './errors.js';
 import { getSegmentSummary } from './segment-summaries.js';
 
 /** Partition key of a cluster's gap acknowledgements. */
@@ -51,13 +51,23 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
             TableName: table,
             Key: { pk: acknowledgementsKey(clusterId) },
             UpdateExpression: 'SET acks.#gap = :ack',
+            // The first acknowledgement of a gap stays: a second one must not rewrite its reason.
+            ConditionExpression: 'attribute_not_exists(acks.#gap)',
             ExpressionAttributeNames: { '#gap': gapId },
             ExpressionAttributeValues: { ':ack': acknowledgement },
           }),
         );
+        return acknowledgement;
       } catch (error) {
-        throw translateStoreError('UpdateItem (acknowledgement)', error);
+        if (!isConditionFailure(error)) throw translateStoreError('UpdateItem (acknowledgement)', error);
       }
+      const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
+      const earlier = (item?.acks as Record<string, GapAcknowledgement> | undefined)?.[gapId];
+      if (!earlier)
+        throw new InconsistentStateError(
+          `acknowledgement of ${gapId} in ${clusterId} vanished after a conflict`,
+        );
+      return earlier;
     },
     getAlertState: async (clusterId) => {
       const item = await getItem(db, table, alertStateKey(clusterId), 'alert state');

@@ -2,7 +2,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryMonitorData, type MonitorData } from '../../../shared/api/monitor-data.js';
-import { createApiRouter } from '../../../shared/api/router.js';
+import { createApiRouter, MAX_API_BODY_BYTES } from '../../../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../../../shared/core/state.js';
 import { putClusterState } from '../../../shared/store/cluster-states.js';
 import { acknowledgementsKey, createDynamoMonitorData } from '../../../shared/store/monitor-items.js';
@@ -189,24 +189,107 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
     });
   });
 
-  it.each([
-    ['text/plain', 415],
-    ['application/x-www-form-urlencoded', 415],
-    ['multipart/form-data; boundary=x', 415],
-  ])(
-    'refuses an acknowledgement sent as %s, as a cross-site page can without a preflight',
-    async (type, status) => {
-      const { app, data } = api();
-      const response = await app.request(`/clusters/${superman}/gaps/${gapId}/ack`, {
-        method: 'POST',
-        body: JSON.stringify({ reason: 'silenced by another web page' }),
-        headers: { 'content-type': type },
+  it('refuses an empty target and impossible dates instead of planning for another time', async () => {
+    const { app } = api();
+    for (const [query, message] of [
+      ['target=', 'target is empty'],
+      [`target=${encodeURIComponent('2026-02-30T20:00:00Z')}`, 'February 2026 has 28 days'],
+      [`target=${encodeURIComponent('2026-11-01T24:00:00Z')}`, 'hours run from 00 to 23'],
+    ] as const) {
+      const response = await app.request(`/clusters/${superman}/restore-plan?${query}`);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({
+        error: { code: 'bad-request', message: expect.stringContaining(message) },
       });
-      expect(response.status).toBe(status);
-      expect(await response.json()).toMatchObject({ error: { code: 'unsupported-media-type' } });
-      expect(await data.getAcknowledgements('spilo/superman/wal/15')).toEqual({});
-    },
-  );
+    }
+  });
+
+  it('keeps the first acknowledgement of a gap: the same reason again is a retry, another one a conflict', async () => {
+    const { app, data } = api();
+    const ack = (reason: string) =>
+      app.request(`/clusters/${superman}/gaps/${gapId}/ack`, {
+        method: 'POST',
+        body: JSON.stringify({ reason }),
+        headers: { 'content-type': 'application/json' },
+      });
+    expect((await ack('segment lost in the 11/01 incident')).status).toBe(200);
+    const retry = await ack('segment lost in the 11/01 incident');
+    expect(retry.status).toBe(200);
+    const other = await ack('nothing to see here');
+    expect(other.status).toBe(409);
+    expect(await other.json()).toMatchObject({
+      error: { code: 'conflict', message: expect.stringContaining('segment lost in the 11/01 incident') },
+      acknowledgement: { reason: 'segment lost in the 11/01 incident' },
+    });
+    expect((await data.getAcknowledgements('spilo/superman/wal/15'))[gapId]?.reason).toBe(
+      'segment lost in the 11/01 incident',
+    );
+  });
+
+  it.each([
+    ['text/plain', 'a cross-site form or fetch needs no preflight with it'],
+    ['application/x-www-form-urlencoded', 'an HTML form sends it'],
+    [undefined, 'no type at all'],
+  ])('refuses a POST body of content-type %s (415): %s', async (type, _why) => {
+    const { app, data } = api();
+    const response = await app.request(`/clusters/${superman}/gaps/${gapId}/ack`, {
+      method: 'POST',
+      body: JSON.stringify({ reason: 'silence it' }),
+      ...(type === undefined ? {} : { headers: { 'content-type': type } }),
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: { code: 'unsupported-media-type' } });
+    expect(await data.getAcknowledgements('spilo/superman/wal/15')).toEqual({});
+  });
+
+  it('refuses bodies beyond the cap with 413, declared or streamed', async () => {
+    const { app, data } = api();
+    const path = `/clusters/${superman}/gaps/${gapId}/ack`;
+    const declared = await app.request(path, {
+      method: 'POST',
+      body: JSON.stringify({ reason: 'x'.repeat(MAX_API_BODY_BYTES) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(declared.status).toBe(413);
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        controller.enqueue(new Uint8Array(1024).fill(0x20));
+      },
+    });
+    const streamed = await app.request(path, {
+      method: 'POST',
+      body: endless,
+      duplex: 'half',
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(await streamed.json()).toMatchObject({ error: { code: 'payload-too-large' } });
+    // Refused at the cap: an endless body was read no further than the limit and a chunk or two of buffering.
+    expect(pulled * 1024).toBeLessThan(MAX_API_BODY_BYTES + 8 * 1024);
+    expect(await data.getAcknowledgements('spilo/superman/wal/15')).toEqual({});
+  });
+
+  it.each([
+    ['DELETE', `/clusters/${superman}`, 'GET, HEAD'],
+    ['PUT', '/clusters', 'GET, HEAD'],
+    ['GET', `/clusters/${superman}/gaps/${gapId}/ack`, 'POST'],
+  ])('answers %s %s with 405 and Allow: %s', async (method, path, allow) => {
+    const response = await api().app.request(path, { method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(await response.json()).toMatchObject({ error: { code: 'method-not-allowed' } });
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const response = await api().app.request('/nowhere/at/all');
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toContain('application/json');
+    expect(await response.json()).toEqual({
+      error: { code: 'not-found', message: 'no route GET /nowhere/at/all' },
+    });
+  });
 
   it('never answers 500 to arbitrary paths, queries and bodies', async () => {
     const { app } = api();

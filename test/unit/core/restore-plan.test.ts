@@ -53,6 +53,23 @@ describe('parseRestoreTarget', () => {
     });
     expect(parseRestoreTarget('yesterday')).toMatchObject({ ok: false });
   });
+
+  it('refuses impossible calendar dates and times instead of rolling them over', () => {
+    expect(parseRestoreTarget('2026-02-30T20:00:00Z')).toEqual({
+      ok: false,
+      error: 'target 2026-02-30T20:00:00Z is not a date: February 2026 has 28 days',
+    });
+    expect(parseRestoreTarget('2026-11-24T24:00:00Z')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('hours run from 00 to 23'),
+    });
+    expect(parseRestoreTarget('2026-11-24T24:00+01:00')).toMatchObject({ ok: false });
+  });
+
+  it('refuses an empty target rather than reading it as latest', () => {
+    expect(parseRestoreTarget('')).toMatchObject({ ok: false, error: expect.stringContaining('empty') });
+    expect(parseRestoreTarget('   ')).toMatchObject({ ok: false });
+  });
 });
 
 describe('planRestore', () => {

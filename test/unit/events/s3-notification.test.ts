@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeKey, parseNotification } from '../../../shared/events/s3-notification.js';
+
+const minioBody = (name: string): string =>
+  readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'minio', name), 'utf8');
 
 const record = (overrides: Record<string, unknown> = {}, object: Record<string, unknown> = {}) => ({
   eventVersion: '2.1',
@@ -19,6 +24,7 @@ describe('parseNotification', () => {
     expect(parseNotification(body)).toEqual({
       kind: 'events',
       ignored: 0,
+      ignoredNames: [],
       events: [
         {
           bucket: 'archive',
@@ -51,7 +57,12 @@ describe('parseNotification', () => {
     const parsed = parseNotification(
       JSON.stringify({ Records: [record({ eventName: 'ObjectRestore:Completed' })] }),
     );
-    expect(parsed).toEqual({ kind: 'events', events: [], ignored: 1 });
+    expect(parsed).toEqual({
+      kind: 'events',
+      events: [],
+      ignored: 1,
+      ignoredNames: ['ObjectRestore:Completed'],
+    });
   });
 
   it('decodes URL-encoded keys with + for a space, also with encoded slashes', () => {
@@ -100,6 +111,61 @@ describe('parseNotification', () => {
     const parsed = parseNotification(body);
     expect(parsed.kind).toBe('invalid');
     expect(parsed.kind === 'invalid' && parsed.reason).toMatch(reason);
+  });
+});
+
+describe('parseNotification of MinIO webhook bodies', () => {
+  it('reads s3:ObjectCreated:Put from eventSource minio:s3, exactly as MinIO posts it', () => {
+    expect(parseNotification(minioBody('object-created-put.json'))).toEqual({
+      kind: 'events',
+      ignored: 0,
+      ignoredNames: [],
+      events: [
+        {
+          bucket: 'wal',
+          eventName: 's3:ObjectCreated:Put',
+          key: 'spilo/demo/wal/15/wal_005/000000010000000000000003.lz4',
+          type: 'created',
+          at: Date.parse('2026-11-24T14:32:15.123Z'),
+          size: 1048576,
+          etag: '0f343b0931126a20f133d67c2b018a3b',
+          sequencer: '187B1F3C4D2A5E10',
+        },
+      ],
+    });
+  });
+
+  it('reads s3:ObjectRemoved:Delete, which carries no size or ETag', () => {
+    const parsed = parseNotification(minioBody('object-removed-delete.json'));
+    expect(parsed.kind === 'events' && parsed.events).toEqual([
+      expect.objectContaining({
+        type: 'removed',
+        size: null,
+        etag: null,
+        eventName: 's3:ObjectRemoved:Delete',
+      }),
+    ]);
+  });
+
+  it.each([
+    ['s3:ObjectCreated:CompleteMultipartUpload', 'created'],
+    ['s3:ObjectCreated:Copy', 'created'],
+    ['s3:ObjectRemoved:DeleteMarkerCreated', 'removed'],
+    ['s3:ObjectRemoved:DeleteAllVersions', 'removed'],
+  ])('reads %s as %s', (eventName, type) => {
+    const body = minioBody('object-created-put.json').replaceAll('s3:ObjectCreated:Put', eventName);
+    const parsed = parseNotification(body);
+    expect(parsed.kind === 'events' && parsed.events[0]?.type).toBe(type);
+  });
+
+  it.each([
+    's3:ObjectCreated:PutTagging',
+    's3:ObjectCreated:PutRetention',
+    's3:ObjectAccessed:Get',
+    's3:LifecycleDelMarkerExpiration:Delete',
+  ])('lists %s as ignored: it changes no archive object', (eventName) => {
+    const body = minioBody('object-created-put.json').replaceAll('s3:ObjectCreated:Put', eventName);
+    expect(parseNotification(body)).toMatchObject({ kind: 'events', events: [], ignoredNames: [eventName] });
   });
 });
 
