@@ -13,6 +13,7 @@
  * and at timeline switch points ("pins"). Times are epoch milliseconds.
  */
 import type { SegmentCommit } from './config.js';
+import { normaliseEtag } from './facts.js';
 import { type HistoryEntry, parseHistory } from './history.js';
 import {
   type BackupName,
@@ -616,7 +617,11 @@ class StateBuilder {
         const name = parseWalFileName(object.walFile, this.state.segmentSize);
         const id = name.ok ? segmentKey(name.timeline, name.segno) : '';
         const objects = this.badSizes.get(id) ?? [];
-        objects.push({ key: parsed.relativeKey, size: listed.size ?? null, etag: listed.etag ?? null });
+        objects.push({
+          key: parsed.relativeKey,
+          size: listed.size ?? null,
+          etag: normaliseEtag(listed.etag),
+        });
         this.badSizes.set(id, objects);
       }
       return;

@@ -53,7 +53,8 @@ export async function lockDataFolder(dataDir: string): Promise<DataFolderLock> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 2) throw error;
     }
     const owner = await readOwner(file);
-    if (owner !== undefined && owner !== process.pid && isRunning(owner))
+    // This process counts too: a second monitor started in it would share the store's files.
+    if (owner !== undefined && (owner === process.pid || isRunning(owner)))
       throw new DataFolderLockedError(file, owner);
     // Stale (its process is gone) or unreadable (a crash while it was written): take it over.
     await rm(file, { force: true });

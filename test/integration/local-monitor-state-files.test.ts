@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { walFileName } from '../../shared/core/lsn.js';
+import { DataFolderLockedError, lockDataFolder } from '../../shared/local/data-lock.js';
 import { type LocalMonitor, startLocalMonitor } from '../../shared/local/local-monitor.js';
 
 const BIN = fileURLToPath(new URL('../../bin/walwatch.js', import.meta.url));
@@ -162,4 +163,27 @@ describe('walwatch serve processes', () => {
     expect(await third.exited).toBe(0);
     expect(await exists(join(dataDir, 'walwatch.lock'))).toBe(false);
   }, 120_000);
+});
+
+describe('lockDataFolder', () => {
+  it('refuses a second lock of the same folder in one process until the first is released', async () => {
+    const dataDir = join(root, 'in-process');
+    await mkdir(dataDir, { recursive: true });
+    const first = await lockDataFolder(dataDir);
+    await expect(lockDataFolder(dataDir)).rejects.toThrow(DataFolderLockedError);
+    await first.release();
+    const again = await lockDataFolder(dataDir);
+    await again.release();
+    expect(await exists(join(dataDir, 'walwatch.lock'))).toBe(false);
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    const dataDir = join(root, 'stale');
+    await mkdir(dataDir, { recursive: true });
+    // A process id that no process has: above the kernel's limit.
+    await writeFile(join(dataDir, 'walwatch.lock'), `${2 ** 22 + 1}\n`);
+    const lock = await lockDataFolder(dataDir);
+    expect(await readFile(join(dataDir, 'walwatch.lock'), 'utf8')).toBe(`${process.pid}\n`);
+    await lock.release();
+  });
 });
