@@ -3,14 +3,15 @@
  * is driven with the inputs of a careless or hostile client — other hosts and origins, missing and malformed
  * tokens, `text/plain` POSTs, impossible dates, empty targets, traversal shapes, unknown routes and methods,
  * competing acknowledgements, fuzzed paths and bodies, 200 MB bodies streamed or declared — while a healthy
- * cluster keeps archiving into the folder. At the end the monitor's view equals a full analysis of the
+ * cluster keeps archiving into the folder and careless files land beside it: a 2,100-byte path, a cluster
+ * id longer than the table holds, a segment stamped 2099 and an empty segment. At the end the monitor's view equals a full analysis of the
  * folder, no answer was a 500, and the process's peak resident memory stayed under a bound. Loopback only,
  * bounded in requests and time.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterReport } from '../../shared/core/report.js';
@@ -156,6 +157,33 @@ function hostileProbes(): Probe[] {
   return probes;
 }
 
+/**
+ * Files a careless or hostile hand puts into the folder: a backup part whose path is longer than any S3 key
+ * or table key (folders of 240 bytes, as file systems allow), a segment of a cluster whose id alone is too
+ * long for the table, a segment of the gappy cluster stamped 2099, and an empty segment file.
+ */
+async function writeCarelessFiles(archive: string): Promise<void> {
+  const deep = Array.from({ length: 9 }, (_, i) => `${String(i)}${'d'.repeat(239)}`).join('/');
+  const longPart = `${HEALTHY}/basebackups_005/base_000000010000000000000030/tar_partitions/${deep}/part_1.tar.lz4`;
+  const longRoot = `spilo/${Array.from({ length: 9 }, () => 'c'.repeat(250)).join('/')}/wal/15`;
+  const files: Array<{ key: string; bytes: number; at?: Date }> = [
+    { key: longPart, bytes: 4096 },
+    { key: `${longRoot}/wal_005/000000010000000000000001.lz4`, bytes: 1000 },
+    {
+      key: `${GAPPY}/wal_005/00000001000000000000000C.lz4`,
+      bytes: 1000,
+      at: new Date('2099-01-01T00:00:00Z'),
+    },
+    { key: `${GAPPY}/wal_005/00000001000000000000000B`, bytes: 0 },
+  ];
+  for (const file of files) {
+    const path = join(archive, ...file.key.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, Buffer.alloc(file.bytes, 0x5a));
+    if (file.at) await utimes(path, file.at, file.at);
+  }
+}
+
 /** The parts of a report a full analysis of the same files must give alike (no ages, which move with now). */
 function project(report: ClusterReport | undefined) {
   if (!report) return undefined;
@@ -258,8 +286,9 @@ describe('walwatch serve under hostile input while a cluster archives', () => {
       startAt: Date.now() - 36 * 60_000,
     }).sort((a, b) => a.at - b.at);
     const archiving = (async () => {
-      for (const object of healthy as GeneratedObject[]) {
+      for (const [index, object] of (healthy as GeneratedObject[]).entries()) {
         await writeGeneratedObject(archive, object);
+        if (index === Math.floor(healthy.length / 2)) await writeCarelessFiles(archive);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
@@ -329,7 +358,19 @@ describe('walwatch serve under hostile input while a cluster archives', () => {
       `walwatch serve peak resident memory: ${(peak / 2 ** 20).toFixed(0)} MiB (bound ${MEMORY_BOUND_BYTES / 2 ** 20} MiB) after ${answers.length} hostile requests`,
     );
     expect(peak).toBeLessThan(MEMORY_BOUND_BYTES);
-    // No request reached the error handler.
-    expect(stderr).not.toMatch(/API error|HTTP error/);
+    // No request reached the error handler, and no file stopped a fold.
+    expect(stderr).not.toMatch(/API error|HTTP error|could not fold/);
+    // The cluster id the table cannot hold is skipped, and said so.
+    expect(stderr).toMatch(/ignored spilo\/c{250}/);
+    // A segment stamped 2099 makes no age negative.
+    const fleet = JSON.parse((await rawRequest(url, { path: '/clusters', headers: bearer })).text) as {
+      clusters: Array<{ id: string; archiveAgeSeconds: number | null; backupAgeSeconds: number | null }>;
+    };
+    for (const cluster of fleet.clusters) {
+      expect(cluster.archiveAgeSeconds ?? 0, cluster.id).toBeGreaterThanOrEqual(0);
+      expect(cluster.backupAgeSeconds ?? 0, cluster.id).toBeGreaterThanOrEqual(0);
+    }
+    const gappyReport = full.clusters.find((cluster) => cluster.id === GAPPY);
+    expect(gappyReport?.problems.map((problem) => problem.kind)).toContain('clock-skew');
   }, 60_000);
 });
