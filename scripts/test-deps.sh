@@ -6,6 +6,8 @@
 # - lz4, zstd, brotli, xz-utils: the command-line tools that write archive objects as WAL-G's compressors do
 # - chromium: the dashboard's browser tests (driven by playwright-core; never `npx playwright install`)
 # - openssl: a throw-away TLS certificate for the hosted dashboard's local Cognito endpoint
+# - patroni, etcd-server: the Patroni HA test bed (test/support/patroni/): three PostgreSQL nodes run by a
+#   real Patroni 3 with one etcd member, failing over, switching over and rewinding as in production
 set -euo pipefail
 
 need=()
@@ -16,6 +18,8 @@ command -v brotli >/dev/null || need+=(brotli)
 command -v xz >/dev/null || need+=(xz-utils)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
+[ -x /usr/bin/patroni ] && [ -x /usr/bin/patronictl ] || need+=(patroni)
+[ -x /usr/bin/etcd ] || need+=(etcd-server)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

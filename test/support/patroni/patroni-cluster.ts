@@ -38,7 +38,8 @@ export const PATRONI_COMMANDS = {
 /** The Debian packages of the test bed that are missing on this machine (empty when it can run). */
 export function findMissingPatroniPackages(): string[] {
   const missing: string[] = [];
-  if (!existsSync(PATRONI_COMMANDS.patroni) || !existsSync(PATRONI_COMMANDS.patronictl)) missing.push('patroni');
+  if (!existsSync(PATRONI_COMMANDS.patroni) || !existsSync(PATRONI_COMMANDS.patronictl))
+    missing.push('patroni');
   if (!existsSync(PATRONI_COMMANDS.etcd)) missing.push('etcd-server');
   if (!existsSync(`${POSTGRES_BIN}/initdb`)) missing.push('postgresql-15');
   return missing;
@@ -167,14 +168,35 @@ export class PatroniNode {
    */
   async crash(): Promise<void> {
     const postmaster = await this.readPostmasterPid();
-    if (postmaster) killProcessSync(postmaster);
+    const server = postmaster ? [postmaster, ...(await listChildPids(postmaster))] : [];
+    for (const pid of server) killProcessSync(pid);
     await this.daemon.kill();
-    // The postmaster's children notice its death within a moment; wait so a restart finds them gone.
-    await pollUntil(async () => ((await this.countServerProcesses()) === 0 ? true : undefined), {
+    await pollUntil(async () => (server.every((pid) => !isProcessRunning(pid)) ? true : undefined), {
       timeoutMs: 15_000,
       intervalMs: 100,
       describe: () => `${this.name}: PostgreSQL processes still running after SIGKILL`,
     });
+  }
+
+  /** Starts or ends an archive outage of this node alone (its `archive_command` fails meanwhile). */
+  async setArchiveOutage(on: boolean): Promise<void> {
+    const flag = join(this.dir, 'archive-outage');
+    if (on) await writeFile(flag, 'archive_command fails on this node while this file exists\n');
+    else await rm(flag, { force: true });
+  }
+
+  /**
+   * Freezes (SIGSTOP) the WAL senders of this leader, so that what it writes from now on reaches no
+   * replica: after a crash its WAL has diverged from the next leader's, as with asynchronous replication
+   * under a network partition. {@link PatroniNode.crash} ends them with the rest.
+   */
+  async freezeWalSenders(): Promise<number> {
+    const pids = (await this.runSql('SELECT pid FROM pg_stat_replication', 5_000))
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    return pids.length;
   }
 
   /** Stops Patroni (which stops PostgreSQL), then kills whatever of the node is left. */
@@ -192,17 +214,6 @@ export class PatroniNode {
     } catch {
       return undefined;
     }
-  }
-
-  /** Counts the processes whose command line names this node's data directory (postmaster and children). */
-  private async countServerProcesses(): Promise<number> {
-    let count = 0;
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes(this.dataDir) && isProcessRunning(Number(entry))) count += 1;
-    }
-    return count;
   }
 }
 
@@ -487,7 +498,11 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
   await chmod(dir, 0o755);
   await writeFile(join(dir, OWNER_FILE), String(process.pid));
   const archive: ArchiveLayout = {
-    root: join(dir, 'bucket', ...(options.archivePrefix ?? `spilo/${scope}/wal/15`).split('/').filter(Boolean)),
+    root: join(
+      dir,
+      'bucket',
+      ...(options.archivePrefix ?? `spilo/${scope}/wal/15`).split('/').filter(Boolean),
+    ),
     stagingDir: join(dir, 'staging'),
   };
   for (const [path, owned] of [
@@ -538,7 +553,9 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
     recordGroup: (pgid) => cluster?.recordGroup(pgid),
   };
   for (let i = 0; i < count; i++) {
-    nodes.push(new PatroniNode(`node-${i + 1}`, ports[2 * i] as number, ports[2 * i + 1] as number, workspace));
+    nodes.push(
+      new PatroniNode(`node-${i + 1}`, ports[2 * i] as number, ports[2 * i + 1] as number, workspace),
+    );
   }
   cluster = new PatroniCluster(
     scope,
@@ -588,7 +605,10 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
     await cluster.waitForHealthy();
   } catch (error) {
     const logs = await Promise.all(
-      nodes.map(async (node) => `--- ${node.name}\n${(await readFile(node.logFile, 'utf8').catch(() => '')).slice(-2500)}`),
+      nodes.map(
+        async (node) =>
+          `--- ${node.name}\n${(await readFile(node.logFile, 'utf8').catch(() => '')).slice(-2500)}`,
+      ),
     );
     await cluster.stop();
     throw new Error(`${(error as Error).message}\n${logs.join('\n')}`, { cause: error });
@@ -674,7 +694,7 @@ function renderPatroniConfig(input: {
 
 /**
  * Writes the nodes' `archive_command`, `wal-push <%p> <%f> <status dir>`: `wal-g wal-push` as Spilo runs
- * it. It fails while the outage flag file exists. Like WAL-G's background uploader it also pushes other
+ * it. It fails while the cluster's outage flag file or the node's own (`<node>/archive-outage`) exists. Like WAL-G's background uploader it also pushes other
  * segments already marked `.ready` (newest first, so a backlog lands out of order) and records them in its
  * own status folder, so PostgreSQL's later call for them is a no-op. The object itself is written by the
  * harness's `archive-wal` (WAL-G's layout and overwrite rules: segments are overwritten, a `.history` with
@@ -690,7 +710,7 @@ set -eu
 src=$1
 name=$2
 pushed=$3
-if [ -e ${quoteShell(join(dir, 'archive-outage'))} ]; then
+if [ -e ${quoteShell(join(dir, 'archive-outage'))} ] || [ -e "$(dirname "$pushed")/archive-outage" ]; then
   echo "wal-push: the archive is unreachable (outage flag set)" >&2
   exit 1
 fi
@@ -724,6 +744,19 @@ function killWorkspaceServersSync(dir: string): void {
     const pid = readPidSync(join(dir, name, 'data', 'postmaster.pid'));
     if (pid) killProcessSync(pid);
   }
+}
+
+/** The pids of the direct children of process `parent` (from `/proc/<pid>/stat`). */
+async function listChildPids(parent: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid …"; comm may contain spaces and parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === parent) children.push(Number(entry));
+  }
+  return children;
 }
 
 function readPidSync(path: string): number | undefined {
