@@ -400,12 +400,12 @@ export class PatroniCluster {
   }
 
   /**
-   * Writes on the current leader without pause (a transaction of `rows` rows at a time into
-   * `walwatch_load`), following the leader through switchovers and failovers; failed transactions during
-   * an election are retried on the next leader. Returns a function that stops the load and returns the
-   * number of committed transactions.
+   * Writes on the current leader, a transaction of `rows` rows into `walwatch_load` every `pauseMs`,
+   * following the leader through switchovers and failovers; failed transactions during an election are
+   * retried on the next leader. Returns a function that stops the load and returns the number of committed
+   * transactions.
    */
-  startLoad(rows = 300): () => Promise<number> {
+  startLoad(rows = 300, pauseMs = 50): () => Promise<number> {
     let running = true;
     let commits = 0;
     const loop = (async () => {
@@ -424,7 +424,7 @@ export class PatroniCluster {
             10_000,
           );
           commits += 1;
-          await sleep(50);
+          await sleep(pauseMs);
         } catch {
           leader = undefined;
           await sleep(200);
