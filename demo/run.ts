@@ -36,7 +36,7 @@ async function startMonitor(archiveDir: string, segmentSize: number): Promise<Lo
   return monitor;
 }
 
-/** Stops `stop` on Ctrl-C or SIGTERM, once, then exits. */
+/** Runs `stop` on the first Ctrl-C or SIGTERM, then exits. */
 function onInterrupt(stop: () => Promise<void>): { readonly stopping: () => boolean } {
   let stopping = false;
   const handler = (): void => {
@@ -45,8 +45,10 @@ function onInterrupt(stop: () => Promise<void>): { readonly stopping: () => bool
     say('stopping…');
     void stop().finally(() => process.exit(0));
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  // `on`, not `once`: Ctrl-C reaches npm, tsx and this process, and tsx relays it again; a second signal
+  // without a listener would kill the process before the cluster is stopped.
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   return { stopping: () => stopping };
 }
 
