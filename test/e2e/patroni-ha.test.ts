@@ -12,6 +12,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DrillRecord } from '../../shared/core/drill.js';
 import type { ClusterReport } from '../../shared/core/report.js';
 import {
   createNotifiedBucket,
@@ -36,6 +37,7 @@ import {
 import { sleep } from '../support/patroni/processes.js';
 import { mirrorFolderToBucket, WalwatchServe } from '../support/patroni/walwatch-serve.js';
 import type { BaseBackupFacts } from '../support/postgres-backup.js';
+import { isRoot, POSTGRES_OS_USER, runCommand } from '../support/postgres-exec.js';
 import { parsePgLsn } from '../support/postgres-wal.js';
 
 const SCOPE = 'ha';
@@ -197,7 +199,7 @@ describe.runIf(missing.length === 0 || onCi)('walwatch serve following a Patroni
     expect(idle.latest?.segment).not.toBe(loaded.latest?.segment);
   }, 120_000);
 
-  it('4: two failovers within a minute (timelines 1 → 2 → 3) with a backup on timeline 2', async () => {
+  it('4: two failovers within a minute (timelines 1 → 2 → 3) with a backup on timeline 2, and a restore drill reaching the same point', async () => {
     const stopLoad = ha.startLoad();
     const first = await ha.waitForHealthy();
     await sleep(1_000);
@@ -226,6 +228,26 @@ describe.runIf(missing.length === 0 || onCi)('walwatch serve following a Patroni
       [3, 2],
     ]);
     expect(facts.backups.find(([name]) => name === onTimeline2.name)?.[1]).toBe('restorable');
+
+    // A real restore from the folder (walwatch drill) reaches the point PostgreSQL and the API show, on
+    // timeline 3, with every committed row.
+    // The heartbeat pauses meanwhile, so that recovery does not chase new segments; the cluster may still
+    // archive (autovacuum, checkpoints), so the point reached lies between the facts before and after.
+    const rows = await third.runSql('SELECT count(*) FROM walwatch_load');
+    await stopHeartbeat();
+    const drill = await runDrill(ha, 'SELECT count(*) FROM walwatch_load');
+    startHeartbeat();
+    const after = await expectAgreement();
+    expect(drill, JSON.stringify(drill).slice(0, 3000)).toMatchObject({
+      verdict: 'verified',
+      checkResult: rows,
+      reached: { timeline: 3 },
+    });
+    const lsnOf = (text: string | null | undefined) => parsePgLsn(text ?? '0/0');
+    expect(lsnOf(drill.reached.lsn)).toBeGreaterThanOrEqual(lsnOf(facts.latest?.lsn));
+    expect(lsnOf(drill.reached.lsn)).toBeLessThanOrEqual(lsnOf(after.latest?.lsn));
+    expect(String(drill.reached.lastCommitTime) >= String(facts.latest?.lastCommitTime)).toBe(true);
+    expect(String(drill.reached.lastCommitTime) <= String(after.latest?.lastCommitTime)).toBe(true);
   }, 150_000);
 
   it('2: a patronictl switchover under load, seen through the folder and through S3 → SQS --queue', async () => {
@@ -341,6 +363,35 @@ describe.runIf(missing.length === 0 || onCi)('walwatch serve following a Patroni
     expect(facts.latest?.timeline).toBe(facts.targetTimeline);
   }, 150_000);
 });
+
+/** Runs `walwatch drill --dir <bucket> --cluster <id> --json` as a user would and returns its record. */
+async function runDrill(ha: PatroniCluster, checkSql: string): Promise<DrillRecord> {
+  const root = join(import.meta.dirname, '..', '..');
+  const result = await runCommand(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'cli', 'main.ts'),
+      'drill',
+      '--dir',
+      ha.bucketDir,
+      '--cluster',
+      CLUSTER,
+      '--segment-size',
+      '1MiB',
+      ...(isRoot() ? ['--pg-user', POSTGRES_OS_USER] : []),
+      '--check-sql',
+      checkSql,
+      '--scratch',
+      ha.dir,
+      '--json',
+      '--quiet',
+    ],
+    { cwd: root, timeoutMs: 120_000, allowedExitCodes: [0, 1, 2] },
+  );
+  return JSON.parse(result.stdout.toString('utf8')) as DrillRecord;
+}
 
 async function waitForFile(path: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
