@@ -7,6 +7,8 @@
 # - chromium: the dashboard's browser tests (driven by playwright-core; never `npx playwright install`)
 # - openssl: a throw-away TLS certificate for the hosted dashboard's local Cognito endpoint
 # - prometheus: promtool checks /metrics and unit-tests deploy/prometheus/walwatch-rules.yml
+# - patroni, etcd-server: the Patroni HA test bed (test/support/patroni/): three PostgreSQL nodes run by a
+#   real Patroni 3 with one etcd member, failing over, switching over and rewinding as in production
 set -euo pipefail
 
 need=()
@@ -18,6 +20,8 @@ command -v xz >/dev/null || need+=(xz-utils)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
 command -v promtool >/dev/null || need+=(prometheus)
+[ -x /usr/bin/patroni ] && [ -x /usr/bin/patronictl ] || need+=(patroni)
+[ -x /usr/bin/etcd ] || need+=(etcd-server)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
