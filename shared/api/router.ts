@@ -8,11 +8,12 @@
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Thresholds } from '../core/config.js';
+import { DRILL_HISTORY } from '../core/drill-status.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
 import type { MonitorData } from './monitor-data.js';
-import { loadAllReports, loadClusterReport } from './reports.js';
+import { type DrillExpectations, loadAllReports, loadClusterReport } from './reports.js';
 
 /** What the router needs from its host. */
 export interface ApiDependencies {
@@ -24,6 +25,8 @@ export interface ApiDependencies {
   /** The archive bucket, for restore-plan settings. */
   readonly bucket?: string;
   readonly thresholds?: Partial<Thresholds>;
+  /** Clusters where restore drills are configured (for `drill-stale`). @default none */
+  readonly drills?: DrillExpectations;
   /** Called with unexpected errors before the 500 answer (logging). */
   readonly onError?: (error: unknown) => void;
 }
@@ -32,6 +35,7 @@ const clusterId = z.string().min(1).max(1024);
 const gapId = z.string().regex(/^[0-9A-F]{24}-[0-9A-F]{24}$/, 'a gap id is <first segment>-<last segment>');
 const ackBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
 const restoreQuery = z.object({ target: z.string().max(64).optional() });
+const drillLimit = z.coerce.number().int().min(1).max(DRILL_HISTORY);
 
 type ErrorCode = 'bad-request' | 'not-found' | 'internal';
 
@@ -54,6 +58,13 @@ export function summarizeCluster(report: ClusterReport) {
     recoveryPointLagSeconds: report.recoveryPointLagSeconds,
     problems: report.problems.filter((p) => p.severity !== 'info').length,
     gaps: report.gaps.filter((g) => g.status === 'lost').length,
+    lastDrill: report.lastDrill
+      ? {
+          finishedAt: report.lastDrill.finishedAt,
+          verdict: report.lastDrill.verdict,
+          lastVerifiedAt: report.lastDrill.lastVerifiedAt,
+        }
+      : null,
   };
 }
 
@@ -68,14 +79,14 @@ export function createApiRouter(deps: ApiDependencies): Hono {
     const id = clusterId.safeParse(c.req.param('id'));
     if (!id.success) return fail(c, 400, 'bad-request', 'cluster id must be 1 to 1024 characters');
     const now = deps.now();
-    const report = await loadClusterReport(deps.data, id.data, now, deps.thresholds);
+    const report = await loadClusterReport(deps.data, id.data, now, deps.thresholds, deps.drills);
     if (!report) return fail(c, 404, 'not-found', `no cluster ${JSON.stringify(id.data)}`);
     return respond(report, new Date(now).toISOString());
   };
 
   app.get('/clusters', async (c) => {
     const now = deps.now();
-    const reports = await loadAllReports(deps.data, now, deps.thresholds);
+    const reports = await loadAllReports(deps.data, now, deps.thresholds, deps.drills);
     return c.json({ generatedAt: new Date(now).toISOString(), clusters: reports.map(summarizeCluster) });
   });
   app.get('/clusters/:id', (c) => withCluster(c, (cluster, generatedAt) => c.json({ generatedAt, cluster })));
@@ -108,6 +119,13 @@ export function createApiRouter(deps: ApiDependencies): Hono {
       const target = parseRestoreTarget(query.data.target ?? 'latest');
       if (!target.ok) return fail(c, 400, 'bad-request', target.error);
       return c.json(planRestore(report, target.target, deps.bucket ? { bucket: deps.bucket } : {}));
+    }),
+  );
+  app.get('/clusters/:id/drills', (c) =>
+    withCluster(c, async (report, generatedAt) => {
+      const limit = drillLimit.safeParse(c.req.query('limit') ?? String(DRILL_HISTORY));
+      if (!limit.success) return fail(c, 400, 'bad-request', `limit must be 1 to ${DRILL_HISTORY}`);
+      return c.json({ generatedAt, drills: await deps.data.listDrills(report.id, limit.data) });
     }),
   );
   app.get('/clusters/:id/segments/:name', (c) =>

@@ -39,6 +39,7 @@ import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
+import { type LocalDrillOptions, type LocalDrills, startLocalDrills } from './local-drills.js';
 import { renderPrometheus } from './prometheus.js';
 
 /** Settings of the local monitor. */
@@ -72,6 +73,8 @@ export interface LocalMonitorOptions {
   readonly alertTopicArn?: string;
   /** Which segment bodies to read, per cluster. @default chain ends of every cluster */
   readonly readContent?: ContentPolicy;
+  /** Restore drills: periods per cluster, where the PostgreSQL binaries are. @default see `LocalDrillOptions` */
+  readonly drills?: LocalDrillOptions;
   /** Where alert lines and notices go. @default stderr */
   readonly log?: (line: string) => void;
 }
@@ -80,6 +83,8 @@ export interface LocalMonitorOptions {
 export interface LocalMonitor {
   readonly url: string;
   readonly store: EmbeddedStore;
+  /** The restore drill schedule, with the policy in effect and a line describing it. */
+  readonly drills: LocalDrills;
   /** Scans the folder now and waits for the result (tests, demos). */
   syncNow(): Promise<void>;
   /** Runs one sweep now. */
@@ -193,6 +198,26 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
         })
       : undefined;
 
+  const drills = await startLocalDrills(
+    {
+      data,
+      archive: options.bucket
+        ? {
+            kind: 's3',
+            bucket: options.bucket.name,
+            prefix: '',
+            ...(options.bucket.endpoint ? { endpoint: options.bucket.endpoint } : {}),
+            ...(options.bucket.forcePathStyle ? { forcePathStyle: true } : {}),
+          }
+        : { kind: 'dir', dir: options.archiveDir as string },
+      dataDir: options.dataDir,
+      segmentSizes,
+      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      log,
+    },
+    options.drills,
+  );
+
   const sns = options.alertTopicArn ? new SNSClient({}) : undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   const runSweep = (): Promise<unknown> => {
@@ -206,6 +231,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
           now: Date.now,
           emitMetrics: () => undefined,
           ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+          drills: drills.expectation,
           apiUrl: url,
           publish: async (notification) => {
             log(`walwatch alert: ${notification.subject}\n${notification.body.replace(/^/gm, '  ')}`);
@@ -235,8 +261,9 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/metrics', async (c) => {
-    const reports = await loadAllReports(data, Date.now(), options.thresholds);
-    return c.body(renderPrometheus(reports), 200, {
+    const now = Date.now();
+    const reports = await loadAllReports(data, now, options.thresholds, drills.expectation);
+    return c.body(renderPrometheus(reports, now), 200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     });
   });
@@ -262,6 +289,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       callerOf: () => 'local',
       ...(options.bucket ? { bucket: options.bucket.name } : {}),
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      drills: drills.expectation,
       onError: (error) => log(`walwatch: API error: ${(error as Error).stack ?? String(error)}`),
     }),
   );
@@ -280,6 +308,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
   return {
     url,
     store,
+    drills,
     syncNow: async () => {
       await watcher?.scanNow();
     },
@@ -288,6 +317,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     },
     stop: async () => {
       for (const timer of timers) clearInterval(timer);
+      await drills.stop();
       await queue?.stop();
       await watcher?.stop();
       await listing;
