@@ -56,11 +56,10 @@ export function formatDrillPolicy(policy: DrillPolicy): string {
   return formatClusterSetting(policy, formatDrillEvery);
 }
 
-/** A period as the setting writes it: `off`, or whole days, hours, minutes or seconds. */
+/** A period as the setting writes it: `off`, or whole hours, minutes or seconds (`24h`, `90m`). */
 export function formatDrillEvery(every: DrillEvery): string {
   if (every === 'off') return 'off';
   for (const [unit, size] of [
-    ['d', 86_400_000],
     ['h', 3_600_000],
     ['m', 60_000],
   ] as const) {
