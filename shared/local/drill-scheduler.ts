@@ -13,6 +13,7 @@ import { settingFor } from '../config/cluster-setting.js';
 import type { DrillPolicy } from '../config/drill-policy.js';
 import type { DrillRecord } from '../core/drill.js';
 import type { DrillExpectation } from '../core/drill-status.js';
+import { unrunnableDrill } from '../drill/drill-task.js';
 
 /** What the schedule needs from its host. */
 export interface DrillSchedulerOptions {
@@ -75,7 +76,7 @@ export function startDrillScheduler(options: DrillSchedulerOptions): DrillSchedu
       current = clusterId;
       const record = await options
         .runDrill(clusterId)
-        .catch((error: unknown) => unrunnable(clusterId, now, error))
+        .catch((error: unknown) => unrunnableDrill(clusterId, 'latest', now, options.now(), error))
         .finally(() => {
           current = null;
         });
@@ -123,26 +124,5 @@ export function startDrillScheduler(options: DrillSchedulerOptions): DrillSchedu
         );
       await chain;
     },
-  };
-}
-
-/** The record of a drill that could not run at all. */
-function unrunnable(clusterId: string, startedAt: number, error: unknown): DrillRecord {
-  const at = new Date(startedAt).toISOString();
-  const none = { timeline: null, lsn: null, lastCommitTime: null };
-  return {
-    startedAt: at,
-    finishedAt: at,
-    cluster: clusterId,
-    target: 'latest',
-    backup: null,
-    verdict: 'failed',
-    predicted: none,
-    reached: none,
-    consistentLsn: null,
-    checkResult: null,
-    reason: `the drill could not run: ${(error as Error).message ?? String(error)}`,
-    logTail: null,
-    downloadedBytes: 0,
   };
 }
