@@ -294,13 +294,16 @@ export class RestoreDrillTask extends Construct {
         }),
       );
     }
+    // Drill items are `d#<started-at>#<cluster>`, listed in the index partition `d#<cluster>`.
     const drillItemsOnly = {
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DRILL_ITEM_PREFIX}*`] },
+      'ForAllValues:StringLike': {
+        'dynamodb:LeadingKeys': TABLE_ACCESS.drillTask.itemPrefixes.map((prefix) => `${prefix}*`),
+      },
     };
     role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'WriteDrillItems',
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        actions: [...TABLE_ACCESS.drillTask.writes],
         resources: [props.table.tableArn],
         conditions: drillItemsOnly,
       }),
@@ -313,12 +316,19 @@ export class RestoreDrillTask extends Construct {
         conditions: drillItemsOnly,
       }),
     );
-    const execution = this.taskDefinition.obtainExecutionRole();
-    Validations.of(execution).acknowledge({
-      id: 'AwsSolutions-IAM5',
-      reason:
-        'The execution role CDK creates: ecr:GetAuthorizationToken has no resource-level permissions (Resource "*"); image pulls and log writes are limited to the asset repository and the task log group.',
-    });
+    // CDK's execution role pulls the image and writes the log group: ecr:GetAuthorizationToken has no
+    // resource-level permissions, so it is granted on "*".
+    acknowledgeWildcardResource(
+      this.taskDefinition,
+      '*',
+      'The task execution role CDK creates: ecr:GetAuthorizationToken supports no resource-level permissions; image pulls and log writes stay limited to the asset repository and the task log group.',
+    );
+    // The schedule's role may tag and describe the tasks it starts, whose ids it cannot know in advance.
+    acknowledgeWildcardResource(
+      this.taskDefinition,
+      `arn:${stack.partition}:ecs:${stack.region}:*:task/${this.cluster.clusterName}/*`,
+      'The EventBridge role of the schedule (created by the EcsTask target) acts on the tasks it starts in this ECS cluster only; task ids are not known before they run.',
+    );
   }
 
   /** A VPC with no route to the internet: isolated subnets in one AZ and the endpoints the task needs. */
