@@ -9,6 +9,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const commands: Record<string, { readonly module: string; readonly summary: string }> = {
   analyze: { module: './analyze.js', summary: 'analyse a bucket or folder of WAL-G/WAL-E backups' },
   inspect: { module: './inspect.js', summary: 'read a WAL segment file or S3 object: records, commit times' },
+  'wal-fetch': { module: './wal-fetch.js', summary: "PostgreSQL's restore_command: fetch one WAL file" },
+  drill: { module: './drill.js', summary: 'restore a backup with PostgreSQL and verify the prediction' },
   serve: { module: './serve.js', summary: 'run the local monitor: store, API and web dashboard' },
 };
 
@@ -16,7 +18,7 @@ const commands: Record<string, { readonly module: string; readonly summary: stri
 export const EXIT_USAGE = 3;
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(8)} ${summary}`);
+  const lines = Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(9)} ${summary}`);
   return `usage: walwatch <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun walwatch <command> --help for its options.\n`;
 }
 

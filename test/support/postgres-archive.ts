@@ -90,7 +90,7 @@ export function formatRestoreCommand(binDir: string, archiveRoot: string): strin
 
 /** Compresses `sourcePath` into a new LZ4 frame file `targetPath` with the `lz4` CLI. */
 export async function compressLz4(sourcePath: string, targetPath: string): Promise<void> {
-  await runCommand('lz4', ['-q', '-z', '-f', sourcePath, targetPath]);
+  await runCommand('lz4', ['-q', '-z', '-f', sourcePath, targetPath], { timeoutMs: 900_000 });
 }
 
 /** Returns the decompressed body of an LZ4 frame file, decoded by the `lz4` CLI. */

@@ -173,7 +173,8 @@ export class PostgresServer {
         '-f',
         '-',
       ],
-      { input: sql, asPostgresUser: true, cwd: this.workspace.dir },
+      // A base backup copies the data directory inside one session: minutes for a large benchmark database.
+      { input: sql, asPostgresUser: true, cwd: this.workspace.dir, timeoutMs: 900_000 },
     );
     return result.stdout.toString('utf8').trim();
   }

@@ -1,0 +1,102 @@
+/**
+ * `restore_command` for PostgreSQL: fetches one archived WAL file (a segment or a timeline history file)
+ * from a WAL-G/WAL-E archive root, decompresses it and writes it where PostgreSQL asked, atomically.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { type CompressionMethod, decompress } from '../codec/decompress.js';
+import { isWalFileName } from '../core/lsn.js';
+import { isObjectAbsent, type ObjectReader } from '../sources/archive-source.js';
+
+/** Extensions tried for an archived WAL file, in WAL-G's fetch order (lz4 first), then WAL-E's and none. */
+export const WAL_EXTENSIONS: ReadonlyArray<readonly [string, CompressionMethod]> = [
+  ['.lz4', 'lz4'],
+  ['.zst', 'zstd'],
+  ['.br', 'brotli'],
+  ['.lzma', 'lzma'],
+  ['.gz', 'gzip'],
+  ['', 'none'],
+  ['.', 'none'],
+  ['.lzo', 'lzo'],
+];
+
+/** The largest WAL file accepted: PostgreSQL's largest segment size. */
+const MAX_WAL_FILE_BYTES = 1024 * 1024 * 1024;
+
+/** A name PostgreSQL may ask `restore_command` for: a segment or a timeline history file. */
+export function isFetchableWalName(name: string): boolean {
+  return isWalFileName(name) || /^[0-9A-F]{8}\.history$/.test(name);
+}
+
+/** The file could not be fetched for another reason than its absence (a damaged body, no access). */
+export class WalFetchError extends Error {
+  override readonly name = 'WalFetchError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * Fetches `fileName` from `<root>/wal_005/` and writes its decompressed bytes to `dest` through a temporary
+ * file in the same folder renamed into place: `dest` never holds part of a file.
+ *
+ * @param reader - reads full keys of the bucket
+ * @param root - the archive root (cluster id), `''` for the bucket root
+ * @returns `absent` when no object of that name exists under any extension, else the bytes written
+ * @throws {WalFetchError} for a body that cannot be read or decompressed, or a write that fails
+ */
+export async function fetchWalFile(
+  reader: ObjectReader,
+  root: string,
+  fileName: string,
+  dest: string,
+): Promise<
+  { readonly status: 'fetched'; readonly bytes: number; readonly key: string } | { readonly status: 'absent' }
+> {
+  if (!isFetchableWalName(fileName))
+    throw new WalFetchError(`${fileName} is neither a WAL segment nor a timeline history file name`);
+  const base = `${root === '' ? '' : `${root.replace(/\/+$/, '')}/`}wal_005/${fileName}`;
+  let passing: string | undefined;
+  for (const [extension, method] of WAL_EXTENSIONS) {
+    const key = `${base}${extension}`;
+    let body: Uint8Array;
+    try {
+      body = await reader.read(key);
+    } catch (error) {
+      if (isObjectAbsent(error)) continue;
+      passing ??= (error as Error).message;
+      continue;
+    }
+    let plain: Uint8Array;
+    try {
+      plain = await decompress(body, method, { maxBytes: MAX_WAL_FILE_BYTES });
+    } catch (error) {
+      throw new WalFetchError(`${key}: ${(error as Error).message}`, { cause: error });
+    }
+    await writeAtomically(dest, plain);
+    return { status: 'fetched', bytes: plain.length, key };
+  }
+  // A read that failed for another reason than absence may hide the object: never say "absent" then, or
+  // PostgreSQL would end recovery early.
+  if (passing !== undefined) throw new WalFetchError(`cannot read ${base}: ${passing}`);
+  return { status: 'absent' };
+}
+
+/** Writes `bytes` to a temporary sibling of `dest`, flushes it, then renames it over `dest`. */
+export async function writeAtomically(dest: string, bytes: Uint8Array): Promise<void> {
+  const temp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, dest);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new WalFetchError(`cannot write ${dest}: ${(error as Error).message}`, { cause: error });
+  }
+}
