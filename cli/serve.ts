@@ -41,6 +41,7 @@ options:
                           binaries are found; off where none are) or '24h; off=spilo/scratch/*'
   --pg-bin DIR            PostgreSQL server binaries for drills (default: /usr/lib/postgresql/<major>/bin,
                           /usr/pgsql-<major>/bin, Homebrew, PATH)
+  --pg-user USER          OS user the drill's PostgreSQL runs as when walwatch runs as root (default postgres)
   --drill-stale-after DUR drill-stale alert after this long without a verified drill (default 3 periods)
   --alert-webhook URL     POST alerts as JSON to this URL too
   --alert-topic ARN       publish alerts to this SNS topic too
@@ -67,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
         content: { type: 'string' },
         'drill-every': { type: 'string' },
         'pg-bin': { type: 'string' },
+        'pg-user': { type: 'string' },
         'drill-stale-after': { type: 'string' },
         'alert-webhook': { type: 'string' },
         'alert-topic': { type: 'string' },
@@ -167,6 +169,7 @@ function toOptions(values: Record<string, string | boolean | undefined>): Option
     drills: {
       ...(drillEvery ? { every: drillEvery } : {}),
       ...(text('pg-bin') ? { pgBin: resolve(text('pg-bin') as string) } : {}),
+      ...(text('pg-user') ? { pgUser: text('pg-user') as string } : {}),
       ...(staleAfter ? { staleAfterMs: parseDurationOption(staleAfter) } : {}),
     },
     ...(bucket

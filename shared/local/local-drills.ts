@@ -4,6 +4,7 @@
  * with the drill engine against the watched folder or bucket, holding each restore against the monitor's
  * own stored report of the cluster.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MonitorData } from '../api/monitor-data.js';
 import { loadClusterReport } from '../api/reports.js';
@@ -33,6 +34,8 @@ export interface LocalDrillOptions {
   readonly every?: DrillPolicy;
   /** Look for the server binaries in this folder only. @default the usual install folders and `PATH` */
   readonly pgBin?: string;
+  /** The OS user PostgreSQL runs as when the monitor runs as root. @default the engine's (`postgres`) */
+  readonly pgUser?: string;
   /** `drill-stale` after this long without a verified drill. @default three periods, at least 1 h */
   readonly staleAfterMs?: number;
   /** The drill engine. @default `runDrill` of `shared/drill/run-drill.ts` */
@@ -110,13 +113,16 @@ export async function startLocalDrills(
       const report = await reportOf(clusterId);
       const major = report ? majorOf(report) : undefined;
       const pgBin = major === undefined ? undefined : binaries.get(major);
+      const scratchParent = join(context.dataDir, 'drills');
+      await mkdir(scratchParent, { recursive: true });
       return engine({
         archive: context.archive,
         cluster: clusterId,
         target: 'latest',
         segmentSize: settingFor(context.segmentSizes, clusterId),
-        scratchParent: join(context.dataDir, 'drills'),
+        scratchParent,
         ...(pgBin ? { pgBin } : {}),
+        ...(options.pgUser ? { pgUser: options.pgUser } : {}),
         ...(report ? { prediction: report } : {}),
         now: Date.now,
       });
