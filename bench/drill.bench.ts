@@ -6,7 +6,7 @@
  * parts (each once, into fresh folders). Target: walwatch unpacks within 1.5× of the CLI pipe, and the
  * drill is replay-bound.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runDrill } from '../shared/drill/run-drill.js';
@@ -84,12 +84,13 @@ export default async function benchDrill(): Promise<void> {
       const path = join(partsDir, name);
       const body = await readFile(path);
       const ours = join(pg.dir, `unpack-walwatch-${index}`);
+      await mkdir(ours, { recursive: true });
       started = performance.now();
       tarBytes += await unpackTar({ key: path, name }, body, ours);
       walwatchMs += performance.now() - started;
       await rm(ours, { recursive: true, force: true });
       const theirs = join(pg.dir, `unpack-cli-${index}`);
-      await runCommand('mkdir', ['-p', theirs]);
+      await mkdir(theirs, { recursive: true });
       started = performance.now();
       await runCommand('sh', ['-c', 'lz4 -q -d -c "$1" | tar -x -f - -C "$2"', 'unpack', path, theirs], {
         timeoutMs: 600_000,
