@@ -10,6 +10,7 @@ import {
   formatContentPolicy,
   parseContentPolicy,
 } from '../shared/config/content-policy.js';
+import { DEFAULT_DRILL_EVERY_MS, type DrillPolicy, parseDrillPolicy } from '../shared/config/drill-policy.js';
 import { ENV } from '../shared/config/env.js';
 import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { AccessPolicyError, checkAccessOptions } from '../shared/local/access-policy.js';
@@ -46,6 +47,12 @@ options:
   --content POLICY        segment bodies to read: chain-ends (default; exact last commit times), all (also
                           every segment's summary and segments recovery cannot read), off; per cluster
                           with overrides, e.g. 'chain-ends; all=spilo/orders/*; off=spilo/scratch/*'
+  --drill-every POLICY    restore drills: a period per cluster, e.g. 24h (default where PostgreSQL server
+                          binaries are found; off where none are) or '24h; off=spilo/scratch/*'
+  --pg-bin DIR            PostgreSQL server binaries for drills (default: /usr/lib/postgresql/<major>/bin,
+                          /usr/pgsql-<major>/bin, Homebrew, PATH)
+  --pg-user USER          OS user the drill's PostgreSQL runs as when walwatch runs as root (default postgres)
+  --drill-stale-after DUR drill-stale alert after this long without a verified drill (default 3 periods)
   --alert-webhook URL     POST alerts as JSON to this URL too
   --alert-topic ARN       publish alerts to this SNS topic too
   --gap-grace, --max-archive-age, --max-backup-age, --backup-stale-after DUR   thresholds
@@ -72,6 +79,10 @@ export async function run(args: string[]): Promise<number> {
         'segment-size': { type: 'string' },
         'sweep-every': { type: 'string', default: '15s' },
         content: { type: 'string' },
+        'drill-every': { type: 'string' },
+        'pg-bin': { type: 'string' },
+        'pg-user': { type: 'string' },
+        'drill-stale-after': { type: 'string' },
         'alert-webhook': { type: 'string' },
         'alert-topic': { type: 'string' },
         'gap-grace': { type: 'string' },
@@ -92,7 +103,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     const options = toOptions(values);
     const monitor = await startLocalMonitor(options);
-    printWelcome(monitor.url, options);
+    printWelcome(monitor.url, options, monitor.drills.summary);
     await new Promise<void>((done) => {
       const shutdown = (): void => {
         process.stderr.write('\nwalwatch: stopping…\n');
@@ -176,9 +187,25 @@ function toOptions(values: Record<string, string | boolean | string[] | undefine
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  let drillEvery: DrillPolicy | undefined;
+  try {
+    const policy = text('drill-every') ?? process.env[ENV.drillEvery];
+    drillEvery = policy?.trim()
+      ? parseDrillPolicy(policy, '--drill-every', DEFAULT_DRILL_EVERY_MS)
+      : undefined;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const staleAfter = text('drill-stale-after') ?? process.env[ENV.drillStaleAfter];
   return {
     dataDir,
     readContent,
+    drills: {
+      ...(drillEvery ? { every: drillEvery } : {}),
+      ...(text('pg-bin') ? { pgBin: resolve(text('pg-bin') as string) } : {}),
+      ...(text('pg-user') ? { pgUser: text('pg-user') as string } : {}),
+      ...(staleAfter ? { staleAfterMs: parseDurationOption(staleAfter) } : {}),
+    },
     ...(bucket
       ? {
           bucket: {
@@ -201,7 +228,7 @@ function toOptions(values: Record<string, string | boolean | string[] | undefine
   };
 }
 
-function printWelcome(url: string, options: Options): void {
+function printWelcome(url: string, options: Options, drills: string): void {
   const lines = [
     `walwatch is running (store ${options.dataDir}/store).`,
     '',
@@ -236,6 +263,7 @@ function printWelcome(url: string, options: Options): void {
     '',
     `Segment content read: ${formatContentPolicy(options.readContent ?? DEFAULT_CONTENT_POLICY)} (--content).`,
     `WAL segment size: ${formatClusterSetting(sizes, mebibytes)} (--segment-size).`,
+    drills,
   );
   lines.push('', 'Ctrl-C stops it; restarting resumes from the stored state.');
   process.stderr.write(`${lines.join('\n')}\n`);

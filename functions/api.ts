@@ -21,6 +21,7 @@ const app = createApiRouter({
     return event?.requestContext.authorizer?.iam?.userArn ?? 'unknown';
   },
   thresholds: config.thresholds,
+  ...(config.drills ? { drills: config.drills } : {}),
   ...(config.bucket ? { bucket: config.bucket } : {}),
   onError: (error) => logger.error('request failed', { error: error as Error }),
 });

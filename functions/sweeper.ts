@@ -96,6 +96,7 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
     now: Date.now,
     emitMetrics,
     thresholds: config.thresholds,
+    ...(config.drills ? { drills: config.drills } : {}),
     ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
     publish: async (notification) => {
       if (!config.alertTopicArn) {

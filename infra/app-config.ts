@@ -53,6 +53,7 @@ export const CONTEXT_KEYS = [
   'alertEmails',
   'segmentContent',
   'dashboardSite',
+  'restoreDrillSchedule',
 ] as const;
 
 /**
@@ -183,6 +184,13 @@ export function readAppConfig(read: ContextReader): AppConfig {
     throw new AppConfigError((error as Error).message);
   }
 
+  const drillSchedule = str('restoreDrillSchedule');
+  if (drillSchedule !== undefined && !/^(rate|cron)\(.+\)$/.test(drillSchedule)) {
+    throw new AppConfigError(
+      `context 'restoreDrillSchedule' must be an EventBridge schedule expression such as 'cron(0 3 * * ? *)' or 'rate(1 day)', got '${drillSchedule}'`,
+    );
+  }
+
   return {
     stackName: str('stackName') ?? 'Walwatch',
     stackProps: {
@@ -215,6 +223,7 @@ export function readAppConfig(read: ContextReader): AppConfig {
       alertEmails,
       segmentContent,
       dashboardSite: bool('dashboardSite'),
+      restoreDrillSchedule: drillSchedule,
     },
   };
 }

@@ -4,6 +4,7 @@
  * contain slashes, so each is one `encodeURIComponent` path segment. Failures are values (`ApiResult`),
  * because the page shows them and keeps polling.
  */
+import type { DrillRecord, DrillVerdict } from '../shared/core/drill.js';
 import type { ClusterReport, EarliestRecoverable, LatestRecoverable, Status } from '../shared/core/report.js';
 import type { RestorePlan } from '../shared/core/restore-plan.js';
 import type { StoredSegmentSummary } from '../shared/core/segment-summary.js';
@@ -24,6 +25,18 @@ export interface ClusterSummary {
   readonly problems: number;
   /** Count of lost gaps. */
   readonly gaps: number;
+  /** The newest restore drill's verdict and when a drill last verified the cluster; absent from older servers. */
+  readonly lastDrill?: {
+    readonly finishedAt: string;
+    readonly verdict: DrillVerdict;
+    readonly lastVerifiedAt: string | null;
+  } | null;
+}
+
+/** `GET /clusters/{id}/drills`. */
+export interface DrillsResponse {
+  readonly generatedAt: string;
+  readonly drills: DrillRecord[];
 }
 
 /** `GET /clusters`. */
@@ -98,6 +111,11 @@ export class ApiClient {
   restorePlan(id: string, target: string): Promise<ApiResult<RestorePlanResponse>> {
     const query = new URLSearchParams({ target });
     return this.request(`/clusters/${encodeURIComponent(id)}/restore-plan?${query}`, {});
+  }
+
+  /** The cluster's restore drills, newest first. */
+  drills(id: string): Promise<ApiResult<DrillsResponse>> {
+    return this.request(`/clusters/${encodeURIComponent(id)}/drills`, {});
   }
 
   /** What the content scan stored for one segment (`WALWATCH_READ_CONTENT=all`). */

@@ -4,12 +4,21 @@
  * plan form, timelines and backups. Polling calls `update` with each new report; a section is rebuilt only
  * when its own data changed, so a half-typed reason or restore target survives live updates.
  */
+
+import type { DrillRecord } from '../shared/core/drill.js';
 import type { ClusterReport, GapReport } from '../shared/core/report.js';
 import type { ApiClient, ClusterResponse, SegmentResponse } from './api.js';
 import { BACKUP_STATUS_LABEL, renderChartLegend, renderRecoverabilityChart } from './chart.js';
 import { type Child, h, replaceChildren } from './dom.js';
 import { statusBadge } from './fleet-view.js';
-import { ageSeconds, formatAgo, formatBytes, formatLength, formatTime } from './format.js';
+import {
+  ageSeconds,
+  DRILL_VERDICT_LABEL,
+  formatAgo,
+  formatBytes,
+  formatLength,
+  formatTime,
+} from './format.js';
 import { RestorePlanForm } from './restore-form.js';
 
 /** One section: its element and the data it was last drawn from. */
@@ -23,10 +32,14 @@ export class ClusterView {
   /** The view's root element, to put in the page. */
   readonly element: HTMLElement;
   private readonly sections: Record<
-    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'timelines' | 'backups',
+    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'drills' | 'timelines' | 'backups',
     Section
   >;
   private readonly restore: RestorePlanForm;
+  /** The newest drill whose history is drawn (or being fetched): the history is fetched when it changes. */
+  private drillsShown: string | null = null;
+  private drillHistory: DrillRecord[] | null = null;
+  private drillError: string | null = null;
 
   constructor(
     readonly clusterId: string,
@@ -48,6 +61,7 @@ export class ClusterView {
       chart: section('chart', 'Recoverability chart'),
       problems: section('problems', 'Problems'),
       gaps: section('gaps', 'Gaps'),
+      drills: section('drills', 'Restore drills'),
       timelines: section('timelines', 'Timelines'),
       backups: section('backups', 'Backups'),
     };
@@ -62,6 +76,7 @@ export class ClusterView {
       this.sections.problems.element,
       this.sections.gaps.element,
       this.restore.element,
+      this.sections.drills.element,
       this.sections.timelines.element,
       this.sections.backups.element,
     );
@@ -80,6 +95,7 @@ export class ClusterView {
     );
     this.draw('problems', report.problems, () => renderProblems(report, (name) => this.segmentDetails(name)));
     this.draw('gaps', report.gaps, () => this.renderGaps(report));
+    this.showDrills(report, nowMs);
     this.draw('timelines', [report.timelines, report.targetTimeline], () => renderTimelines(report));
     this.draw('backups', [response.generatedAt, report.backups], () => renderBackups(report, nowMs));
   }
@@ -90,6 +106,32 @@ export class ClusterView {
     if (key === section.key) return;
     section.key = key;
     replaceChildren(section.element, ...render());
+  }
+
+  /** Draws the last verdict and, once fetched, the history; fetched again only when a new drill lands. */
+  private showDrills(report: ClusterReport, nowMs: number): void {
+    const last = report.lastDrill ?? null;
+    const key = last ? `${last.startedAt}|${last.verdict}` : 'none';
+    const draw = (): void => {
+      replaceChildren(
+        this.sections.drills.element,
+        ...renderDrills(last, last ? this.drillHistory : [], nowMs),
+        this.drillError ? h('p', { class: 'error' }, this.drillError) : null,
+      );
+    };
+    if (key !== this.drillsShown) {
+      this.drillsShown = key;
+      this.drillHistory = null;
+      this.drillError = null;
+      if (last)
+        void this.api.drills(this.clusterId).then((result) => {
+          if (this.drillsShown !== key) return;
+          if (result.ok) this.drillHistory = result.value.drills;
+          else this.drillError = result.message;
+          draw();
+        });
+    }
+    draw();
   }
 
   /** A button that loads and shows what the content scan found in one segment. */
@@ -327,6 +369,88 @@ function renderSegment(read: SegmentResponse): Child[] {
       'dl',
       { class: 'segment-summary' },
       ...rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+    ),
+  ];
+}
+
+/** The restore drill section: the last verdict, then the history (`null` while it loads). */
+function renderDrills(
+  last: ClusterReport['lastDrill'] | null,
+  history: readonly DrillRecord[] | null,
+  nowMs: number,
+): Child[] {
+  const heading = h('h3', {}, `Restore drills${history ? ` (${history.length})` : ''}`);
+  if (!last)
+    return [
+      heading,
+      h(
+        'p',
+        { class: 'empty' },
+        'No restore drill has run: walwatch serve --drill-every, or the restoreDrill task on AWS, restores the archive and checks the prediction.',
+      ),
+    ];
+  const verdict = h(
+    'p',
+    { class: 'drill-verdict', 'data-verdict': last.verdict },
+    h('span', { class: `badge drill-${last.verdict}` }, DRILL_VERDICT_LABEL[last.verdict]),
+    ' ',
+    `last drill ${formatAgo(ageSeconds(last.finishedAt, nowMs))} (${formatTime(last.finishedAt)}), target ${last.target}${last.backup ? ` from ${last.backup}` : ''}; `,
+    last.lastVerifiedAt === null
+      ? 'never verified'
+      : `verified ${formatAgo(ageSeconds(last.lastVerifiedAt, nowMs))}`,
+    last.reason ? h('div', { class: 'muted' }, last.reason) : null,
+  );
+  const point = (p: DrillRecord['reached']): Child =>
+    p.lsn === null
+      ? '—'
+      : h(
+          'span',
+          {},
+          h('code', {}, p.lsn),
+          h(
+            'div',
+            { class: 'muted' },
+            [p.timeline === null ? null : `timeline ${p.timeline}`, p.lastCommitTime]
+              .filter(Boolean)
+              .join(' · '),
+          ),
+        );
+  if (history === null) return [heading, verdict, h('p', { class: 'muted' }, 'Loading the drill history…')];
+  return [
+    heading,
+    verdict,
+    table(
+      ['Started', 'Verdict', 'Target', 'Backup', 'Predicted', 'Reached', 'Check', 'Details'],
+      history.map((drill) =>
+        h(
+          'tr',
+          { 'data-drill': drill.startedAt, 'data-verdict': drill.verdict },
+          h('td', { title: formatTime(drill.startedAt) }, formatAgo(ageSeconds(drill.startedAt, nowMs))),
+          h(
+            'td',
+            {},
+            h('span', { class: `badge drill-${drill.verdict}` }, DRILL_VERDICT_LABEL[drill.verdict]),
+          ),
+          h('td', {}, drill.target),
+          h('td', {}, drill.backup ? h('code', {}, drill.backup) : '—'),
+          h('td', {}, point(drill.predicted)),
+          h('td', {}, point(drill.reached)),
+          h('td', {}, drill.checkResult ?? '—'),
+          h(
+            'td',
+            {},
+            drill.reason ?? '',
+            drill.logTail
+              ? h(
+                  'details',
+                  {},
+                  h('summary', {}, 'PostgreSQL log'),
+                  h('pre', { class: 'drill-log' }, drill.logTail),
+                )
+              : null,
+          ),
+        ),
+      ),
     ),
   ];
 }

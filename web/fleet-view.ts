@@ -5,7 +5,15 @@
  */
 import type { ClusterSummary, FleetResponse } from './api.js';
 import { h } from './dom.js';
-import { formatAgo, formatLength, formatTime, STATUS_LABEL, STATUS_RANK } from './format.js';
+import {
+  ageSeconds,
+  DRILL_VERDICT_LABEL,
+  formatAgo,
+  formatLength,
+  formatTime,
+  STATUS_LABEL,
+  STATUS_RANK,
+} from './format.js';
 
 /** The link to a cluster's view; the id is one encoded segment, as in the API. */
 export function clusterHref(id: string): string {
@@ -74,6 +82,7 @@ export function renderFleet(fleet: FleetResponse): HTMLElement {
                 'Last backup',
                 'Problems',
                 'Lost gaps',
+                'Restore drill',
               ].map((label) => h('th', { scope: 'col' }, label)),
             ),
           ),
@@ -140,5 +149,31 @@ function renderRow(cluster: ClusterSummary, nowMs: number): HTMLElement {
     h('td', { 'data-field': 'backup-age' }, formatAgo(cluster.backupAgeSeconds)),
     h('td', { 'data-field': 'problems', class: cluster.problems > 0 ? 'count-bad' : '' }, cluster.problems),
     h('td', { 'data-field': 'gaps', class: cluster.gaps > 0 ? 'count-bad' : '' }, cluster.gaps),
+    h('td', { 'data-field': 'drill' }, renderDrillCell(cluster, nowMs)),
+  );
+}
+
+/** "verified 3 h ago", with the last verdict when it is not a verification. */
+function renderDrillCell(cluster: ClusterSummary, nowMs: number): HTMLElement | string {
+  const drill = cluster.lastDrill;
+  if (!drill) return '—';
+  const verified = drill.lastVerifiedAt;
+  return h(
+    'div',
+    { 'data-verdict': drill.verdict },
+    h(
+      'span',
+      { title: formatTime(verified) },
+      verified === null ? 'never verified' : `verified ${formatAgo(ageSeconds(verified, nowMs))}`,
+    ),
+    drill.verdict === 'verified'
+      ? null
+      : h(
+          'div',
+          {},
+          h('span', { class: `badge drill-${drill.verdict}` }, DRILL_VERDICT_LABEL[drill.verdict]),
+          ' ',
+          h('span', { class: 'muted', title: formatTime(drill.finishedAt) }, 'last drill'),
+        ),
   );
 }

@@ -3,6 +3,8 @@
  * Formatting for people: ages ("12 min ago"), times in UTC, LSN and segment positions as numbers for the
  * chart, and the order in which statuses are shown (worst first).
  */
+
+import type { DrillVerdict } from '../shared/core/drill.js';
 import { parseLsn, parseWalFileName } from '../shared/core/lsn.js';
 import type { Status } from '../shared/core/report.js';
 
@@ -14,6 +16,13 @@ export const STATUS_LABEL: Readonly<Record<Status, string>> = {
   critical: 'Critical',
   warning: 'Warning',
   ok: 'OK',
+};
+
+/** Restore drill verdicts in words. */
+export const DRILL_VERDICT_LABEL: Readonly<Record<DrillVerdict, string>> = {
+  verified: 'Verified',
+  mismatch: 'Mismatch',
+  failed: 'Failed',
 };
 
 const UNITS: ReadonlyArray<readonly [string, number]> = [

@@ -12,7 +12,9 @@ import type { WalwatchFunction } from './walwatch-function.js';
 /**
  * DynamoDB actions per function, from the store calls each makes (`shared/store/`): ingest and
  * reconcile fold (`BatchGetItem`, `GetItem`, `PutItem`, `Query` on the index); the sweeper reads
- * states and acknowledgements and writes alert states; the API reads and writes acknowledgements.
+ * states and acknowledgements and writes alert states; the API reads and writes acknowledgements; both
+ * batch-read restore drill items (`drills`); the restore drill task writes them and trims the history
+ * (`drillTask`).
  */
 export const TABLE_ACCESS = {
   pipeline: {
@@ -24,6 +26,16 @@ export const TABLE_ACCESS = {
     index: ['dynamodb:Query'],
     writes: ['dynamodb:PutItem'],
     itemPrefixes: ['a#'],
+  },
+  drills: {
+    table: ['dynamodb:BatchGetItem'],
+    index: [],
+  },
+  drillTask: {
+    table: [],
+    index: ['dynamodb:Query'],
+    writes: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+    itemPrefixes: ['d#'],
   },
   api: {
     table: ['dynamodb:GetItem'],
@@ -168,6 +180,16 @@ export function grantMonitorAccess(access: MonitorAccess): void {
             'dynamodb:LeadingKeys': access.itemPrefixes.map((prefix) => `${prefix}*`),
           },
         },
+      }),
+    );
+    // Reports carry the newest restore drill and GET /clusters/{id}/drills the history: drill items (d#…)
+    // are batch-read by the keys the index lists.
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ReadDrillItems',
+        actions: [...TABLE_ACCESS.drills.table],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] } },
       }),
     );
   }

@@ -41,6 +41,7 @@ import { type ApiThrottle, createQueryApi } from './monitor-api.js';
 import { createMonitorDashboard } from './monitor-dashboard.js';
 import { grantMonitorAccess } from './monitor-grants.js';
 import { createMonitorTable } from './monitor-table.js';
+import { type RestoreDrillOptions, RestoreDrillTask } from './restore-drill-task.js';
 import { functionEntry, WalwatchFunction } from './walwatch-function.js';
 
 export type { ApiThrottle } from './monitor-api.js';
@@ -151,6 +152,14 @@ export interface WalBackupMonitorProps {
    * @default false
    */
   readonly dashboardSite?: boolean | DashboardSiteOptions;
+  /**
+   * Restore the archive on a schedule and hold what PostgreSQL reaches against walwatch's prediction: an
+   * ECS Fargate task in private subnets, read-only on the archive roots, writing drill records that the
+   * sweeper turns into `drill-failed`, `drill-mismatch` and `drill-stale` alerts (see `RestoreDrillTask`).
+   *
+   * @default - no drills
+   */
+  readonly restoreDrill?: RestoreDrillOptions;
 }
 
 /** Settings of the hosted dashboard ({@link WalBackupMonitorProps.dashboardSite}). */
@@ -228,6 +237,8 @@ export class WalBackupMonitor extends Construct {
   public readonly sweepSchedule: Rule;
   /** Runs reconcile every `reconcileEvery`. */
   public readonly reconcileSchedule: Rule;
+  /** The scheduled restore drill, when `restoreDrill` is set. */
+  public readonly restoreDrill?: RestoreDrillTask;
 
   constructor(scope: Construct, id: string, props: WalBackupMonitorProps) {
     super(scope, id);
@@ -327,9 +338,33 @@ export class WalBackupMonitor extends Construct {
       ...(props.segmentSize === undefined ? {} : { [ENV.segmentSize]: formatSegmentSizes(segmentSizes) }),
       [ENV.readContent]: formatContentPolicy(contentPolicy),
     };
+    this.restoreDrill =
+      props.restoreDrill === undefined
+        ? undefined
+        : new RestoreDrillTask(this, 'RestoreDrill', {
+            ...props.restoreDrill,
+            archiveBucket: props.archiveBucket,
+            archiveKey,
+            archiveRoots: props.archiveRoots,
+            table: this.table,
+            environment: {
+              [ENV.tableName]: this.table.tableName,
+              ...(props.segmentSize === undefined
+                ? {}
+                : { [ENV.segmentSize]: formatSegmentSizes(segmentSizes) }),
+            },
+            logRetention,
+            removalPolicy,
+          });
     const thresholdEnvironment: Record<string, string> = {
       [ENV.maxArchiveAge]: `${settings.maxArchiveAge.toSeconds()}s`,
       [ENV.maxBackupAge]: `${settings.maxBackupAge.toSeconds()}s`,
+      ...(this.restoreDrill
+        ? {
+            [ENV.drillClusters]: `off; on=${this.restoreDrill.clusters.join(',')}`,
+            [ENV.drillStaleAfter]: `${this.restoreDrill.staleAfter.toSeconds()}s`,
+          }
+        : {}),
     };
 
     const ingest = new WalwatchFunction(this, 'Ingest', {

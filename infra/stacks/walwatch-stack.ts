@@ -19,6 +19,7 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
+import { Schedule } from 'aws-cdk-lib/aws-events';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
@@ -170,6 +171,14 @@ export interface WalwatchStackProps extends StackProps {
    * @default true
    */
   readonly dashboardSite?: boolean;
+  /**
+   * Run a restore drill of the cluster on this EventBridge schedule expression (`cron(0 3 * * ? *)`,
+   * `rate(1 day)`), as an ECS Fargate task in the stack's private subnets (see
+   * `WalBackupMonitorProps.restoreDrill`).
+   *
+   * @default - no drills
+   */
+  readonly restoreDrillSchedule?: string;
 }
 
 /**
@@ -261,6 +270,14 @@ export class WalwatchStack extends Stack {
       alertEmails: props.alertEmails,
       segmentContent: props.segmentContent,
       dashboardSite: props.dashboardSite ?? true,
+      restoreDrill:
+        props.restoreDrillSchedule === undefined
+          ? undefined
+          : {
+              schedule: Schedule.expression(props.restoreDrillSchedule),
+              // The cluster's VPC: private subnets with a NAT gateway and the S3 gateway endpoint already.
+              vpc: this.vpc,
+            },
     });
     this.archive.notifyQueue(this.monitor.ingestQueue);
 

@@ -1,9 +1,12 @@
 /**
- * What the API and the sweeper need from a store: cluster states, gap acknowledgements and alert states.
+ * What the API and the sweeper need from a store: cluster states, gap acknowledgements, alert states and
+ * restore drill records.
  * The DynamoDB store implements it for Lambda and for the local monitor (dynalite); tests may use
  * `createMemoryMonitorData`.
  */
 import type { OpenAlerts } from '../core/alerts.js';
+import type { DrillRecord } from '../core/drill.js';
+import { DRILL_HISTORY } from '../core/drill-status.js';
 import type { StoredSegmentSummary } from '../core/segment-summary.js';
 import type { ClusterState } from '../core/state.js';
 
@@ -56,6 +59,10 @@ export interface MonitorData {
     timeline: number,
     segno: number,
   ): Promise<StoredSegmentSummary | undefined>;
+  /** A cluster's newest restore drills, newest first, at most `limit` (default: the whole kept history). */
+  listDrills(clusterId: string, limit?: number): Promise<DrillRecord[]>;
+  /** Stores a drill; the history keeps the newest `DRILL_HISTORY` per cluster. */
+  putDrill(record: DrillRecord): Promise<void>;
 }
 
 /** An in-memory `MonitorData` over a map of states (tests and quick experiments). */
@@ -65,6 +72,7 @@ export function createMemoryMonitorData(
 ): MonitorData {
   const acks = new Map<string, Record<string, GapAcknowledgement>>();
   const alerts = new Map<string, AlertState>();
+  const drills = new Map<string, DrillRecord[]>();
   return {
     listClusterIds: async () => [...states.keys()].sort(),
     getClusterState: async (id) => states.get(id),
@@ -82,5 +90,14 @@ export function createMemoryMonitorData(
       return true;
     },
     getSegmentSummary: async (id, timeline, segno) => summaries.get(`${id}|${timeline}:${segno}`),
+    listDrills: async (id, limit = DRILL_HISTORY) => (drills.get(id) ?? []).slice(0, limit),
+    putDrill: async (record) => {
+      const kept = (drills.get(record.cluster) ?? []).filter(
+        (drill) => Date.parse(drill.startedAt) !== Date.parse(record.startedAt),
+      );
+      kept.push(record);
+      kept.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt));
+      drills.set(record.cluster, kept.slice(0, DRILL_HISTORY));
+    },
   };
 }

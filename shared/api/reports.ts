@@ -3,26 +3,36 @@
  */
 import { analyzeCluster } from '../core/analyze.js';
 import type { Thresholds } from '../core/config.js';
+import { type DrillExpectation, withDrills } from '../core/drill-status.js';
 import type { ClusterReport } from '../core/report.js';
 import type { MonitorData } from './monitor-data.js';
 
-/** Analyses one stored cluster; `undefined` when it is unknown. */
+/** Which clusters are expected to have restore drills, and how stale their last verified one may be. */
+export type DrillExpectations = (clusterId: string) => DrillExpectation | undefined;
+
+/**
+ * Analyses one stored cluster, with its drill history (`lastDrill`, drill problems); `undefined` when it is
+ * unknown.
+ */
 export async function loadClusterReport(
   data: MonitorData,
   clusterId: string,
   now: number,
   thresholds?: Partial<Thresholds>,
+  drills?: DrillExpectations,
 ): Promise<ClusterReport | undefined> {
-  const [state, acknowledgements] = await Promise.all([
+  const [state, acknowledgements, history] = await Promise.all([
     data.getClusterState(clusterId),
     data.getAcknowledgements(clusterId),
+    data.listDrills(clusterId),
   ]);
   if (!state) return undefined;
-  return analyzeCluster(state, {
+  const report = analyzeCluster(state, {
     now,
     acknowledgedGaps: new Set(Object.keys(acknowledgements)),
     ...(thresholds ? { thresholds } : {}),
   });
+  return withDrills(report, history, now, drills?.(clusterId));
 }
 
 /** Analyses every stored cluster, worst first. */
@@ -30,9 +40,10 @@ export async function loadAllReports(
   data: MonitorData,
   now: number,
   thresholds?: Partial<Thresholds>,
+  drills?: DrillExpectations,
 ): Promise<ClusterReport[]> {
   const ids = await data.listClusterIds();
-  const reports = await Promise.all(ids.map((id) => loadClusterReport(data, id, now, thresholds)));
+  const reports = await Promise.all(ids.map((id) => loadClusterReport(data, id, now, thresholds, drills)));
   const rank = { critical: 0, warning: 1, ok: 2 } as const;
   return reports
     .filter((report): report is ClusterReport => report !== undefined)

@@ -16,6 +16,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { BlankEnv } from 'hono/types';
 import type { Thresholds } from '../core/config.js';
+import { DRILL_HISTORY } from '../core/drill-status.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
@@ -27,13 +28,15 @@ import {
   requireJsonBody,
 } from './http-guards.js';
 import type { MonitorData } from './monitor-data.js';
-import { loadAllReports, loadClusterReport } from './reports.js';
+import { type DrillExpectations, loadAllReports, loadClusterReport } from './reports.js';
 import {
   ackBodySchema,
   acknowledgementSchema,
   backupSchema,
   clusterIdParam,
   clusterReportSchema,
+  drillLimitQuerySchema,
+  drillRecordSchema,
   earliestRecoverableSchema,
   errorSchema,
   fleetEntrySchema,
@@ -60,6 +63,8 @@ export interface ApiDependencies {
   readonly thresholds?: Partial<Thresholds>;
   /** Called with unexpected errors before the 500 answer (logging). */
   readonly onError?: (error: unknown) => void;
+  /** Clusters where restore drills are configured (for `drill-stale`). @default none */
+  readonly drills?: DrillExpectations;
 }
 
 type ErrorStatus = 400 | 404 | 409 | 413 | 415 | 500;
@@ -94,6 +99,13 @@ export function summarizeCluster(report: ClusterReport): z.infer<typeof fleetEnt
     recoveryPointLagSeconds: report.recoveryPointLagSeconds,
     problems: report.problems.filter((p) => p.severity !== 'info').length,
     gaps: report.gaps.filter((g) => g.status === 'lost').length,
+    lastDrill: report.lastDrill
+      ? {
+          finishedAt: report.lastDrill.finishedAt,
+          verdict: report.lastDrill.verdict,
+          lastVerifiedAt: report.lastDrill.lastVerifiedAt,
+        }
+      : null,
   };
 }
 
@@ -201,6 +213,17 @@ const routes = {
     request: { params: z.object({ id: clusterIdParam, name: segmentNameParam }) },
     responses: { 200: json(segmentReadSchema, 'The stored read.'), ...errors },
   }),
+  drills: createRoute({
+    method: 'get',
+    path: '/clusters/{id}/drills',
+    summary: "The cluster's restore drills, newest first",
+    description: `What each drill restored, the verdict and predicted vs reached (at most ${DRILL_HISTORY} are kept).`,
+    request: { params: clusterParams, query: drillLimitQuerySchema },
+    responses: {
+      200: json(z.strictObject({ generatedAt: isoTime, drills: z.array(drillRecordSchema) }), 'The drills.'),
+      ...errors,
+    },
+  }),
   acknowledge: createRoute({
     method: 'post',
     path: '/clusters/{id}/gaps/{gapId}/ack',
@@ -250,14 +273,14 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
     respond: (report: ClusterReport, generatedAt: string) => R | Promise<R>,
   ) => {
     const now = deps.now();
-    const report = await loadClusterReport(deps.data, id, now, deps.thresholds);
+    const report = await loadClusterReport(deps.data, id, now, deps.thresholds, deps.drills);
     if (!report) return fail(c, 404, 'not-found', `no cluster ${JSON.stringify(id)}`);
     return respond(report, new Date(now).toISOString());
   };
 
   app.openapi(routes.fleet, async (c) => {
     const now = deps.now();
-    const reports = await loadAllReports(deps.data, now, deps.thresholds);
+    const reports = await loadAllReports(deps.data, now, deps.thresholds, deps.drills);
     return c.json({ generatedAt: new Date(now).toISOString(), clusters: reports.map(summarizeCluster) }, 200);
   });
   app.openapi(routes.cluster, (c) =>
@@ -329,6 +352,11 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
       );
     });
   });
+  app.openapi(routes.drills, (c) =>
+    withCluster(c, c.req.valid('param').id, async (report, generatedAt) =>
+      c.json({ generatedAt, drills: await deps.data.listDrills(report.id, c.req.valid('query').limit) }, 200),
+    ),
+  );
   app.openapi(routes.acknowledge, (c) => {
     const { id, gapId } = c.req.valid('param');
     const { reason } = c.req.valid('json');

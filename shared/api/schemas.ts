@@ -6,6 +6,7 @@
  * `shared/core/report.ts` (a type-level test keeps them equal).
  */
 import { z } from '@hono/zod-openapi';
+import { DRILL_HISTORY } from '../core/drill-status.js';
 
 const lsn = z
   .string()
@@ -108,6 +109,64 @@ export const problemSchema = z
   .strictObject({ kind: z.string(), severity: severitySchema, subject: z.string(), message: z.string() })
   .openapi('Problem');
 
+const drillPointSchema = z
+  .strictObject({
+    timeline: z.number().int().nullable(),
+    lsn: lsn.nullable(),
+    lastCommitTime: isoTime.nullable(),
+  })
+  .openapi('DrillPoint');
+const drillVerdictSchema = z.enum(['verified', 'mismatch', 'failed']).openapi('DrillVerdict');
+
+export const lastDrillSchema = z
+  .strictObject({
+    startedAt: isoTime,
+    finishedAt: isoTime,
+    target: z.string(),
+    backup: z.string().nullable(),
+    verdict: drillVerdictSchema,
+    predicted: drillPointSchema,
+    reached: drillPointSchema,
+    reason: z.string().nullable(),
+    lastVerifiedAt: isoTime.nullable(),
+  })
+  .openapi('LastDrill');
+
+export const drillRecordSchema = z
+  .strictObject({
+    startedAt: isoTime,
+    finishedAt: isoTime,
+    cluster: z.string(),
+    target: z.string(),
+    backup: z.string().nullable(),
+    verdict: drillVerdictSchema,
+    predicted: drillPointSchema,
+    reached: drillPointSchema,
+    consistentLsn: lsn.nullable(),
+    checkResult: z.string().nullable(),
+    reason: z.string().nullable(),
+    logTail: z.string().nullable(),
+    downloadedBytes: z.number().int(),
+    timings: z
+      .strictObject({ downloadMs: z.number(), unpackMs: z.number(), replayMs: z.number() })
+      .optional(),
+    notes: z.array(z.string()).readonly().optional(),
+  })
+  .openapi('DrillRecord');
+
+export const drillLimitQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1, `limit must be 1 to ${DRILL_HISTORY}`)
+    .max(DRILL_HISTORY, `limit must be 1 to ${DRILL_HISTORY}`)
+    .default(DRILL_HISTORY)
+    .openapi({
+      param: { name: 'limit', in: 'query' },
+      description: `How many drills, newest first (1 to ${DRILL_HISTORY}).`,
+    }),
+});
+
 export const clusterReportSchema = z
   .strictObject({
     id: z.string(),
@@ -131,6 +190,7 @@ export const clusterReportSchema = z
     unreferencedSegments: z.number().int(),
     divergedSegments: z.number().int(),
     problems: z.array(problemSchema),
+    lastDrill: lastDrillSchema.nullable().optional(),
   })
   .openapi('ClusterReport');
 
@@ -148,6 +208,9 @@ export const fleetEntrySchema = z
     recoveryPointLagSeconds: z.number().nullable(),
     problems: z.number().int().openapi({ description: 'Warning and critical problems.' }),
     gaps: z.number().int().openapi({ description: 'Lost gaps.' }),
+    lastDrill: z
+      .strictObject({ finishedAt: isoTime, verdict: drillVerdictSchema, lastVerifiedAt: isoTime.nullable() })
+      .nullable(),
   })
   .openapi('FleetEntry');
 

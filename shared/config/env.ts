@@ -46,6 +46,27 @@ export const ENV = {
   allowHosts: 'WALWATCH_ALLOW_HOSTS',
   /** `walwatch serve`: comma-separated page origins allowed to call the API, when no `--allow-origin` is given. */
   allowOrigins: 'WALWATCH_ALLOW_ORIGINS',
+  /**
+   * How often the local monitor runs a restore drill per cluster (`shared/config/drill-policy.ts`): a
+   * period, `off`, or a default with overrides such as `24h; off=spilo/scratch/*`. @default 24h where
+   * PostgreSQL binaries are found, else off
+   */
+  drillEvery: 'WALWATCH_DRILL_EVERY',
+  /**
+   * `drill-stale` threshold as a duration (`72h`): a cluster with drills configured alerts when no drill has
+   * verified it for longer. @default three drill periods locally, 72h on AWS
+   */
+  drillStaleAfter: 'WALWATCH_DRILL_STALE_AFTER',
+  /**
+   * Clusters the sweeper and API expect restore drills for (`drill-stale`), in the syntax of
+   * `cluster-setting.ts`: `on`, `off`, or a default with overrides (`off; on=spilo/orders/*`). Set by the
+   * CDK app when `restoreDrill` is on. @default off
+   */
+  drillClusters: 'WALWATCH_DRILL_CLUSTERS',
+  /** The drill task: the clusters to drill in one run, comma-separated ids. */
+  drillTargets: 'WALWATCH_DRILL_TARGETS',
+  /** The drill task: the recovery target, `latest`, an ISO time or an LSN. @default latest */
+  drillTarget: 'WALWATCH_DRILL_TARGET',
 } as const;
 
 /** One of the environment variable names in {@link ENV}. */

@@ -150,6 +150,12 @@ const ADVICE: Record<string, string> = {
   'backup-broken-chain': 'the delta backup lost its parent; take a new full backup.',
   'clock-skew':
     "compare the database hosts' clocks with NTP (timedatectl, chronyc tracking); a file's time can be reset with touch. Until the time is no longer in the future, archive and backup ages count as zero.",
+  'drill-failed':
+    'read the drill record (GET /clusters/{id}/drills: reason and PostgreSQL log tail); a missing or corrupt object it names needs the same care as a WAL gap or a broken backup, a drill that could not start (binaries, disk, permissions) needs fixing on the drill host or task. Run walwatch drill by hand to retry.',
+  'drill-mismatch':
+    "PostgreSQL recovered to a different point than walwatch predicted: trust the drill, not the prediction. Compare predicted and reached in the drill record; look for objects walwatch believes present but that are gone or unreadable (wal-deleted, wal-corrupt), and keep the drill's log (walwatch drill --keep).",
+  'drill-stale':
+    "no restore drill has verified the archive within the threshold: check that drills run (walwatch serve --drill-every and its start-up line; on AWS the drill task's schedule and its log group) and that the last ones did not fail.",
   'segment-size-mismatch':
     "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
 };

@@ -1,7 +1,9 @@
 /**
- * The freshness metrics of a cluster, the same on CloudWatch and on the local monitor's `/metrics`.
+ * The freshness and restore drill metrics of a cluster, the same on CloudWatch and on the local monitor's
+ * `/metrics`.
  */
 import type { ClusterReport } from './report.js';
+import { parseTime } from './time.js';
 
 /** Metric names and their values for one cluster (a metric without a value is omitted). */
 export interface ClusterMetrics {
@@ -10,6 +12,10 @@ export interface ClusterMetrics {
   readonly RecoveryPointLagSeconds?: number;
   readonly LostGapSegments: number;
   readonly CriticalProblems: number;
+  /** Seconds since the newest restore drill finished (clusters with drills only). */
+  readonly LastDrillAgeSeconds?: number;
+  /** 1 when the newest restore drill verified walwatch's prediction, 0 otherwise (clusters with drills only). */
+  readonly LastDrillVerified?: number;
 }
 
 /** Metric names, in the order they are documented. */
@@ -19,10 +25,12 @@ export const METRIC_NAMES = [
   'RecoveryPointLagSeconds',
   'LostGapSegments',
   'CriticalProblems',
+  'LastDrillAgeSeconds',
+  'LastDrillVerified',
 ] as const;
 
-/** The metrics of one cluster report. */
-export function clusterMetrics(report: ClusterReport): ClusterMetrics {
+/** The metrics of one cluster report; the drill metrics need `now` (epoch ms) and the report's `lastDrill`. */
+export function clusterMetrics(report: ClusterReport, now?: number): ClusterMetrics {
   const metrics: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
     LostGapSegments: report.gaps
       .filter((gap) => gap.status === 'lost')
@@ -33,6 +41,12 @@ export function clusterMetrics(report: ClusterReport): ClusterMetrics {
   if (report.backupAgeSeconds !== null) metrics.BackupAgeSeconds = report.backupAgeSeconds;
   if (report.recoveryPointLagSeconds !== null)
     metrics.RecoveryPointLagSeconds = report.recoveryPointLagSeconds;
+  if (report.lastDrill) {
+    metrics.LastDrillVerified = report.lastDrill.verdict === 'verified' ? 1 : 0;
+    const finished = parseTime(report.lastDrill.finishedAt);
+    if (now !== undefined && Number.isFinite(finished))
+      metrics.LastDrillAgeSeconds = Math.max(0, Math.round((now - finished) / 1000));
+  }
   return metrics;
 }
 
@@ -41,8 +55,8 @@ export function clusterMetrics(report: ClusterReport): ClusterMetrics {
  * deployment. A cluster with no restorable backup has no backup age; it shows in `CriticalProblems`
  * (`no-restorable-backup` is critical).
  */
-export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics {
-  const all = reports.map(clusterMetrics);
+export function fleetMetrics(reports: readonly ClusterReport[], now?: number): ClusterMetrics {
+  const all = reports.map((report) => clusterMetrics(report, now));
   const max = (name: keyof ClusterMetrics): number | undefined => {
     const values = all.map((m) => m[name]).filter((v): v is number => v !== undefined);
     return values.length === 0 ? undefined : Math.max(...values);
@@ -57,5 +71,10 @@ export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics 
   if (lag !== undefined) fleet.RecoveryPointLagSeconds = lag;
   const backup = max('BackupAgeSeconds');
   if (backup !== undefined) fleet.BackupAgeSeconds = backup;
+  // The oldest last drill and whether every drilled cluster's last drill verified (the minimum).
+  const drillAge = max('LastDrillAgeSeconds');
+  if (drillAge !== undefined) fleet.LastDrillAgeSeconds = drillAge;
+  const verified = all.map((m) => m.LastDrillVerified).filter((v): v is number => v !== undefined);
+  if (verified.length > 0) fleet.LastDrillVerified = Math.min(...verified);
   return fleet;
 }

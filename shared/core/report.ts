@@ -3,6 +3,8 @@
  * the API and the local monitor. Field names are fixed; fields may be added.
  */
 
+import type { LastDrillReport } from './drill-status.js';
+
 /** Overall health, the worst severity of a cluster's problems. */
 export type Status = 'ok' | 'warning' | 'critical';
 
@@ -128,6 +130,11 @@ export interface ClusterReport {
   /** Segments of ancestor timelines past their switch point (an old primary's tail): informational. */
   readonly divergedSegments: number;
   readonly problems: Problem[];
+  /**
+   * The newest restore drill of the cluster (`null` when none ran), where the report comes from a store
+   * that keeps drills (the API, the local monitor); absent from reports of the archive alone (CLI).
+   */
+  readonly lastDrill?: LastDrillReport | null;
 }
 
 export interface Report {

@@ -49,6 +49,7 @@ import { mountApiDocs } from './api-docs.js';
 import { lockDataFolder } from './data-lock.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
+import { type LocalDrillOptions, type LocalDrills, startLocalDrills } from './local-drills.js';
 import { renderPrometheus } from './prometheus.js';
 import { answerNotification } from './webhook.js';
 
@@ -95,6 +96,8 @@ export interface LocalMonitorOptions {
   readonly alertTopicArn?: string;
   /** Which segment bodies to read, per cluster. @default chain ends of every cluster */
   readonly readContent?: ContentPolicy;
+  /** Restore drills: periods per cluster, where the PostgreSQL binaries are. @default see `LocalDrillOptions` */
+  readonly drills?: LocalDrillOptions;
   /** Where alert lines and notices go. @default stderr */
   readonly log?: (line: string) => void;
 }
@@ -103,6 +106,8 @@ export interface LocalMonitorOptions {
 export interface LocalMonitor {
   readonly url: string;
   readonly store: EmbeddedStore;
+  /** The restore drill schedule, with the policy in effect and a line describing it. */
+  readonly drills: LocalDrills;
   /** Scans the folder now and waits for the result (tests, demos). */
   syncNow(): Promise<void>;
   /** Runs one sweep now. */
@@ -291,6 +296,26 @@ async function startServices(
         })
       : undefined;
 
+  const drills = await startLocalDrills(
+    {
+      data,
+      archive: options.bucket
+        ? {
+            kind: 's3',
+            bucket: options.bucket.name,
+            prefix: '',
+            ...(options.bucket.endpoint ? { endpoint: options.bucket.endpoint } : {}),
+            ...(options.bucket.forcePathStyle ? { forcePathStyle: true } : {}),
+          }
+        : { kind: 'dir', dir: options.archiveDir as string },
+      dataDir: options.dataDir,
+      segmentSizes,
+      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      log,
+    },
+    options.drills,
+  );
+
   const sns = options.alertTopicArn ? new SNSClient({}) : undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   const runSweep = (): Promise<unknown> => {
@@ -304,6 +329,7 @@ async function startServices(
           now: Date.now,
           emitMetrics: () => undefined,
           ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+          drills: drills.expectation,
           apiUrl: url,
           publish: async (notification) => {
             log(`walwatch alert: ${notification.subject}\n${notification.body.replace(/^/gm, '  ')}`);
@@ -340,8 +366,9 @@ async function startServices(
   answerErrors(app, (error) => log(`walwatch: HTTP error: ${(error as Error).stack ?? String(error)}`));
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/metrics', async (c) => {
-    const reports = await loadAllReports(data, Date.now(), options.thresholds);
-    return c.body(renderPrometheus(reports), 200, {
+    const now = Date.now();
+    const reports = await loadAllReports(data, now, options.thresholds, drills.expectation);
+    return c.body(renderPrometheus(reports, now), 200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     });
   });
@@ -377,6 +404,7 @@ async function startServices(
       callerOf: () => 'local',
       ...(options.bucket ? { bucket: options.bucket.name } : {}),
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      drills: drills.expectation,
       onError: (error) => log(`walwatch: API error: ${(error as Error).stack ?? String(error)}`),
     }),
   );
@@ -392,6 +420,7 @@ async function startServices(
   return {
     url,
     store,
+    drills,
     syncNow: async () => {
       await watcher?.scanNow();
     },
@@ -400,6 +429,7 @@ async function startServices(
     },
     stop: async () => {
       for (const timer of timers) clearInterval(timer);
+      await drills.stop();
       await queue?.stop();
       await watcher?.stop();
       await listing;

@@ -1,8 +1,8 @@
 /**
  * The local monitor's `/metrics` in Prometheus' text exposition format: the freshness metrics the sweeper
  * sends to CloudWatch (one gauge per metric with a `cluster` label), problems by kind and severity (what
- * `deploy/prometheus/walwatch-rules.yml` alerts on), and the backup and PITR facts WAL-G's exporters
- * publish, under walwatch's names (the README maps them side by side).
+ * `deploy/prometheus/walwatch-rules.yml` alerts on), the backup and PITR facts WAL-G's exporters publish,
+ * under walwatch's names (the README maps them side by side), and the newest restore drill's outcome.
  */
 import { type ClusterMetrics, clusterMetrics, METRIC_NAMES } from '../core/metrics.js';
 import type { BackupReport, ClusterReport } from '../core/report.js';
@@ -19,6 +19,14 @@ const HELP: Record<(typeof METRIC_NAMES)[number], [name: string, help: string]> 
   ],
   LostGapSegments: ['walwatch_lost_gap_segments', 'WAL segments missing in lost gaps.'],
   CriticalProblems: ['walwatch_critical_problems', 'Critical problems of the cluster.'],
+  LastDrillAgeSeconds: [
+    'walwatch_last_drill_age_seconds',
+    'Seconds since the newest restore drill of the cluster finished.',
+  ],
+  LastDrillVerified: [
+    'walwatch_last_drill_verified',
+    "1 when the newest restore drill reached walwatch's predicted point, 0 when it failed or mismatched.",
+  ],
 };
 
 const STATUSES = ['ok', 'warning', 'critical'] as const;
@@ -58,10 +66,16 @@ function backupType(backup: BackupReport): 'full' | 'delta' {
   return backup.delta ? 'delta' : 'full';
 }
 
-/** Renders the metrics of every cluster, plus the fleet's status counts. */
-export function renderPrometheus(reports: readonly ClusterReport[]): string {
+/**
+ * Renders the metrics of every cluster at `now` (epoch ms), plus the fleet's status counts and the newest
+ * restore drill's finish time (`walwatch_last_drill_timestamp_seconds`, for `time() - …` alerts).
+ */
+export function renderPrometheus(reports: readonly ClusterReport[], now: number): string {
   const lines: string[] = [];
-  const all: Array<[string, ClusterMetrics]> = reports.map((report) => [report.id, clusterMetrics(report)]);
+  const all: Array<[string, ClusterMetrics]> = reports.map((report) => [
+    report.id,
+    clusterMetrics(report, now),
+  ]);
   for (const metric of METRIC_NAMES) {
     const [name, help] = HELP[metric];
     const gauge = new Gauge(name, help);
@@ -113,6 +127,10 @@ export function renderPrometheus(reports: readonly ClusterReport[]): string {
   const archived = new Gauge(
     'walwatch_last_archived_timestamp_seconds',
     'When the newest WAL segment was stored in the archive.',
+  );
+  const drilled = new Gauge(
+    'walwatch_last_drill_timestamp_seconds',
+    'When the newest restore drill of the cluster finished, Unix time.',
   );
   const timeline = new Gauge(
     'walwatch_target_timeline',
@@ -180,6 +198,8 @@ export function renderPrometheus(reports: readonly ClusterReport[]): string {
     const lastArchived = epochSeconds(report.lastArchivedAt);
     if (lastArchived !== undefined) archived.add({ cluster }, lastArchived);
     timeline.add({ cluster }, report.targetTimeline);
+    const drillFinished = epochSeconds(report.lastDrill?.finishedAt);
+    if (drillFinished !== undefined) drilled.add({ cluster }, drillFinished);
   }
 
   const fleet = new Gauge('walwatch_clusters', 'Clusters of the fleet by status.');
@@ -200,6 +220,7 @@ export function renderPrometheus(reports: readonly ClusterReport[]): string {
     window,
     archived,
     timeline,
+    drilled,
     fleet,
   ])
     lines.push(...gauge.render());

@@ -11,7 +11,7 @@
  */
 
 import type { MonitorData, OutboxEntry } from '../api/monitor-data.js';
-import { loadAllReports } from '../api/reports.js';
+import { type DrillExpectations, loadAllReports } from '../api/reports.js';
 import { type AlertNotification, diffAlerts } from '../core/alerts.js';
 import type { Thresholds } from '../core/config.js';
 import { type ClusterMetrics, clusterMetrics, fleetMetrics } from '../core/metrics.js';
@@ -27,6 +27,8 @@ export interface SweepDependencies {
   readonly emitMetrics: (cluster: string | null, metrics: ClusterMetrics) => void;
   readonly apiUrl?: string;
   readonly thresholds?: Partial<Thresholds>;
+  /** Clusters where restore drills are configured (for `drill-stale`). @default none */
+  readonly drills?: DrillExpectations;
   /** How long a claimed notification may stay unsent before another run sends it. @default 5 min */
   readonly claimTimeoutMs?: number;
 }
@@ -45,18 +47,18 @@ const MAX_ATTEMPTS = 8;
 /** Runs one sweep. */
 export async function sweep(deps: SweepDependencies): Promise<SweepResult> {
   const now = deps.now();
-  const reports = await loadAllReports(deps.data, now, deps.thresholds);
+  const reports = await loadAllReports(deps.data, now, deps.thresholds, deps.drills);
   const sent: AlertNotification['transition'][] = [];
   let publishFailures = 0;
   let conflicts = 0;
   for (const report of reports) {
-    deps.emitMetrics(report.id, clusterMetrics(report));
+    deps.emitMetrics(report.id, clusterMetrics(report, now));
     const outcome = await settleAlerts(deps, report, now);
     sent.push(...outcome.sent);
     publishFailures += outcome.publishFailures;
     conflicts += outcome.conflicts;
   }
-  deps.emitMetrics(null, fleetMetrics(reports));
+  deps.emitMetrics(null, fleetMetrics(reports, now));
   return { clusters: reports.length, sent, publishFailures, conflicts, reports };
 }
 

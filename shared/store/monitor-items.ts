@@ -6,11 +6,13 @@
  * | acknowledgements | `k#<cluster>` | `acks`: gap id → `{ reason, by, at }` |
  * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `ver` |
  *
- * `createDynamoMonitorData` puts them together with the cluster states into the API's `MonitorData`.
+ * `createDynamoMonitorData` puts them together with the cluster states and the drill records
+ * (`drill-items.ts`) into the API's `MonitorData`.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
 import { getClusterState, listClusterIds } from './cluster-states.js';
+import { listDrillRecords, putDrillRecord } from './drill-items.js';
 import { InconsistentStateError, isConditionFailure, translateStoreError } from './errors.js';
 import { getSegmentSummary } from './segment-summaries.js';
 
@@ -30,6 +32,8 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
     getSegmentSummary: (clusterId, timeline, segno) =>
       getSegmentSummary(db, table, clusterId, timeline, segno),
     listClusterIds: () => listClusterIds(db, table),
+    listDrills: (clusterId, limit) => listDrillRecords(db, table, clusterId, limit),
+    putDrill: (record) => putDrillRecord(db, table, record),
     getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
     getAcknowledgements: async (clusterId) => {
       const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');

@@ -409,6 +409,45 @@ describe('dashboard live updates', () => {
   });
 });
 
+describe('dashboard restore drills', () => {
+  it('shows in the fleet when a drill last verified each cluster', async () => {
+    await page.goto(server.url);
+    const ok = page.locator(`tr[data-cluster="${FIXTURE_CLUSTERS.ok}"] [data-field="drill"]`);
+    await expect.poll(() => ok.textContent()).toMatch(/^verified 3 h( \d+ min)? ago$/);
+    expect(
+      await page.locator(`tr[data-cluster="${FIXTURE_CLUSTERS.warning}"] [data-field="drill"]`).textContent(),
+    ).toBe('—');
+  });
+
+  it('shows the last verdict and the drill history in the cluster view', async () => {
+    await openCluster(FIXTURE_CLUSTERS.ok);
+    const section = page.locator('[data-section="drills"]');
+    const rows = section.locator('tr[data-drill]');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await section.locator('.drill-verdict').getAttribute('data-verdict')).toBe('verified');
+    expect(await section.locator('.drill-verdict').textContent()).toMatch(
+      /^Verified last drill 3 h( \d+ min)? ago .*, target latest from base_000000020000000000000014; verified 3 h/,
+    );
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.verdict))).toEqual([
+      'verified',
+      'failed',
+    ]);
+    const failed = rows.nth(1);
+    expect(await failed.textContent()).toContain('000000020000000000000016 could not be fetched');
+    await failed.getByText('PostgreSQL log').click();
+    expect(await failed.locator('pre').textContent()).toBe(
+      'FATAL:  could not locate required checkpoint record',
+    );
+    expect(await rows.first().textContent()).toContain('0/3A000F8');
+
+    await openCluster(FIXTURE_CLUSTERS.warning);
+    await expect
+      .poll(() => page.locator('[data-section="drills"]').textContent())
+      .toContain('No restore drill has run');
+    await screenshot('drills');
+  });
+});
+
 describe('dashboard static site', () => {
   it('writes a static site that reads the API named by --api, or by ?api= over it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'walwatch-site-'));

@@ -99,6 +99,8 @@ function comparable(report: ClusterReport | undefined) {
     archiveAgeSeconds: _a,
     backupAgeSeconds: _b,
     recoveryPointLagSeconds: _c,
+    // Restore drills live in the monitor's store; an analysis of the folder alone has none.
+    lastDrill: _d,
     latestRecoverable,
     recoverableIntervals,
     ...rest

@@ -478,6 +478,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       expect(actionsOf(statements)).toEqual(
         [
           ...COMMON,
+          'dynamodb:BatchGetItem',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
@@ -491,6 +492,8 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       expect(put?.Condition).toEqual({
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*', 'c#*'] },
       });
+      const drills = statements.find((s) => s.Sid === 'ReadDrillItems');
+      expect(drills?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] } });
       const publish = statements.find((s) => list(s.Action).includes('sns:Publish'));
       expect(publish?.Resource).toEqual({ Ref: logicalId(built, built.monitor.alertTopic) });
       const read = statements.find((s) => list(s.Action).includes('s3:GetObject'));
@@ -527,8 +530,18 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       const built = build();
       const statements = statementsOf(built, built.monitor.functions.api);
       expect(actionsOf(statements)).toEqual(
-        [...COMMON, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'].sort(),
+        [
+          ...COMMON,
+          'dynamodb:BatchGetItem',
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ].sort(),
       );
+      // Batch reads reach restore drill items only (the report's lastDrill, GET /clusters/{id}/drills).
+      expect(statements.find((s) => list(s.Action).includes('dynamodb:BatchGetItem'))?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] },
+      });
       const update = statements.find((s) => list(s.Action).includes('dynamodb:UpdateItem'));
       expect(update?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['k#*'] } });
     });

@@ -3,7 +3,8 @@
  * built by the real core from generated WAL-G archives — a critical cluster (a failover, a lost gap that
  * cuts the latest recoverable point, an older gap, a backup missing WAL, one in progress), a cluster
  * with WAL but no backup at all, a warning cluster (its newest backup is 27 h old) and an ok one. The
- * critical cluster also has a segment the content scan found corrupt, with its stored summary. The clock and the archives can be moved on while
+ * critical cluster also has a segment the content scan found corrupt, with its stored summary; the ok cluster
+ * has two restore drills. The clock and the archives can be moved on while
  * the page is open, for live updates.
  */
 import type { AddressInfo } from 'node:net';
@@ -12,10 +13,12 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createMemoryMonitorData } from '../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../shared/api/router.js';
+import type { DrillRecord } from '../../shared/core/drill.js';
 import type { StoredSegmentSummary } from '../../shared/core/segment-summary.js';
 import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
 import { buildDashboard } from '../../web/build.js';
 import { type ArchiveSpec, contentLookup, generateArchive } from './archive-generator.js';
+import { drillRecord } from './drill-records.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
 const MINUTE = 60_000;
@@ -156,6 +159,14 @@ function buildStates(specs: readonly ArchiveSpec[]): Map<string, ClusterState> {
   return buildClusterStates(objects, contentLookup(objects), () => SEGMENT_SIZE);
 }
 
+/** The ok cluster's restore drills: verified 3 h ago, and a failed one the day before. */
+export function fixtureDrills(now: number): DrillRecord[] {
+  return [
+    drillRecord(FIXTURE_CLUSTERS.ok, now - 3 * HOUR - MINUTE),
+    drillRecord(FIXTURE_CLUSTERS.ok, now - 27 * HOUR - MINUTE, 'failed'),
+  ];
+}
+
 /** Starts the fixture server on 127.0.0.1 with a free port. */
 export async function startDashboardServer(): Promise<DashboardServer> {
   const startedAt = Date.now();
@@ -173,13 +184,15 @@ export async function startDashboardServer(): Promise<DashboardServer> {
   app.get('/', (c) => c.html(page.html));
   app.get('/dashboard.js', (c) => c.body(page.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/dashboard.css', (c) => c.body(page.css, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  const data = createMemoryMonitorData(
+    states,
+    new Map([[`${FIXTURE_CLUSTERS.critical}|1:10`, CORRUPT_SEGMENT]]),
+  );
+  for (const drill of fixtureDrills(startedAt)) await data.putDrill(drill);
   app.route(
     '/',
     createApiRouter({
-      data: createMemoryMonitorData(
-        states,
-        new Map([[`${FIXTURE_CLUSTERS.critical}|1:10`, CORRUPT_SEGMENT]]),
-      ),
+      data,
       now,
       callerOf: () => 'test',
       bucket: 'wal-bucket',
