@@ -19,7 +19,7 @@ const commands: Record<string, { readonly module: string; readonly summary: stri
 export const EXIT_USAGE = 3;
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(9)} ${summary}`);
+  const lines = Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(10)} ${summary}`);
   return `usage: walwatch <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun walwatch <command> --help for its options.\n`;
 }
 
