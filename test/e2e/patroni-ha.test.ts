@@ -126,6 +126,9 @@ describe.runIf(missing.length === 0 || onCi)('walwatch serve following a Patroni
       '1s',
       '--max-archive-age',
       `${MAX_ARCHIVE_AGE_S}s`,
+      // Scenario 4 runs its own drill; the monitor's schedule would restore the cluster while it fails over.
+      '--drill-every',
+      'off',
     ]);
     await folderMonitor.start();
     if (withQueue) {
@@ -150,6 +153,8 @@ describe.runIf(missing.length === 0 || onCi)('walwatch serve following a Patroni
           '1MiB',
           '--sweep-every',
           '1s',
+          '--drill-every',
+          'off',
         ],
         {
           AWS_REGION: MOTO_REGION,
