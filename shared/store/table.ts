@@ -4,18 +4,20 @@
  * | item | `pk` | holds |
  * |---|---|---|
  * | object fact | `o#<full key>` | the key's `KeyFact`, its document body (sentinel, metadata, history), its last overwrite |
- * | segment fact | `s#<timeline 8 hex><segno 16 hex>#<cluster>` | every key (compression variant) naming that segment → fact |
+ * | segment fact | `s#<WAL file name>#<cluster>` | every key (compression variant) naming that segment → fact |
  * | cluster state | `c#<cluster>` | the `ClusterState` without its backups, gzip-compressed JSON |
  * | cluster backups | `b#<cluster>` | the state's `backups`, gzip-compressed JSON (see `cluster-states.ts`) |
- * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | what reading the segment found (`segment-summaries.ts`) |
+ * | segment summary | `w#<WAL file name>#<cluster>` | what reading the segment found (`segment-summaries.ts`) |
  * | scan cursor | `r#<cluster>` | how far the content scan has read (`segment-summaries.ts`) |
  *
  * Every item carries `ver`, the optimistic-locking version its conditional writes check.
  *
  * The index `by-cluster` (`gc`, `gn`) is sparse: a present segment sets `gc = n#<cluster>` and
- * `gn = <stored-at 15 digits>#<timeline>#<segno>`, so the newest present segment of a cluster is one Query
+ * `gn = <stored-at 15 digits>#<WAL file name>`, so the newest present segment of a cluster is one Query
  * (descending, limit 1); a cluster state sets `gc = clusters` and `gn = c#<cluster>`, so listing the clusters
- * is one Query. Keys of 1024 bytes fit: a partition key may have 2048 bytes, an index sort key 1024.
+ * is one Query. Segments are keyed by their 24-hex WAL file name, which does not depend on the segment
+ * size: a cluster whose size becomes known re-counts its state, never its items. (A name is the timeline,
+ * then xlogid, then segment in xlogid, so names sort as segment numbers do under any size.) Keys of 1024 bytes fit: a partition key may have 2048 bytes, an index sort key 1024.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
@@ -30,14 +32,14 @@ export function objectFactKey(key: string): string {
   return `o#${key}`;
 }
 
-/** Partition key of the fact item of segment (timeline, segno) of a cluster. */
-export function segmentFactKey(clusterId: string, timeline: number, segno: number): string {
-  return `s#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+/** Partition key of the fact item of the segment named `walFile` (24 hex) of a cluster. */
+export function segmentFactKey(clusterId: string, walFile: string): string {
+  return `s#${walFile}#${clusterId}`;
 }
 
-/** Partition key of the content summary of segment (timeline, segno) of a cluster. */
-export function segmentSummaryKey(clusterId: string, timeline: number, segno: number): string {
-  return `w#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+/** Partition key of the content summary of the segment named `walFile` (24 hex) of a cluster. */
+export function segmentSummaryKey(clusterId: string, walFile: string): string {
+  return `w#${walFile}#${clusterId}`;
 }
 
 /** Partition key of a cluster's content scan cursor. */
@@ -71,18 +73,14 @@ export function newestPartition(clusterId: string): string {
 }
 
 /** Index sort key ordering present segments as `isNewer` does: stored-at, then timeline, then segno. */
-export function newestSortKey(timeline: number, segno: number, at: number): string {
-  return `${String(Math.max(0, at)).padStart(15, '0')}#${hex(timeline, 8)}#${hex(segno, 16)}`;
+export function newestSortKey(walFile: string, at: number): string {
+  return `${String(Math.max(0, at)).padStart(15, '0')}#${walFile}`;
 }
 
 /** Decodes `newestSortKey`. */
-export function parseNewestSortKey(sortKey: string): { timeline: number; segno: number; at: number } {
-  const [at, timeline, segno] = sortKey.split('#');
-  return {
-    at: Number(at),
-    timeline: Number.parseInt(timeline ?? '', 16),
-    segno: Number.parseInt(segno ?? '', 16),
-  };
+export function parseNewestSortKey(sortKey: string): { walFile: string; at: number } {
+  const [at, walFile] = sortKey.split('#');
+  return { at: Number(at), walFile: walFile ?? '' };
 }
 
 /** The table definition, for tests, the local monitor and as the reference for the CDK table. */
@@ -107,8 +105,4 @@ export function describeTable(tableName: string): CreateTableCommandInput {
       },
     ],
   };
-}
-
-function hex(value: number, width: number): string {
-  return value.toString(16).toUpperCase().padStart(width, '0');
 }
