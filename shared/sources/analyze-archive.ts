@@ -9,17 +9,18 @@ import { type DocumentRead, decodeDocument } from '../codec/document.js';
 import { analyzeCluster } from '../core/analyze.js';
 import type { AnalysisOptions } from '../core/config.js';
 import { parseObjectKey } from '../core/keys.js';
-import { DEFAULT_SEGMENT_SIZE } from '../core/lsn.js';
 import type { ClusterReport, Problem, Report } from '../core/report.js';
+import type { HeaderSegmentSize, SegmentSizeSetting } from '../core/segment-size.js';
 import { ClusterStatesBuilder, type ListedObject, needsContent } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
 import { commitLookup, readChainCommits } from './chain-commits.js';
+import { readHeaderSegmentSize } from './read-segment-summary.js';
 import { findSegmentDefects } from './segment-defects.js';
 
 /** Options of a full-listing analysis. */
 export interface ArchiveAnalysisOptions extends AnalysisOptions {
-  /** Segment size per cluster id. @default 16 MiB for every cluster */
-  readonly segmentSizeOf?: (clusterId: string) => number;
+  /** Segment size per cluster id, or `auto` to learn it from the archive. @default auto for every cluster */
+  readonly segmentSizeOf?: (clusterId: string) => SegmentSizeSetting;
   /** Keep only this cluster. */
   readonly cluster?: string;
   /** Called as the listing and reading advance. */
@@ -41,15 +42,18 @@ export async function analyzeArchive(
   options: ArchiveAnalysisOptions,
 ): Promise<Report> {
   // Segments stream straight into the builder; only the few documents wait for their bodies.
-  const builder = new ClusterStatesBuilder(options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE));
+  const builder = new ClusterStatesBuilder(options.segmentSizeOf ?? (() => 'auto'));
   const noContent = (): undefined => undefined;
   const documents: Array<{ object: ListedObject; compression: string }> = [];
   const segmentKeys = new Map<string, string[]>();
+  /** Per cluster, the last segment listed (the highest name): its page header may tell the size. */
+  const lastSegmentKeys = new Map<string, string>();
   let listed = 0;
   for await (const object of source.list()) {
     const parsed = parseObjectKey(object.key);
     if (!parsed || (options.cluster !== undefined && parsed.clusterId !== options.cluster)) continue;
     listed += 1;
+    if (parsed.object.kind === 'segment') lastSegmentKeys.set(parsed.clusterId, object.key);
     if (options.content === 'all' && parsed.object.kind === 'segment') {
       const keys = segmentKeys.get(parsed.clusterId);
       if (keys) keys.push(object.key);
@@ -67,7 +71,19 @@ export async function analyzeArchive(
 
   const contents = await readDocuments(source, documents, options);
   for (const { object } of documents) builder.add(object, (key) => contents.get(key));
-  const states = [...builder.finish().values()].sort((a, b) => a.id.localeCompare(b.id));
+  let built = builder.finish();
+  if (options.content) {
+    // Content modes read segments anyway: where nothing else tells the size, one page header does.
+    const headers = new Map<string, HeaderSegmentSize>();
+    for (const state of built.values()) {
+      const key = lastSegmentKeys.get(state.id);
+      if (state.segmentSizeSource !== 'assumed' || key === undefined) continue;
+      const header = await readHeaderSegmentSize(source, key);
+      if (header) headers.set(state.id, header);
+    }
+    if (headers.size > 0) built = builder.finish(headers);
+  }
+  const states = [...built.values()].sort((a, b) => a.id.localeCompare(b.id));
   const clusters: ClusterReport[] = [];
   for (const listedState of states) {
     let state = listedState;
