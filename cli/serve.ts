@@ -32,8 +32,9 @@ options:
   --webhook-secret S      accept S3-format notifications (MinIO) at POST /webhook/s3 (with --bucket)
   --data DIR              store folder (default ./walwatch-data)
   --listen HOST:PORT      HTTP address (default 127.0.0.1:7070)
-  --segment-size SIZES    WAL segment size (default 16MiB); per cluster with overrides, e.g.
-                          '16MiB; 64MiB=spilo/big/*'
+  --segment-size SIZES    WAL segment size: auto (default: learnt from .backup files, sentinels and page
+                          headers; 16MiB until known) or a size overriding it; per cluster, e.g.
+                          'auto; 64MiB=spilo/big/*'
   --sweep-every DUR       sweeper period (default 15s)
   --content POLICY        segment bodies to read: chain-ends (default; exact last commit times), all (also
                           every segment's summary and segments recovery cannot read), off; per cluster
@@ -199,10 +200,10 @@ function printWelcome(url: string, options: Options): void {
       );
   }
   const sizes =
-    typeof options.segmentSize === 'number'
+    typeof options.segmentSize !== 'object'
       ? { default: options.segmentSize, clusters: [] }
       : options.segmentSize;
-  const mebibytes = (bytes: number): string => `${bytes / 2 ** 20}MiB`;
+  const mebibytes = (size: number | 'auto'): string => (size === 'auto' ? 'auto' : `${size / 2 ** 20}MiB`);
   lines.push(
     '',
     `Segment content read: ${formatContentPolicy(options.readContent ?? DEFAULT_CONTENT_POLICY)} (--content).`,

@@ -43,11 +43,7 @@ export interface MonitorData {
   /** Writes the alert state if its version is still `expectedVer`; false when another writer won. */
   putAlertState(clusterId: string, state: Omit<AlertState, 'ver'>, expectedVer: number): Promise<boolean>;
   /** What the content scan stored for a segment, if it read it. */
-  getSegmentSummary(
-    clusterId: string,
-    timeline: number,
-    segno: number,
-  ): Promise<StoredSegmentSummary | undefined>;
+  getSegmentSummary(clusterId: string, walFile: string): Promise<StoredSegmentSummary | undefined>;
 }
 
 /** An in-memory `MonitorData` over a map of states (tests and quick experiments). */
@@ -70,6 +66,6 @@ export function createMemoryMonitorData(
       alerts.set(id, { ...state, ver: expectedVer + 1 });
       return true;
     },
-    getSegmentSummary: async (id, timeline, segno) => summaries.get(`${id}|${timeline}:${segno}`),
+    getSegmentSummary: async (id, walFile) => summaries.get(`${id}|${walFile}`),
   };
 }

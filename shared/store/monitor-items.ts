@@ -27,8 +27,7 @@ export function alertStateKey(clusterId: string): string {
 /** The `MonitorData` of a DynamoDB table. */
 export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: string): MonitorData {
   return {
-    getSegmentSummary: (clusterId, timeline, segno) =>
-      getSegmentSummary(db, table, clusterId, timeline, segno),
+    getSegmentSummary: (clusterId, walFile) => getSegmentSummary(db, table, clusterId, walFile),
     listClusterIds: () => listClusterIds(db, table),
     getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
     getAcknowledgements: async (clusterId) => {
