@@ -149,7 +149,7 @@ const ADVICE: Record<string, string> = {
   'backup-missing-wal': 'the WAL that backup needs to become consistent is missing; take a new base backup.',
   'backup-broken-chain': 'the delta backup lost its parent; take a new full backup.',
   'segment-size-mismatch':
-    "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
+    "check the size initdb used (pg_controldata: Bytes per WAL segment): fix or remove a wrong segment size override (WALWATCH_SEGMENT_SIZE, --segment-size, segmentSize); walwatch detects the size when none is set.",
 };
 
 /** A gap id names its first and last segment; the subject line has room for the first only. */
