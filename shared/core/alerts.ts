@@ -151,7 +151,7 @@ const ADVICE: Record<string, string> = {
   'clock-skew':
     "compare the database hosts' clocks with NTP (timedatectl, chronyc tracking); a file's time can be reset with touch. Until the time is no longer in the future, archive and backup ages count as zero.",
   'segment-size-mismatch':
-    "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
+    'check the size initdb used (pg_controldata: Bytes per WAL segment): fix or remove a wrong segment size override (WALWATCH_SEGMENT_SIZE, --segment-size, segmentSize); walwatch detects the size when none is set.',
 };
 
 /** Every problem kind walwatch alerts on with advice, for the Prometheus rules and the docs that must cover them. */

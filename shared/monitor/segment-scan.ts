@@ -173,7 +173,7 @@ export async function scanSegmentContent(
   }
   result.caughtUp = pending.length === 0;
 
-  await recordDefects(deps, clusterId, found);
+  await recordDefects(deps, clusterId, found, state.segmentSize);
   await putScanCursor(deps.db, deps.table, clusterId, read, cursor);
   return result;
 }
@@ -257,11 +257,13 @@ async function recordDefects(
   deps: SegmentScanDependencies,
   clusterId: string,
   found: ReadonlyMap<string, StoredSegmentDefect | null>,
+  segmentSize: number,
 ): Promise<void> {
   if (found.size === 0) return;
   for (let attempt = 0; attempt < STATE_ATTEMPTS; attempt++) {
     const stored = await deps.getState(clusterId);
-    if (!stored) return;
+    // Re-counted under another segment size meanwhile: these segment numbers mean other segments now.
+    if (!stored || stored.state.segmentSize !== segmentSize) return;
     const defects = { ...(stored.state.defects ?? {}) };
     let changed = false;
     for (const [id, defect] of found) {
