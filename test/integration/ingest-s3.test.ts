@@ -143,7 +143,7 @@ describe.skipIf(!available)('ingest handler on S3 notifications through SQS', ()
   it('reports a removed needed segment as wal-deleted and a re-stored one with other content as wal-overwritten', async () => {
     const root = 'spilo/deleted/wal/15';
     const segment = (n: number) => `${root}/wal_005/00000001000000000000000${n}.lz4`;
-    for (const n of [1, 2, 3, 4, 5]) await put(segment(n), `segment ${n}`);
+    for (const n of [1, 2, 3, 4, 5]) await put(segment(n), `segment ${n} of the archive`);
     await put(
       `${root}/basebackups_005/base_000000010000000000000001_backup_stop_sentinel.json`,
       `{"LSN":${SEGMENT_SIZE + 40},"FinishLSN":${2 * SEGMENT_SIZE + 80}}`,
