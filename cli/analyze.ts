@@ -28,8 +28,9 @@ options:
   --all-segments            with --content, read every segment too and report those recovery cannot read
                             to the end (corrupt, zeroed, renamed, another size or database system)
   --cluster ID              only this cluster (archive root, e.g. spilo/superman/wal/15)
-  --segment-size SIZES      WAL segment size: bytes or 1MiB…1GiB (default 16MiB); per cluster with
-                            overrides, e.g. '16MiB; 64MiB=spilo/big/*,spilo/huge/wal/16'
+  --segment-size SIZES      WAL segment size: auto (default: learnt from .backup files, sentinels and, with
+                            --content, a page header; 16MiB until known) or bytes or 1MiB…1GiB, which
+                            overrides it; per cluster, e.g. 'auto; 64MiB=spilo/big/*,spilo/huge/wal/16'
   --now TIME                analyse as of this ISO 8601 time (default: now)
   --gap-grace DUR           holes younger than this are pending (default 5m)
   --max-archive-age DUR     archive is stale after this (default 1h)
@@ -175,7 +176,7 @@ function formatCluster(cluster: ClusterReport, now: number): string {
     cluster.scope ? `scope ${cluster.scope}` : null,
     cluster.uid ? `uid ${cluster.uid}` : null,
     cluster.pgMajor ? `PostgreSQL ${cluster.pgMajor}` : null,
-    `${cluster.segmentSize / 1024 / 1024} MiB segments`,
+    `${cluster.segmentSize / 1024 / 1024} MiB segments (${cluster.segmentSizeSource === 'assumed' ? 'assumed' : cluster.segmentSizeSource === 'configured' ? 'configured' : `from ${cluster.segmentSizeSource}`})`,
   ].filter(Boolean);
   lines.push(`${cluster.id || '(bucket root)'}  ${cluster.status.toUpperCase()}  (${about.join(', ')})`);
 

@@ -41,8 +41,9 @@ options:
                           are always accepted
   --allow-origin ORIGIN   let pages of ORIGIN (https://dash.example.com) call the API, with CORS;
                           repeatable (else WALWATCH_ALLOW_ORIGINS, comma-separated)
-  --segment-size SIZES    WAL segment size (default 16MiB); per cluster with overrides, e.g.
-                          '16MiB; 64MiB=spilo/big/*'
+  --segment-size SIZES    WAL segment size: auto (default: learnt from .backup files, sentinels and page
+                          headers; 16MiB until known) or a size overriding it; per cluster, e.g.
+                          'auto; 64MiB=spilo/big/*'
   --sweep-every DUR       sweeper period (default 15s)
   --content POLICY        segment bodies to read: chain-ends (default; exact last commit times), all (also
                           every segment's summary and segments recovery cannot read), off; per cluster
@@ -255,10 +256,10 @@ function printWelcome(url: string, options: Options, drills: string): void {
       );
   }
   const sizes =
-    typeof options.segmentSize === 'number'
+    typeof options.segmentSize !== 'object'
       ? { default: options.segmentSize, clusters: [] }
       : options.segmentSize;
-  const mebibytes = (bytes: number): string => `${bytes / 2 ** 20}MiB`;
+  const mebibytes = (size: number | 'auto'): string => (size === 'auto' ? 'auto' : `${size / 2 ** 20}MiB`);
   lines.push(
     '',
     `Segment content read: ${formatContentPolicy(options.readContent ?? DEFAULT_CONTENT_POLICY)} (--content).`,

@@ -94,13 +94,16 @@ export interface WalBackupMonitorProps {
    */
   readonly reconcileEvery?: Duration;
   /**
-   * WAL segment size (`WALWATCH_SEGMENT_SIZE`), for every watched cluster or per cluster: a default size
-   * and overrides by cluster id pattern, e.g. `{ default: Size.mebibytes(16), clusters: [{ pattern:
-   * 'spilo/big/*', value: Size.mebibytes(64) }] }`. Functions that read segments get memory for the largest.
+   * WAL segment size (`WALWATCH_SEGMENT_SIZE`), for every watched cluster or per cluster: `'auto'` (learnt
+   * from each cluster's archive: backup history files, sentinels, page headers; 16 MiB until known) or a
+   * size that overrides detection (still checked against the archive), as a default and overrides by
+   * cluster id pattern, e.g. `{ default: 'auto', clusters: [{ pattern: 'spilo/big/*', value:
+   * Size.gibibytes(1) }] }`. Functions that read segments get memory for the largest size set, counting a
+   * cluster left to `auto` as 64 MiB: set the size of clusters with larger segments.
    *
-   * @default - 16 MiB, the functions' default
+   * @default 'auto'
    */
-  readonly segmentSize?: Size | ClusterSetting<Size>;
+  readonly segmentSize?: Size | 'auto' | ClusterSetting<Size | 'auto'>;
   /**
    * Which WAL segment bodies are read (`WALWATCH_READ_CONTENT`), for every cluster or per cluster (a
    * default mode and overrides by cluster id pattern): `chain-ends`, the segment at the end of each
@@ -328,7 +331,10 @@ export class WalBackupMonitor extends Construct {
     const segmentContent = widestContentMode(contentPolicy);
     const segmentSizes = segmentSizesOf(props.segmentSize);
     const segmentMiB = largestSegmentSize(segmentSizes) / (1024 * 1024);
-    /** Memory of a function that reads segments: enough for a few copies of the largest one. */
+    /**
+     * Memory of a function that reads segments: enough for a few copies of the largest one (64 MiB for
+     * clusters whose size is detected).
+     */
     const contentMemory = (base: number): number =>
       segmentContent === 'off' ? 512 : Math.max(base, 256 + 4 * segmentMiB);
     const pipelineEnvironment: Record<string, string> = {
@@ -691,16 +697,17 @@ function validate(props: WalBackupMonitorProps): MonitorSettings {
 }
 
 /** The segment sizes of the props in bytes, checked: a size PostgreSQL cannot have, or a bad pattern, fails synth. */
-function segmentSizesOf(setting: Size | ClusterSetting<Size> | undefined): SegmentSizes {
+function segmentSizesOf(setting: Size | 'auto' | ClusterSetting<Size | 'auto'> | undefined): SegmentSizes {
+  const bytes = (value: Size | 'auto'): number | 'auto' => (value === 'auto' ? value : value.toBytes());
   try {
     if (setting === undefined) return parseSegmentSizes(undefined, 'segmentSize');
     const sizes: SegmentSizes =
-      'clusters' in setting
+      setting !== 'auto' && 'clusters' in setting
         ? {
-            default: setting.default.toBytes(),
-            clusters: setting.clusters.map(({ pattern, value }) => ({ pattern, value: value.toBytes() })),
+            default: bytes(setting.default),
+            clusters: setting.clusters.map(({ pattern, value }) => ({ pattern, value: bytes(value) })),
           }
-        : { default: setting.toBytes(), clusters: [] };
+        : { default: bytes(setting), clusters: [] };
     return parseSegmentSizes(formatSegmentSizes(sizes), 'segmentSize');
   } catch (error) {
     throw new WalBackupMonitorError((error as Error).message);

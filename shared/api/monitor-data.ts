@@ -54,11 +54,7 @@ export interface MonitorData {
   /** Writes the alert state if its version is still `expectedVer`; false when another writer won. */
   putAlertState(clusterId: string, state: Omit<AlertState, 'ver'>, expectedVer: number): Promise<boolean>;
   /** What the content scan stored for a segment, if it read it. */
-  getSegmentSummary(
-    clusterId: string,
-    timeline: number,
-    segno: number,
-  ): Promise<StoredSegmentSummary | undefined>;
+  getSegmentSummary(clusterId: string, walFile: string): Promise<StoredSegmentSummary | undefined>;
   /** A cluster's newest restore drills, newest first, at most `limit` (default: the whole kept history). */
   listDrills(clusterId: string, limit?: number): Promise<DrillRecord[]>;
   /** Stores a drill; the history keeps the newest `DRILL_HISTORY` per cluster. */
@@ -89,7 +85,7 @@ export function createMemoryMonitorData(
       alerts.set(id, { ...state, ver: expectedVer + 1 });
       return true;
     },
-    getSegmentSummary: async (id, timeline, segno) => summaries.get(`${id}|${timeline}:${segno}`),
+    getSegmentSummary: async (id, walFile) => summaries.get(`${id}|${walFile}`),
     listDrills: async (id, limit = DRILL_HISTORY) => (drills.get(id) ?? []).slice(0, limit),
     putDrill: async (record) => {
       const kept = (drills.get(record.cluster) ?? []).filter(

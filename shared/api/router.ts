@@ -331,7 +331,7 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
           'bad-request',
           `${JSON.stringify(name)} is not a WAL segment name (${parsed.reason})`,
         );
-      const stored = await deps.data.getSegmentSummary(report.id, parsed.timeline, parsed.segno);
+      const stored = await deps.data.getSegmentSummary(report.id, name);
       if (!stored)
         return fail(
           c,

@@ -174,6 +174,7 @@ export const clusterReportSchema = z
     uid: z.string().nullable(),
     pgMajor: z.string().nullable(),
     segmentSize: z.number().int(),
+    segmentSizeSource: z.enum(['configured', 'backup-label', 'sentinel', 'page-header', 'assumed']),
     status: statusSchema,
     targetTimeline: z.number().int(),
     timelines: z.array(timelineSchema),

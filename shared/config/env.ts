@@ -20,8 +20,9 @@ export const ENV = {
   /** Name of the DynamoDB table of facts and cluster states (`shared/store/table.ts`). */
   tableName: 'WALWATCH_TABLE_NAME',
   /**
-   * WAL segment size per cluster (`shared/config/segment-sizes.ts`): `16MiB`, or a default and overrides by
-   * cluster id pattern, `16MiB; 64MiB=spilo/big/*`. @default 16 MiB
+   * WAL segment size per cluster (`shared/config/segment-sizes.ts`): `auto` (learnt from the archive), a
+   * size overriding it, or a default and overrides by cluster id pattern, `auto; 64MiB=spilo/big/*`.
+   * @default auto
    */
   segmentSize: 'WALWATCH_SEGMENT_SIZE',
   /** ARN of the SNS topic the sweeper sends alert e-mails to. */

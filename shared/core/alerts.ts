@@ -157,7 +157,7 @@ const ADVICE: Record<string, string> = {
   'drill-stale':
     "no restore drill has verified the archive within the threshold: check that drills run (walwatch serve --drill-every and its start-up line; on AWS the drill task's schedule and its log group) and that the last ones did not fail.",
   'segment-size-mismatch':
-    "set the cluster's WAL segment size in walwatch to the one initdb used (pg_controldata: Bytes per WAL segment).",
+    'check the size initdb used (pg_controldata: Bytes per WAL segment): fix or remove a wrong segment size override (WALWATCH_SEGMENT_SIZE, --segment-size, segmentSize); walwatch detects the size when none is set.',
 };
 
 /** Every problem kind walwatch alerts on with advice, for the Prometheus rules and the docs that must cover them. */

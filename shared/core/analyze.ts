@@ -14,11 +14,8 @@ import { parseBackupName, parseSpiloShape } from './keys.js';
 import {
   formatLsn,
   type Lsn,
-  MAX_SEGMENT_SIZE,
-  MIN_SEGMENT_SIZE,
   parseWalFileName,
   segmentBeforeLsn,
-  segmentOfLsn,
   segmentStartLsn,
   walFileName,
 } from './lsn.js';
@@ -44,6 +41,13 @@ import {
   type Run,
   removeNumber,
 } from './runs.js';
+import {
+  describeSizeEvidence,
+  detectSegmentSize,
+  formatSegmentSize,
+  type SegmentSizeSource,
+  type SizeEvidence,
+} from './segment-size.js';
 import {
   type BackupState,
   type ClusterState,
@@ -73,8 +77,6 @@ interface BackupView {
   reason: string | null;
   /** End of the recovery chain (last segment reached), when on the target lineage. */
   chainEnd: number | null;
-  /** Set when the sentinel's start LSN contradicts the name under this segment size: the sizes that fit. */
-  readonly sizeMismatch: number[] | null;
 }
 
 const NO_RUNS: Run[] = [];
@@ -408,20 +410,8 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     if (metadata && !metadata.parse.ok)
       problem('metadata-invalid', 'warning', subject, `${subject}/metadata.json: ${metadata.parse.error}`);
   }
-  const mismatch = [...views.values()].find((view) => view.sizeMismatch !== null);
-  if (mismatch) {
-    const likely = mismatch.sizeMismatch as number[];
-    problem(
-      'segment-size-mismatch',
-      'critical',
-      mismatch.report.name,
-      `${mismatch.report.name} starts at ${mismatch.report.startLsn}, which is not in its named segment with ${segmentSize}-byte segments` +
-        (likely.length > 0
-          ? `; the cluster's segment size is probably ${likely.map((size) => `${size / 1024 / 1024} MiB`).join(' or ')}`
-          : '') +
-        ': every LSN and gap in this report is wrong until the segment size is set right',
-    );
-  }
+  const sizing = segmentSizeProblems(state);
+  for (const entry of sizing.problems) problem(entry.kind, entry.severity, entry.subject, entry.message);
   const outOfRange = Object.keys(state.outOfRange).sort();
   if (outOfRange.length > 0) {
     problem(
@@ -495,6 +485,7 @@ export function analyzeCluster(state: ClusterState, options: AnalysisOptions): C
     uid: shape.uid,
     pgMajor: shape.pgMajor,
     segmentSize,
+    segmentSizeSource: sizing.source,
     status: worstStatus(problems),
     targetTimeline: target,
     timelines,
@@ -548,6 +539,54 @@ class Clock {
   withinGrace(at: number, graceMs: number): boolean {
     return at <= this.now + CLOCK_SKEW_ALLOWANCE_MS && this.now - at < graceMs;
   }
+}
+
+/**
+ * The problems of a cluster's segment size: evidence in the archive that contradicts the size in use
+ * (critical, one problem naming the first contradiction and the size's own source), a state counted under
+ * another size than the archive now tells (critical, until it is re-derived), and a size only assumed (info).
+ */
+function segmentSizeProblems(state: ClusterState): { source: SegmentSizeSource; problems: Problem[] } {
+  // States stored before detection existed were counted under the configured size.
+  const source = state.segmentSizeSource ?? 'configured';
+  const detection = detectSegmentSize(state, source === 'configured' ? state.segmentSize : 'auto');
+  const size = state.segmentSize;
+  const problems: Problem[] = [];
+  const wrong = ': every LSN and gap in this report is wrong until the segment size is right';
+  if (detection.size !== size) {
+    problems.push({
+      kind: 'segment-size-mismatch',
+      severity: 'critical',
+      subject: detection.evidence?.subject ?? 'segment-size',
+      message: `segments are counted as ${formatSegmentSize(size)}, but ${describeSizeEvidence(detection.evidence as SizeEvidence)}${wrong}`,
+    });
+    return { source, problems };
+  }
+  const first = detection.conflicts[0];
+  if (first) {
+    const others = detection.conflicts.length - 1;
+    const basis =
+      detection.source === 'configured'
+        ? `the configured size is ${formatSegmentSize(size)}`
+        : detection.source === 'assumed'
+          ? `${formatSegmentSize(size)} is assumed`
+          : describeSizeEvidence(detection.evidence as SizeEvidence);
+    problems.push({
+      kind: 'segment-size-mismatch',
+      severity: 'critical',
+      subject: first.subject,
+      message: `${describeSizeEvidence(first)}${others > 0 ? ` (and ${others} more)` : ''}, but ${basis}${wrong}`,
+    });
+  }
+  if (source === 'assumed') {
+    problems.push({
+      kind: 'segment-size-assumed',
+      severity: 'info',
+      subject: 'segment-size',
+      message: `no backup history file, sentinel or segment read tells the segment size yet: ${formatSegmentSize(size)} is assumed`,
+    });
+  }
+  return { source, problems };
 }
 
 /** Per timeline with defects, its runs without the defective segments (other timelines are not copied). */
@@ -686,10 +725,6 @@ function viewBackup(
     status: 'restorable',
     reason: null,
     chainEnd: null,
-    sizeMismatch:
-      facts?.format === 'wal-g' && startLsn !== null
-        ? sizesNotFitting(parsedName.startWalFile, startLsn, segmentSize)
-        : null,
   };
   if (!start.ok) {
     view.status = 'invalid';
@@ -712,24 +747,6 @@ function viewBackup(
     view.reason = 'sentinel names no usable stop point';
   }
   return view;
-}
-
-/**
- * WAL-G names a backup after the segment of its start LSN (or of the byte before it, on a replica). When that
- * does not hold under `segmentSize`, returns the valid sizes under which it would; otherwise null.
- */
-function sizesNotFitting(startWalFile: string, startLsn: Lsn, segmentSize: number): number[] | null {
-  const fits = (size: number): boolean => {
-    const name = parseWalFileName(startWalFile, size);
-    return (
-      name.ok &&
-      (segmentOfLsn(startLsn, size) === name.segno || segmentBeforeLsn(startLsn, size) === name.segno)
-    );
-  };
-  if (fits(segmentSize)) return null;
-  const sizes: number[] = [];
-  for (let size = MIN_SEGMENT_SIZE; size <= MAX_SEGMENT_SIZE; size *= 2) if (fits(size)) sizes.push(size);
-  return sizes;
 }
 
 /** Follows a delta's parents up to its full backup; returns why the chain is broken, or undefined. */

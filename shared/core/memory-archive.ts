@@ -6,20 +6,20 @@
 
 import { decideKeyFact, type KeyFact, type ObjectEvent } from './facts.js';
 import { parseObjectKey } from './keys.js';
-import { parseWalFileName } from './lsn.js';
-import type { SegmentObject } from './segment-size.js';
+import { DEFAULT_SEGMENT_SIZE, parseWalFileName, walFileName } from './lsn.js';
+import type { SegmentObject } from './object-size.js';
+import { detectSegmentSize, type SegmentSizeSetting } from './segment-size.js';
 import {
   applyObjectChange,
   type ClusterState,
+  changeSegmentSize,
   createClusterState,
   isNewer,
   needsContent,
   type ObjectPresence,
-  parseSegmentKey,
-  type SegmentLookup,
   type SegmentPresence,
   type SegmentTime,
-  segmentKey,
+  type SizeChangeLookup,
 } from './state.js';
 
 /** Body of a document object (sentinel, metadata, history), or why it could not be read. */
@@ -31,11 +31,12 @@ export type ApplyOutcome = 'applied' | 'unchanged' | 'outside-archive';
 /** Facts per key and the state of every cluster, folded from events. */
 export class MemoryArchive {
   private readonly facts = new Map<string, KeyFact>();
-  /** Per cluster: `"<timeline>:<segno>"` → the keys (compression variants) naming that segment. */
+  /** Per cluster: WAL file name → the keys (compression variants) naming that segment. */
   private readonly segmentKeys = new Map<string, Map<string, Set<string>>>();
   readonly states = new Map<string, ClusterState>();
 
-  constructor(private readonly segmentSizeOf: (clusterId: string) => number) {}
+  /** @param segmentSizeOf - each cluster's size, or `auto` to learn it from the archive */
+  constructor(private readonly segmentSizeOf: (clusterId: string) => SegmentSizeSetting) {}
 
   /**
    * Folds one event in. `content` is the object's body for documents the analysis reads; it is used only
@@ -49,7 +50,11 @@ export class MemoryArchive {
 
     let state = this.states.get(parsed.clusterId);
     if (!state) {
-      state = createClusterState(parsed.clusterId, this.segmentSizeOf(parsed.clusterId));
+      const setting = this.segmentSizeOf(parsed.clusterId);
+      state =
+        setting === 'auto'
+          ? createClusterState(parsed.clusterId, DEFAULT_SEGMENT_SIZE, 'assumed')
+          : createClusterState(parsed.clusterId, setting, 'configured');
       this.states.set(parsed.clusterId, state);
     }
     const object = parsed.object;
@@ -64,10 +69,7 @@ export class MemoryArchive {
         etag: event.etag ?? null,
       };
     }
-    if (object.kind === 'segment') {
-      const name = parseWalFileName(object.walFile, state.segmentSize);
-      if (name.ok) this.register(parsed.clusterId, segmentKey(name.timeline, name.segno), event.key);
-    }
+    if (object.kind === 'segment') this.register(parsed.clusterId, object.walFile, event.key);
     if (!decision.changed) return 'unchanged';
 
     const fact = decision.fact;
@@ -80,42 +82,56 @@ export class MemoryArchive {
           ...(needsContent(object) ? { content: content ?? { error: 'content not read' } } : {}),
         }
       : { present: false };
-    applyObjectChange(state, parsed, presence, this.lookupFor(parsed.clusterId));
+    applyObjectChange(state, parsed, presence, this.lookupFor(parsed.clusterId, state.segmentSize));
+    this.redetectSegmentSize(state);
     return 'applied';
   }
 
-  /** The segment lookup of one cluster, answered from the facts. */
-  lookupFor(clusterId: string): SegmentLookup {
+  /** Re-counts a cluster's segments when what its archive tells changes its segment size. */
+  private redetectSegmentSize(state: ClusterState): void {
+    const detection = detectSegmentSize(state, this.segmentSizeOf(state.id));
+    if (detection.size === state.segmentSize && detection.source === state.segmentSizeSource) return;
+    const lookup = this.lookupFor(state.id, detection.size);
+    this.states.set(state.id, changeSegmentSize(state, detection.size, detection.source, lookup));
+  }
+
+  /** The segment lookup of one cluster under a segment size, answered from the facts. */
+  lookupFor(clusterId: string, segmentSize: number): SizeChangeLookup {
     const keys = this.segmentKeys.get(clusterId) ?? new Map<string, Set<string>>();
+    const root = clusterId === '' ? 0 : clusterId.length + 1;
     const presenceOf = (id: string): SegmentPresence => {
       const variants = keys.get(id);
       if (!variants) return { present: false, removed: false };
       let earliest: number | undefined;
       const objects: SegmentObject[] = [];
-      const base = clusterId === '' ? 0 : clusterId.length + 1;
       for (const key of variants) {
         const fact = this.facts.get(key);
         if (!fact?.present) continue;
         if (earliest === undefined || fact.at < earliest) earliest = fact.at;
-        objects.push({ key: key.slice(base), size: fact.size, etag: fact.etag });
+        objects.push({ key: key.slice(root), size: fact.size, etag: fact.etag });
       }
       return earliest === undefined
         ? { present: false, removed: true }
         : { present: true, at: earliest, objects };
     };
     return {
-      segment: (timeline, segno) => presenceOf(segmentKey(timeline, segno)),
+      segment: (timeline, segno) => presenceOf(walFileName(timeline, segno, segmentSize)),
       newest: () => {
         let newest: SegmentTime | undefined;
-        for (const id of keys.keys()) {
-          const presence = presenceOf(id);
-          if (!presence.present) continue;
-          const [timeline, segno] = parseSegmentKey(id);
-          const candidate = { timeline, segno, at: presence.at };
+        for (const walFile of keys.keys()) {
+          const name = parseWalFileName(walFile, segmentSize);
+          const presence = presenceOf(walFile);
+          if (!name.ok || !presence.present) continue;
+          const candidate = { timeline: name.timeline, segno: name.segno, at: presence.at };
           if (newest === undefined || isNewer(candidate, newest)) newest = candidate;
         }
         return newest;
       },
+      presentKeys: (walFile) =>
+        [...(keys.get(walFile) ?? [])].flatMap((key) => {
+          const fact = this.facts.get(key);
+          return fact?.present ? [{ relativeKey: key.slice(root), at: fact.at }] : [];
+        }),
     };
   }
 

@@ -4,6 +4,7 @@
  */
 
 import type { LastDrillReport } from './drill-status.js';
+import type { SegmentSizeSource } from './segment-size.js';
 
 /** Overall health, the worst severity of a cluster's problems. */
 export type Status = 'ok' | 'warning' | 'critical';
@@ -111,6 +112,11 @@ export interface ClusterReport {
   readonly uid: string | null;
   readonly pgMajor: string | null;
   readonly segmentSize: number;
+  /**
+   * Where `segmentSize` comes from: `configured` (an override), `backup-label`, `sentinel` or `page-header`
+   * (detected from the archive), or `assumed` (16 MiB until the archive tells).
+   */
+  readonly segmentSizeSource: SegmentSizeSource;
   readonly status: Status;
   readonly targetTimeline: number;
   readonly timelines: TimelineReport[];

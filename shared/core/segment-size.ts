@@ -1,86 +1,176 @@
 /**
- * Object sizes no WAL segment of a cluster can have, judged without reading the object: an archived
- * segment is exactly the cluster's segment size before compression, so an uncompressed one that is empty
- * or larger, or a compressed one smaller than its format's framing or larger than the format makes of the
- * least compressible segment, cannot be read by recovery (`wrong-size`).
+ * The WAL segment size of a cluster, learnt from what its archive already says: a backup history file
+ * (`<24hex>.<8hex>.backup`: its START WAL LOCATION and the segment and offset in its name), a WAL-G sentinel
+ * (its start `LSN` against the segment in the backup name), or the long page header of a segment read
+ * (`xlp_seg_size`). A configured size overrides detection but is still checked against the same evidence.
+ * Facts: walg-layout.md §4.1, §4.4, §4.6.
+ *
+ * @example
+ * detectSegmentSize(state, 'auto')
+ * // { size: 67108864, source: 'sentinel', evidence: { source: 'sentinel', subject: 'base_…', sizes: [67108864] },
+ * //   conflicts: [] }
  */
-import { type Compression, stripCompression } from './keys.js';
-import { formatLsn, segmentStartLsn } from './lsn.js';
-import type { StoredSegmentDefect } from './state.js';
+import { parseBackupName } from './keys.js';
+import {
+  DEFAULT_SEGMENT_SIZE,
+  type Lsn,
+  MAX_SEGMENT_SIZE,
+  MIN_SEGMENT_SIZE,
+  parseWalFileName,
+  segmentBeforeLsn,
+  segmentOfLsn,
+} from './lsn.js';
+import type { ClusterState } from './state.js';
 
-/** The fixed framing of each format: no body of that format is shorter (an empty input's stream). */
-const MIN_COMPRESSED_BYTES: Readonly<Record<Exclude<Compression, 'none'>, number>> = {
-  // magic 4 + frame descriptor 3 + end mark 4
-  lz4: 11,
-  // magic 4 + frame header 1 + block header 3
-  zstd: 8,
-  // header 10 + trailer 8
-  gzip: 18,
-  // properties 5 + uncompressed size 8
-  lzma: 13,
-  // an empty stream is one byte
-  brotli: 1,
-  // lzop's magic
-  lzo: 9,
-};
+/** Where a cluster's segment size comes from, as the report says. */
+export type SegmentSizeSource = 'configured' | 'backup-label' | 'sentinel' | 'page-header' | 'assumed';
+
+/** A segment size setting for one cluster: bytes (an override) or `auto` (detect it). */
+export type SegmentSizeSetting = number | 'auto';
+
+/** The sources that read the archive, in the order they are trusted. */
+const EVIDENCE_ORDER = ['backup-label', 'sentinel', 'page-header'] as const;
+
+/** One thing in the archive that tells the segment size: the sizes it fits (one when reliable). */
+export interface SizeEvidence {
+  readonly source: (typeof EVIDENCE_ORDER)[number];
+  /** What says it: the backup history file's key, the backup's name, or the segment read. */
+  readonly subject: string;
+  /** The valid segment sizes the object fits, smallest first; empty when it fits none. */
+  readonly sizes: readonly number[];
+}
+
+/** The size a cluster's state is derived with, where it comes from, and the evidence that disagrees. */
+export interface SegmentSizeDetection {
+  readonly size: number;
+  readonly source: SegmentSizeSource;
+  /** The evidence that decided the size (`null` when configured or assumed). */
+  readonly evidence: SizeEvidence | null;
+  /** Evidence that does not fit `size`: each is a critical problem. */
+  readonly conflicts: readonly SizeEvidence[];
+}
+
+/** A backup history file as the state keeps it: the start segment and offset of its name, its start LSN. */
+export interface BackupLabelState {
+  readonly walFile: string;
+  readonly offset: number;
+  readonly at: number;
+  /** START WAL LOCATION as an exact decimal string; `null` when the file could not be read. */
+  readonly startLsn: string | null;
+}
+
+/** The size a segment read says in its long page header, and which segment it was. */
+export interface HeaderSegmentSize {
+  readonly walFile: string;
+  readonly size: number;
+}
+
+/** Every valid segment size, smallest first. */
+export function validSegmentSizes(): number[] {
+  const sizes: number[] = [];
+  for (let size = MIN_SEGMENT_SIZE; size <= MAX_SEGMENT_SIZE; size *= 2) sizes.push(size);
+  return sizes;
+}
 
 /**
- * The largest body a compressed segment can have: incompressible input grows by well under 1/16 in every
- * format WAL-G writes (lz4 and zstd by about 1/255, deflate, brotli and LZMA2 by less), plus headers.
+ * The sizes under which a backup's start LSN lies in the segment its name gives: WAL-G names a backup after
+ * the segment of its start LSN, or of the byte before it when the backup was taken on a replica.
  */
-export function maxCompressedSegmentBytes(segmentSize: number): number {
-  return segmentSize + segmentSize / 16 + 65_536;
+export function sizesFittingBackupStart(startWalFile: string, startLsn: Lsn): number[] {
+  return validSegmentSizes().filter((size) => {
+    const name = parseWalFileName(startWalFile, size);
+    return (
+      name.ok &&
+      (segmentOfLsn(startLsn, size) === name.segno || segmentBeforeLsn(startLsn, size) === name.segno)
+    );
+  });
 }
 
-/** Why an object of `size` bytes cannot be a segment of `segmentSize` bytes; `undefined` when it can be. */
-export function impossibleSegmentSize(
-  size: number | null | undefined,
-  compression: Compression,
-  segmentSize: number,
-): string | undefined {
-  if (size === null || size === undefined) return undefined;
-  if (compression === 'none') {
-    if (size === 0) return 'the object is empty';
-    if (size > segmentSize) return `it has ${size} bytes, more than a ${segmentSize}-byte segment`;
-    return undefined;
+/** The sizes under which a backup history file's name (segment and offset) spells its start LSN. */
+export function sizesFittingBackupLabel(walFile: string, offset: number, startLsn: Lsn): number[] {
+  return validSegmentSizes().filter((size) => {
+    const name = parseWalFileName(walFile, size);
+    return (
+      name.ok && segmentOfLsn(startLsn, size) === name.segno && Number(startLsn % BigInt(size)) === offset
+    );
+  });
+}
+
+/** The parts of a state that tell the segment size. */
+export type SizeEvidenceState = Pick<ClusterState, 'backups' | 'backupLabels' | 'headerSegmentSize'>;
+
+/** Everything in the state that tells the segment size, most trusted source first, then by subject. */
+export function collectSizeEvidence(state: SizeEvidenceState): SizeEvidence[] {
+  const evidence: SizeEvidence[] = [];
+  for (const [key, label] of Object.entries(state.backupLabels ?? {})) {
+    if (label.startLsn === null) continue;
+    evidence.push({
+      source: 'backup-label',
+      subject: key,
+      sizes: sizesFittingBackupLabel(label.walFile, label.offset, BigInt(label.startLsn)),
+    });
   }
-  if (size < MIN_COMPRESSED_BYTES[compression])
-    return `it has ${size} bytes, fewer than any ${compression} stream`;
-  if (size > maxCompressedSegmentBytes(segmentSize))
-    return `it has ${size} bytes, more than ${compression} makes of a ${segmentSize}-byte segment`;
-  return undefined;
-}
-
-/** One present object naming a segment: its key relative to the cluster root, size and ETag. */
-export interface SegmentObject {
-  readonly key: string;
-  readonly size: number | null;
-  readonly etag: string | null;
+  for (const [name, backup] of Object.entries(state.backups)) {
+    const facts = backup.sentinel?.parse.ok ? backup.sentinel.parse.value : null;
+    const parsedName = parseBackupName(name);
+    if (facts?.format !== 'wal-g' || facts.startLsn === null || !parsedName) continue;
+    evidence.push({
+      source: 'sentinel',
+      subject: name,
+      sizes: sizesFittingBackupStart(parsedName.startWalFile, BigInt(facts.startLsn)),
+    });
+  }
+  const header = state.headerSegmentSize;
+  if (header) evidence.push({ source: 'page-header', subject: header.walFile, sizes: [header.size] });
+  const rank = (entry: SizeEvidence): number => EVIDENCE_ORDER.indexOf(entry.source);
+  return evidence.sort(
+    (a, b) => rank(a) - rank(b) || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0),
+  );
 }
 
 /**
- * The `wrong-size` defect of a segment whose every present object has an impossible size (judged on the
- * lowest key, so every path picks the same), or `undefined` when one of them could be the segment.
+ * Decides a cluster's segment size: the configured size when set, else the first reliable evidence (one
+ * that fits a single size; backup history files before sentinels before page headers), else 16 MiB,
+ * assumed. Evidence that does not fit the decided size is returned as conflicts.
  */
-export function segmentSizeDefect(
-  objects: readonly SegmentObject[],
-  segno: number,
-  segmentSize: number,
-): StoredSegmentDefect | undefined {
-  let judged: { object: SegmentObject; reason: string } | undefined;
-  for (const object of objects) {
-    const fileName = object.key.slice(object.key.lastIndexOf('/') + 1);
-    const reason = impossibleSegmentSize(object.size, stripCompression(fileName).compression, segmentSize);
-    if (reason === undefined) return undefined;
-    if (judged === undefined || object.key < judged.object.key) judged = { object, reason };
+export function detectSegmentSize(
+  state: SizeEvidenceState,
+  setting: SegmentSizeSetting,
+): SegmentSizeDetection {
+  const evidence = collectSizeEvidence(state);
+  const conflictsWith = (size: number): SizeEvidence[] =>
+    evidence.filter((entry) => !entry.sizes.includes(size));
+  if (setting !== 'auto')
+    return { size: setting, source: 'configured', evidence: null, conflicts: conflictsWith(setting) };
+  const decider = evidence.find((entry) => entry.sizes.length === 1);
+  if (decider) {
+    const size = decider.sizes[0] as number;
+    return { size, source: decider.source, evidence: decider, conflicts: conflictsWith(size) };
   }
-  if (judged === undefined) return undefined;
   return {
-    kind: 'wrong-size',
-    message: `${judged.reason}: it cannot be a segment of this cluster (judged by its size, not read)`,
-    stopLsn: formatLsn(segmentStartLsn(segno, segmentSize)),
-    key: judged.object.key,
-    etag: judged.object.etag,
-    bySize: true,
+    size: DEFAULT_SEGMENT_SIZE,
+    source: 'assumed',
+    evidence: null,
+    conflicts: conflictsWith(DEFAULT_SEGMENT_SIZE),
   };
+}
+
+/** `64 MiB`, `1 GiB`: a segment size as people write it. */
+export function formatSegmentSize(size: number): string {
+  return size >= 1024 ** 3 ? `${size / 1024 ** 3} GiB` : `${size / 1024 ** 2} MiB`;
+}
+
+/** A piece of evidence in words, for problem messages. */
+export function describeSizeEvidence(entry: SizeEvidence): string {
+  const fits =
+    entry.sizes.length === 0
+      ? 'fits no segment size'
+      : `says ${entry.sizes.map(formatSegmentSize).join(' or ')} segments`;
+  const what =
+    entry.source === 'backup-label'
+      ? `backup history file ${entry.subject}`
+      : entry.source === 'sentinel'
+        ? `the sentinel of ${entry.subject}`
+        : `the page header of segment ${entry.subject}`;
+  return `${what} ${fits}`;
 }

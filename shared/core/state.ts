@@ -12,19 +12,36 @@
  * Segment presence lives in runs; archive times are kept only where the analysis reads them: at run edges
  * and at timeline switch points ("pins"). Times are epoch milliseconds.
  */
+
+import { parseBackupLabel } from './backup-label.js';
 import type { SegmentCommit } from './config.js';
 import { normaliseEtag } from './facts.js';
 import { type HistoryEntry, parseHistory } from './history.js';
 import {
   type BackupName,
+  type Compression,
   type ObjectKind,
   type ParsedKey,
   parseObjectKey,
   stripCompression,
 } from './keys.js';
-import { isWalFileName, parseWalFileName, segmentOfLsn } from './lsn.js';
+import {
+  isWalFileName,
+  MIN_SEGMENT_SIZE,
+  parseWalFileName,
+  segmentOfLsn,
+  segmentsPerXLogId,
+  walFileName,
+} from './lsn.js';
+import { impossibleSegmentSize, type SegmentObject, segmentSizeDefect } from './object-size.js';
 import { addNumber, findRun, hasNumber, type Run, removeNumber, runsFromSorted } from './runs.js';
-import { impossibleSegmentSize, type SegmentObject, segmentSizeDefect } from './segment-size.js';
+import {
+  type BackupLabelState,
+  detectSegmentSize,
+  type HeaderSegmentSize,
+  type SegmentSizeSetting,
+  type SegmentSizeSource,
+} from './segment-size.js';
 import type { SegmentDefect } from './segment-summary.js';
 import {
   type BackupMetadataFacts,
@@ -108,7 +125,14 @@ export interface Overwrite {
 /** The summary of one cluster's archive. Plain JSON-compatible data. */
 export interface ClusterState {
   readonly id: string;
+  /** The segment size segment numbers (`segno`) are counted in: configured, detected or assumed. */
   readonly segmentSize: number;
+  /** Where `segmentSize` comes from (`segment-size.ts`); absent in states stored before detection. */
+  readonly segmentSizeSource?: SegmentSizeSource;
+  /** Backup history files (`.backup`) by relative key: evidence of the segment size. */
+  backupLabels?: Record<string, BackupLabelState>;
+  /** The segment size the long page header of a segment read gave (content modes). */
+  headerSegmentSize?: HeaderSegmentSize;
   /** Present segments per timeline (decimal timeline → runs). */
   segments: Record<string, Run[]>;
   /** Stored-at of present segments that are run edges or pins, by `"<timeline>:<segno>"`. */
@@ -148,18 +172,23 @@ export interface StoredSegmentDefect extends SegmentDefect {
   /** The key that was read, relative to the cluster root (`wal_005/…`). */
   readonly key: string;
   readonly etag: string | null;
-  /** Set when the object's size alone rules it out (`segment-size.ts`): kept in step with the facts. */
+  /** Set when the object's size alone rules it out (`object-size.ts`): kept in step with the facts. */
   readonly bySize?: true;
 }
 
 /** How many unknown keys a state names before it only counts them. */
 export const UNKNOWN_KEYS_KEPT = 200;
 
-/** An empty state for a cluster. */
-export function createClusterState(id: string, segmentSize: number): ClusterState {
+/** An empty state for a cluster; its size is `assumed` when no source is given. */
+export function createClusterState(
+  id: string,
+  segmentSize: number,
+  segmentSizeSource: SegmentSizeSource = 'assumed',
+): ClusterState {
   return {
     id,
     segmentSize,
+    segmentSizeSource,
     segments: {},
     edgeTimes: {},
     pins: {},
@@ -434,12 +463,32 @@ export function applyObjectChange(
       }
       setEntry(state.unknown, relativeKey, presence.present ? object.reason : undefined);
       return;
-    case 'backup-label':
+    case 'backup-label': {
+      const labels = state.backupLabels ?? {};
+      setEntry(
+        labels,
+        relativeKey,
+        presence.present ? backupLabelState(object.walFile, object.offset, presence) : undefined,
+      );
+      if (Object.keys(labels).length > 0) state.backupLabels = labels;
+      else delete state.backupLabels;
+      return;
+    }
     case 'wal-metadata':
     case 'wal-delta':
       // Known objects the analysis does not need.
       return;
   }
+}
+
+function backupLabelState(
+  walFile: string,
+  offset: number,
+  presence: ObjectPresence & { present: true },
+): BackupLabelState {
+  const content = presence.content;
+  const parse = content && 'text' in content ? parseBackupLabel(content.text) : undefined;
+  return { walFile, offset, at: presence.at, startLsn: parse?.ok ? parse.label.startLsn : null };
 }
 
 function historyState(timeline: number, presence: ObjectPresence & { present: true }): HistoryState {
@@ -501,31 +550,50 @@ export type ContentByKey = (
   key: string,
 ) => { readonly text: string } | { readonly error: string } | undefined;
 
-/** Whether the analysis reads an object's body: sentinels, `metadata.json` and history files. */
+/**
+ * Whether the analysis reads an object's body: sentinels, `metadata.json`, history files and backup
+ * history files (which tell the segment size).
+ */
 export function needsContent(object: ObjectKind): boolean {
-  return object.kind === 'sentinel' || object.kind === 'backup-metadata' || object.kind === 'history';
+  return (
+    object.kind === 'sentinel' ||
+    object.kind === 'backup-metadata' ||
+    object.kind === 'history' ||
+    object.kind === 'backup-label'
+  );
 }
 
 /**
  * Builds the state of every cluster in a full listing, in one pass plus a sort per timeline.
- * Equal to folding the same objects one by one through the event path, in any order.
+ * Equal to folding the same objects one by one through the event path, in any order. A cluster whose
+ * setting is `auto` gets the size its backup history files and sentinels tell (`segment-size.ts`).
  *
  * @example
- * const states = buildClusterStates(objects, (key) => bodies.get(key), () => 16 * 1024 * 1024);
+ * const states = buildClusterStates(objects, (key) => bodies.get(key), () => 'auto');
  */
 export function buildClusterStates(
   objects: Iterable<ListedObject>,
   contentOf: ContentByKey,
-  segmentSizeOf: (clusterId: string) => number,
+  segmentSizeOf: (clusterId: string) => SegmentSizeSetting,
 ): Map<string, ClusterState> {
   const builder = new ClusterStatesBuilder(segmentSizeOf);
   for (const listed of objects) builder.add(listed, contentOf);
   return builder.finish();
 }
 
+/** Key endings of segment objects: none, a bare dot, then each compression extension (`keys.ts`). */
+const SEGMENT_ENDINGS = ['', '.', '.lz4', '.lzma', '.zst', '.br', '.gz', '.lzo'];
+/** Segment numbers of a 1 MiB cluster count every name valid under any size: `log * 4096 + seg`. */
+const NAMES_PER_LOG = segmentsPerXLogId(MIN_SEGMENT_SIZE);
+/** The compression of each of `SEGMENT_ENDINGS`. */
+const SEGMENT_COMPRESSIONS: readonly Compression[] = SEGMENT_ENDINGS.map(
+  (ending) => stripCompression(`000000010000000000000001${ending}`).compression,
+);
+
 /**
- * Builds cluster states from objects added one at a time, keeping only flat arrays of segment numbers and
- * times: a listing can stream through it without ever being held in memory.
+ * Builds cluster states from objects added one at a time, keeping only flat arrays of segment names (as
+ * numbers) and times: a listing can stream through it without ever being held in memory. Segment numbers
+ * are counted only in `finish`, once the documents have told each cluster's segment size.
  */
 export class ClusterStatesBuilder {
   private readonly builders = new Map<string, StateBuilder>();
@@ -533,27 +601,25 @@ export class ClusterStatesBuilder {
   private walPrefix = '';
   private walBuilder: StateBuilder | undefined;
 
-  constructor(private readonly segmentSizeOf: (clusterId: string) => number) {}
+  constructor(private readonly segmentSizeOf: (clusterId: string) => SegmentSizeSetting) {}
 
   /** Adds one listed object; `contentOf` answers for documents (sentinels, metadata, history). */
   add(listed: ListedObject, contentOf: ContentByKey): void {
     // Fast path, allocation-light: the next segment of the same cluster as the previous one.
     const key = listed.key;
     if (this.walBuilder && key.startsWith(this.walPrefix) && key.indexOf('/', this.walPrefix.length) === -1) {
-      const { base, compression } = stripCompression(key.slice(this.walPrefix.length));
-      // Anything else (partials, histories, impossible names and sizes) takes the full path below.
-      if (
-        isWalFileName(base) &&
-        impossibleSegmentSize(listed.size, compression, this.walBuilder.segmentSize) === undefined &&
-        this.walBuilder.addSegment(base, listed.at)
-      )
-        return;
+      // Anything else (partials, histories, impossible names) takes the full path below.
+      if (this.walBuilder.addSegment(key.slice(this.walPrefix.length), listed)) return;
     }
     const parsed = parseObjectKey(key);
     if (!parsed) return;
     let builder = this.builders.get(parsed.clusterId);
     if (!builder) {
-      builder = new StateBuilder(createClusterState(parsed.clusterId, this.segmentSizeOf(parsed.clusterId)));
+      const setting = this.segmentSizeOf(parsed.clusterId);
+      builder = new StateBuilder(
+        createClusterState(parsed.clusterId, MIN_SEGMENT_SIZE),
+        setting === 'auto' ? MIN_SEGMENT_SIZE : setting,
+      );
       this.builders.set(parsed.clusterId, builder);
     }
     builder.add(parsed, listed, contentOf);
@@ -563,67 +629,97 @@ export class ClusterStatesBuilder {
     }
   }
 
-  /** The state of every cluster seen. */
-  finish(): Map<string, ClusterState> {
+  /**
+   * The state of every cluster seen. `headers` adds the segment size page headers of segments read gave
+   * (by cluster id). May be called again, with more headers: the builder is left unchanged.
+   */
+  finish(headers?: ReadonlyMap<string, HeaderSegmentSize>): Map<string, ClusterState> {
     const states = new Map<string, ClusterState>();
-    for (const [id, builder] of this.builders) states.set(id, builder.finish());
+    for (const [id, builder] of this.builders) {
+      states.set(id, builder.finish(this.segmentSizeOf(id), headers?.get(id)));
+    }
     return states;
   }
 }
 
 /** Collects one cluster's segments in flat arrays, then builds runs and times in bulk. */
 class StateBuilder {
-  private readonly segnos = new Map<number, number[]>();
+  /** Per timeline: `(log * 4096 + seg) * 8 + ending` of each segment key (see `SEGMENT_ENDINGS`). */
+  private readonly names = new Map<number, number[]>();
   private readonly times = new Map<number, number[]>();
   private readonly noLookup: SegmentLookup = {
     segment: () => ({ present: false, removed: false }),
     newest: () => undefined,
   };
 
-  /** Objects of an impossible size by segment id: defects unless another object of the segment is sound. */
-  private readonly badSizes = new Map<string, SegmentObject[]>();
+  /**
+   * Per timeline, parallel to `names`: the size of each object that an impossible size may rule out (-1 for
+   * the others), and its ETag. Created at the first such object; shorter than `names` when later ones fit.
+   */
+  private readonly suspectSizes = new Map<number, number[]>();
+  private readonly suspectEtags = new Map<number, Array<string | null>>();
 
-  constructor(private readonly state: ClusterState) {}
+  /**
+   * @param documents - the state with every object but segments applied
+   * @param sizeBound - the smallest segment size the cluster may have: objects impossible under it are kept
+   *   for the size check in `finish` (impossibility only shrinks as the size grows)
+   */
+  constructor(
+    private readonly documents: ClusterState,
+    private readonly sizeBound: number,
+  ) {}
 
-  get segmentSize(): number {
-    return this.state.segmentSize;
-  }
-
-  /** Records a segment by its WAL file name; false when the name is impossible for the segment size. */
-  addSegment(walFile: string, at: number): boolean {
-    const name = parseWalFileName(walFile, this.state.segmentSize);
+  /** Records a segment by its file name in `wal_005/`; false when no segment size makes it a segment. */
+  addSegment(fileName: string, listed: ListedObject): boolean {
+    const ending = SEGMENT_ENDINGS.indexOf(fileName.slice(24));
+    if (ending === -1) return false;
+    const walFile = fileName.slice(0, 24);
+    if (!isWalFileName(walFile)) return false;
+    const name = parseWalFileName(walFile, MIN_SEGMENT_SIZE);
     if (!name.ok) return false;
-    let segnos = this.segnos.get(name.timeline);
+    let names = this.names.get(name.timeline);
     let times = this.times.get(name.timeline);
-    if (!segnos || !times) {
-      segnos = [];
+    if (!names || !times) {
+      names = [];
       times = [];
-      this.segnos.set(name.timeline, segnos);
+      this.names.set(name.timeline, names);
       this.times.set(name.timeline, times);
     }
-    segnos.push(name.segno);
-    times.push(at);
+    names.push(name.segno * SEGMENT_ENDINGS.length + ending);
+    times.push(listed.at);
+    const size = listed.size;
+    if (
+      size !== undefined &&
+      size !== null &&
+      impossibleSegmentSize(size, SEGMENT_COMPRESSIONS[ending] as Compression, this.sizeBound) !== undefined
+    )
+      this.keepSuspect(name.timeline, names.length - 1, size, normaliseEtag(listed.etag));
     return true;
+  }
+
+  /** Keeps the size and ETag of object `index` of a timeline for the size check. */
+  private keepSuspect(timeline: number, index: number, size: number, etag: string | null): void {
+    let sizes = this.suspectSizes.get(timeline);
+    let etags = this.suspectEtags.get(timeline);
+    if (!sizes || !etags) {
+      sizes = [];
+      etags = [];
+      this.suspectSizes.set(timeline, sizes);
+      this.suspectEtags.set(timeline, etags);
+    }
+    while (sizes.length < index) {
+      sizes.push(-1);
+      etags.push(null);
+    }
+    sizes.push(size);
+    etags.push(etag);
   }
 
   add(parsed: ParsedKey, listed: ListedObject, contentOf: ContentByKey): void {
     const object = parsed.object;
     if (object.kind === 'segment') {
-      if (!this.addSegment(object.walFile, listed.at)) {
-        this.state.outOfRange[parsed.relativeKey] = listed.at;
-        return;
-      }
-      if (impossibleSegmentSize(listed.size, object.compression, this.state.segmentSize) !== undefined) {
-        const name = parseWalFileName(object.walFile, this.state.segmentSize);
-        const id = name.ok ? segmentKey(name.timeline, name.segno) : '';
-        const objects = this.badSizes.get(id) ?? [];
-        objects.push({
-          key: parsed.relativeKey,
-          size: listed.size ?? null,
-          etag: normaliseEtag(listed.etag),
-        });
-        this.badSizes.set(id, objects);
-      }
+      if (!this.addSegment(parsed.relativeKey.slice('wal_005/'.length), listed))
+        this.documents.outOfRange[parsed.relativeKey] = listed.at;
       return;
     }
     const content = needsContent(object)
@@ -632,31 +728,50 @@ class StateBuilder {
     const presence: ObjectPresence = content
       ? { present: true, at: listed.at, content }
       : { present: true, at: listed.at };
-    applyObjectChange(this.state, parsed, presence, this.noLookup);
+    applyObjectChange(this.documents, parsed, presence, this.noLookup);
   }
 
-  finish(): ClusterState {
-    const state = this.state;
+  finish(setting: SegmentSizeSetting, header: HeaderSegmentSize | undefined): ClusterState {
+    const documents = header ? { ...this.documents, headerSegmentSize: header } : this.documents;
+    const detection = detectSegmentSize(documents, setting);
+    const state: ClusterState = {
+      ...documents,
+      segmentSize: detection.size,
+      segmentSizeSource: detection.source,
+      segments: {},
+      edgeTimes: {},
+      pins: {},
+      newest: null,
+      outOfRange: { ...documents.outOfRange },
+    };
     state.pins = recomputePins(state);
-    if (this.badSizes.size > 0) {
-      // A segment is a size defect only if every object naming it is: count all objects of those segments.
-      const copies = new Map<string, number>();
-      for (const [timeline, segnos] of this.segnos) {
-        for (const segno of segnos) {
-          const id = segmentKey(timeline, segno);
-          if (this.badSizes.has(id)) copies.set(id, (copies.get(id) ?? 0) + 1);
-        }
-      }
-      for (const [id, objects] of this.badSizes) {
-        if (copies.get(id) !== objects.length) continue;
-        const [timeline, segno] = parseSegmentKey(id);
-        syncSizeDefect(state, timeline, segno, segmentSizeDefect(objects, segno, state.segmentSize));
-      }
-    }
-    const wantedTimes = new Map<string, number>();
-    for (const [timeline, segnos] of this.segnos) {
+    const perId = segmentsPerXLogId(detection.size);
+    // Per timeline, the segment number of each key under this size (-1: impossible with it).
+    const segnosOf = new Map<number, number[]>();
+    for (const [timeline, names] of this.names) {
+      const segnos = names.map((value) => {
+        const number = Math.floor(value / SEGMENT_ENDINGS.length);
+        const seg = number % NAMES_PER_LOG;
+        const log = (number - seg) / NAMES_PER_LOG;
+        return seg < perId ? log * perId + seg : -1;
+      });
+      segnosOf.set(timeline, segnos);
       const times = this.times.get(timeline) as number[];
-      const sorted = Float64Array.from(segnos).sort();
+      segnos.forEach((segno, i) => {
+        if (segno !== -1) return;
+        const value = names[i] as number;
+        const number = Math.floor(value / SEGMENT_ENDINGS.length);
+        const ending = SEGMENT_ENDINGS[value % SEGMENT_ENDINGS.length] as string;
+        const walFile = walFileName(timeline, number, MIN_SEGMENT_SIZE);
+        state.outOfRange[`wal_005/${walFile}${ending}`] = times[i] as number;
+      });
+    }
+    this.judgeSizes(state, segnosOf);
+    const wantedTimes = new Map<string, number>();
+    for (const [timeline, segnos] of segnosOf) {
+      const times = this.times.get(timeline) as number[];
+      const sorted = Float64Array.from(segnos.filter((segno) => segno !== -1)).sort();
+      if (sorted.length === 0) continue;
       const runs = runsFromSorted(sorted);
       state.segments[String(timeline)] = runs;
       const wanted = new Set<number>();
@@ -671,6 +786,7 @@ class StateBuilder {
       let newest = state.newest;
       for (let i = 0; i < segnos.length; i++) {
         const segno = segnos[i] as number;
+        if (segno === -1) continue;
         const at = times[i] as number;
         // A segment stored under several keys (compression variants) counts from its earliest copy.
         if (wanted.has(segno)) {
@@ -687,15 +803,57 @@ class StateBuilder {
     if (state.newest) {
       // With compression variants the newest copy may not be the segment's earliest; use the segment's time.
       const newest = state.newest;
-      const earliest = this.earliestTime(newest.timeline, newest.segno);
+      const earliest = this.earliestTime(segnosOf, newest.timeline, newest.segno);
       state.newest = { ...newest, at: earliest };
-      if (earliest !== newest.at) state.newest = this.newestByEarliest();
+      if (earliest !== newest.at) state.newest = this.newestByEarliest(segnosOf);
     }
     return state;
   }
 
-  private earliestTime(timeline: number, segno: number): number {
-    const segnos = this.segnos.get(timeline) as number[];
+  /**
+   * Adds the `wrong-size` defect of every segment whose objects all have sizes impossible under the state's
+   * segment size (`object-size.ts`), as the fold judges each segment from its facts.
+   */
+  private judgeSizes(state: ClusterState, segnosOf: ReadonlyMap<number, number[]>): void {
+    const bad = new Map<string, SegmentObject[]>();
+    for (const [timeline, sizes] of this.suspectSizes) {
+      const names = this.names.get(timeline) as number[];
+      const segnos = segnosOf.get(timeline) as number[];
+      const etags = this.suspectEtags.get(timeline) as Array<string | null>;
+      for (let i = 0; i < sizes.length; i++) {
+        const size = sizes[i] as number;
+        const segno = segnos[i] as number;
+        if (size === -1 || segno === -1) continue;
+        const value = names[i] as number;
+        const ending = value % SEGMENT_ENDINGS.length;
+        const compression = SEGMENT_COMPRESSIONS[ending] as Compression;
+        if (impossibleSegmentSize(size, compression, state.segmentSize) === undefined) continue;
+        const walFile = walFileName(timeline, Math.floor(value / SEGMENT_ENDINGS.length), MIN_SEGMENT_SIZE);
+        const id = segmentKey(timeline, segno);
+        const objects = bad.get(id) ?? [];
+        objects.push({ key: `wal_005/${walFile}${SEGMENT_ENDINGS[ending]}`, size, etag: etags[i] ?? null });
+        bad.set(id, objects);
+      }
+    }
+    if (bad.size === 0) return;
+    // A segment is a size defect only if every object naming it is: count all objects of those segments.
+    const copies = new Map<string, number>();
+    for (const [timeline, segnos] of segnosOf) {
+      for (const segno of segnos) {
+        if (segno === -1) continue;
+        const id = segmentKey(timeline, segno);
+        if (bad.has(id)) copies.set(id, (copies.get(id) ?? 0) + 1);
+      }
+    }
+    for (const [id, objects] of bad) {
+      if (copies.get(id) !== objects.length) continue;
+      const [timeline, segno] = parseSegmentKey(id);
+      syncSizeDefect(state, timeline, segno, segmentSizeDefect(objects, segno, state.segmentSize));
+    }
+  }
+
+  private earliestTime(segnosOf: Map<number, number[]>, timeline: number, segno: number): number {
+    const segnos = segnosOf.get(timeline) as number[];
     const times = this.times.get(timeline) as number[];
     let earliest = Number.POSITIVE_INFINITY;
     for (let i = 0; i < segnos.length; i++) {
@@ -705,12 +863,13 @@ class StateBuilder {
   }
 
   /** Slow path, only when variants exist: newest by each segment's earliest copy. */
-  private newestByEarliest(): SegmentTime | null {
+  private newestByEarliest(segnosOf: Map<number, number[]>): SegmentTime | null {
     let newest: SegmentTime | null = null;
-    for (const [timeline, segnos] of this.segnos) {
+    for (const [timeline, segnos] of segnosOf) {
       const earliest = new Map<number, number>();
       const times = this.times.get(timeline) as number[];
       segnos.forEach((segno, i) => {
+        if (segno === -1) return;
         const at = times[i] as number;
         const known = earliest.get(segno);
         if (known === undefined || at < known) earliest.set(segno, at);
@@ -722,4 +881,225 @@ class StateBuilder {
     }
     return newest;
   }
+}
+
+/** What re-counting a state's segments under another size reads, besides the state itself. */
+export interface SizeChangeLookup extends SegmentLookup {
+  /**
+   * The present keys naming segment `walFile`, relative to the cluster root, with when each was stored:
+   * asked only for names impossible with the new size.
+   */
+  presentKeys(walFile: string): Array<{ readonly relativeKey: string; readonly at: number }>;
+}
+
+/** A state's segments counted under another size, before any time is looked up. */
+interface RecountedSegments {
+  readonly segments: Record<string, Run[]>;
+  readonly deleted: Record<string, Run[]>;
+  /** Present names impossible with the new size (their keys go to `outOfRange`). */
+  readonly impossible: string[];
+  /** `outOfRange` entries that stay impossible. */
+  readonly outOfRange: Record<string, number>;
+  readonly pins: Record<string, true>;
+}
+
+/**
+ * The segments, in the new size's numbering, whose facts `changeSegmentSize` reads: the edges of the
+ * recounted runs and the pins, plus (as names) those impossible with the new size. `newest` says whether
+ * it needs the newest-segment lookup.
+ */
+export function sizeChangeLookups(
+  state: ClusterState,
+  size: number,
+): { segments: SegmentTime[]; impossible: string[]; newest: boolean } {
+  const recounted = recountSegments(state, size);
+  const segments: SegmentTime[] = [];
+  for (const id of new Set([...wantedSegments(recounted), ...sizeJudgedSegments(state, size, recounted)])) {
+    const [timeline, segno] = parseSegmentKey(id);
+    segments.push({ timeline, segno, at: 0 });
+  }
+  return { segments, impossible: recounted.impossible, newest: newestAfterRecount(state, size) === null };
+}
+
+/**
+ * The state with its segments counted under another segment size: runs, removals, run-edge times, pins,
+ * the newest segment, impossible names, and the commits and defects read, all re-derived; the documents
+ * are kept. Equal to the state a full listing builds with that size, given facts for the same objects.
+ */
+export function changeSegmentSize(
+  state: ClusterState,
+  size: number,
+  source: SegmentSizeSource,
+  lookup: SizeChangeLookup,
+): ClusterState {
+  const recounted = recountSegments(state, size);
+  const outOfRange = { ...recounted.outOfRange };
+  for (const walFile of recounted.impossible) {
+    for (const { relativeKey, at } of lookup.presentKeys(walFile)) outOfRange[relativeKey] = at;
+  }
+  const edgeTimes: Record<string, number> = {};
+  for (const id of wantedSegments(recounted)) {
+    const [timeline, segno] = parseSegmentKey(id);
+    const fact = lookup.segment(timeline, segno);
+    if (fact.present) edgeTimes[id] = fact.at;
+  }
+  const recount = <T>(record: Record<string, T> | undefined): Record<string, T> | undefined => {
+    if (record === undefined) return undefined;
+    const result: Record<string, T> = {};
+    for (const [id, value] of Object.entries(record)) {
+      const moved = recountSegmentKey(id, state.segmentSize, size);
+      if (moved !== undefined) result[moved] = value;
+    }
+    return result;
+  };
+  const commits = recount(state.commits);
+  const defects = recount(state.defects);
+  const next: ClusterState = {
+    ...state,
+    segmentSize: size,
+    segmentSizeSource: source,
+    segments: recounted.segments,
+    deleted: recounted.deleted,
+    pins: recounted.pins,
+    edgeTimes,
+    outOfRange,
+    newest: newestAfterRecount(state, size) ?? lookup.newest() ?? null,
+  };
+  if (commits) next.commits = commits;
+  if (defects) next.defects = defects;
+  for (const id of sizeJudgedSegments(state, size, recounted)) {
+    const [timeline, segno] = parseSegmentKey(id);
+    const fact = lookup.segment(timeline, segno);
+    syncSizeDefect(
+      next,
+      timeline,
+      segno,
+      fact.present && fact.objects ? segmentSizeDefect(fact.objects, segno, size) : undefined,
+    );
+  }
+  return next;
+}
+
+/**
+ * The segments, in the numbering of `size`, whose size defects must be judged again under it. A larger size
+ * rules out only objects a smaller one did (`object-size.ts`), so growing re-judges just the size defects;
+ * shrinking can rule out any object, so it re-judges every present segment.
+ */
+function sizeJudgedSegments(state: ClusterState, size: number, recounted: RecountedSegments): string[] {
+  if (size >= state.segmentSize) {
+    return Object.entries(state.defects ?? {}).flatMap(([id, defect]) => {
+      const moved = defect.bySize ? recountSegmentKey(id, state.segmentSize, size) : undefined;
+      return moved === undefined ? [] : [moved];
+    });
+  }
+  const ids: string[] = [];
+  for (const [tli, runs] of Object.entries(recounted.segments)) {
+    for (const [first, last] of runs)
+      for (let n = first; n <= last; n++) ids.push(segmentKey(Number(tli), n));
+  }
+  return ids;
+}
+
+/** The `"<timeline>:<segno>"` of the same segment under another size; undefined when impossible there. */
+function recountSegmentKey(id: string, from: number, to: number): string | undefined {
+  const [timeline, segno] = parseSegmentKey(id);
+  const name = parseWalFileName(walFileName(timeline, segno, from), to);
+  return name.ok ? segmentKey(timeline, name.segno) : undefined;
+}
+
+/** The newest segment recounted under `size`; null when it has none or its name is impossible there. */
+function newestAfterRecount(state: ClusterState, size: number): SegmentTime | null {
+  const newest = state.newest;
+  if (newest === null) return null;
+  const name = parseWalFileName(walFileName(newest.timeline, newest.segno, state.segmentSize), size);
+  return name.ok ? { timeline: newest.timeline, segno: name.segno, at: newest.at } : null;
+}
+
+function recountSegments(state: ClusterState, size: number): RecountedSegments {
+  const impossible: string[] = [];
+  const recountRuns = (sets: Record<string, Run[]>, keepImpossible: boolean): Record<string, Run[]> => {
+    const result: Record<string, Run[]> = {};
+    for (const [tli, runs] of Object.entries(sets)) {
+      const timeline = Number(tli);
+      const recounted = recountTimelineRuns(runs, state.segmentSize, size, (first, last) => {
+        if (!keepImpossible) return;
+        for (let n = first; n <= last; n++) impossible.push(walFileName(timeline, n, state.segmentSize));
+      });
+      if (recounted.length > 0) result[tli] = recounted;
+    }
+    return result;
+  };
+  const segments = recountRuns(state.segments, true);
+  const deleted = recountRuns(state.deleted, false);
+  const outOfRange: Record<string, number> = {};
+  for (const [relativeKey, at] of Object.entries(state.outOfRange)) {
+    const walFile = stripCompression(relativeKey.slice('wal_005/'.length)).base;
+    const name = parseWalFileName(walFile, size);
+    if (!name.ok) {
+      outOfRange[relativeKey] = at;
+      continue;
+    }
+    const tli = String(name.timeline);
+    const runs = segments[tli] ?? [];
+    addNumber(runs, name.segno);
+    segments[tli] = runs;
+    // A name now possible is present: it is no longer a removal either.
+    const removed = deleted[tli];
+    if (removed) {
+      removeNumber(removed, name.segno);
+      if (removed.length === 0) delete deleted[tli];
+    }
+  }
+  const pins: Record<string, true> = {};
+  for (const history of Object.values(state.histories)) {
+    if (!history.parse.ok) continue;
+    for (const pin of pinsOfHistory(history.timeline, history.parse.entries, size))
+      pins[segmentKey(pin.timeline, pin.segno)] = true;
+  }
+  return { segments, deleted, impossible, outOfRange, pins };
+}
+
+/**
+ * Runs of segment numbers under `from` counted under `to`: each run split by xlogid (the middle field of
+ * the names), the part of each xlogid impossible with `to` passed to `onImpossible` (in `from` numbers).
+ */
+function recountTimelineRuns(
+  runs: readonly Run[],
+  from: number,
+  to: number,
+  onImpossible: (first: number, last: number) => void,
+): Run[] {
+  const fromPerId = segmentsPerXLogId(from);
+  const toPerId = segmentsPerXLogId(to);
+  const result: Run[] = [];
+  const append = (first: number, last: number): void => {
+    const previous = result.at(-1);
+    if (previous && first <= previous[1] + 1) previous[1] = Math.max(previous[1], last);
+    else result.push([first, last]);
+  };
+  for (const [first, last] of runs) {
+    for (let log = Math.floor(first / fromPerId); log <= Math.floor(last / fromPerId); log++) {
+      const low = Math.max(first, log * fromPerId) - log * fromPerId;
+      const high = Math.min(last, log * fromPerId + fromPerId - 1) - log * fromPerId;
+      if (low < toPerId) append(log * toPerId + low, log * toPerId + Math.min(high, toPerId - 1));
+      if (high >= toPerId) onImpossible(log * fromPerId + Math.max(low, toPerId), log * fromPerId + high);
+    }
+  }
+  return result;
+}
+
+/** The segments whose times a state keeps: run edges and present pins, by `"<timeline>:<segno>"`. */
+function wantedSegments(recounted: RecountedSegments): Set<string> {
+  const wanted = new Set<string>();
+  for (const [tli, runs] of Object.entries(recounted.segments)) {
+    for (const [first, last] of runs) {
+      wanted.add(segmentKey(Number(tli), first));
+      wanted.add(segmentKey(Number(tli), last));
+    }
+  }
+  for (const pin of Object.keys(recounted.pins)) {
+    const [timeline, segno] = parseSegmentKey(pin);
+    if (hasNumber(recounted.segments[String(timeline)] ?? [], segno)) wanted.add(pin);
+  }
+  return wanted;
 }

@@ -9,6 +9,7 @@ import { settingFor } from '../config/cluster-setting.js';
 import { ENV } from '../config/env.js';
 import { parseSegmentSizes } from '../config/segment-sizes.js';
 import type { DrillRecord } from '../core/drill.js';
+import type { SegmentSizeSetting } from '../core/segment-size.js';
 import type { RunDrillOptions } from './run-drill.js';
 
 /** The task's settings, read from its container environment. */
@@ -19,7 +20,7 @@ export interface DrillTaskConfig {
   readonly clusters: readonly string[];
   /** `latest`, an ISO time or an LSN. */
   readonly target: string;
-  readonly segmentSizeOf: (clusterId: string) => number;
+  readonly segmentSizeOf: (clusterId: string) => SegmentSizeSetting;
   /** The server binaries of the image. */
   readonly pgBin?: string;
 }

@@ -4,6 +4,7 @@
  * walwatch's own prediction for the same target. `walwatch drill`, the local monitor's schedule and the
  * AWS drill task call {@link runDrill}.
  */
+
 import { existsSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { type DrillPoint, type DrillRecord, judgeDrill, normalizeMicros } from '
 import { formatLsn, type Lsn, parseLsn } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore, type RestoreTarget } from '../core/restore-plan.js';
+import type { SegmentSizeSetting } from '../core/segment-size.js';
 import { parseTime } from '../core/time.js';
 import { analyzeArchive } from '../sources/analyze-archive.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
@@ -86,7 +88,7 @@ export interface RunDrillOptions {
   /** Parent folder of the scratch directory. @default the OS temp folder */
   readonly scratchParent?: string;
   /** WAL segment size of the cluster, in bytes. @default 16 MiB */
-  readonly segmentSize?: number;
+  readonly segmentSize?: SegmentSizeSetting;
   /**
    * The prediction to hold the restore against, e.g. the monitor's stored report of the cluster.
    * @default walwatch's analysis of the archive now, with segment content read for exact commit times

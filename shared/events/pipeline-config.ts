@@ -11,7 +11,7 @@ import { parseSegmentSizes, type SegmentSizes } from '../config/segment-sizes.js
 export interface PipelineConfig {
   readonly bucket: string;
   readonly table: string;
-  /** WAL segment size of each cluster, in bytes (`WALWATCH_SEGMENT_SIZE`, default 16 MiB). */
+  /** WAL segment size of each cluster, in bytes or `auto` (`WALWATCH_SEGMENT_SIZE`, default `auto`). */
   readonly segmentSizes: SegmentSizes;
   /** Archive roots to adopt even before any event named them (`WALWATCH_ARCHIVE_ROOTS`), without `/`. */
   readonly archiveRoots: readonly string[];

@@ -18,8 +18,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectEvent } from '../core/facts.js';
 import { parseObjectKey } from '../core/keys.js';
-import { parseWalFileName, walFileName } from '../core/lsn.js';
-import { type ClusterState, segmentKey } from '../core/state.js';
+import { walFileName } from '../core/lsn.js';
+import type { ClusterState } from '../core/state.js';
 import { getClusterState, listClusterIds, loadBackupParts } from '../store/cluster-states.js';
 import { getFactItems } from '../store/fact-items.js';
 import { emptyFoldCounts, type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
@@ -97,7 +97,7 @@ export async function reconcileArchive(
     let listed = 0;
     let batch: ObjectEvent[] = [];
     const startedAt = Date.now();
-    const seen = options.full ? new ListedObjects(deps.segmentSizeOf) : undefined;
+    const seen = options.full ? new ListedObjects() : undefined;
     const flush = async (): Promise<void> => {
       const result = await foldEvents(
         deps,
@@ -131,19 +131,16 @@ export async function reconcileArchive(
 
 const DEFAULT_REMOVAL_MARGIN_MS = 5 * 60_000;
 
-/** The keys of one full listing, with segments also by cluster, timeline and number. */
+/** The keys of one full listing, with segments also by cluster and WAL file name. */
 class ListedObjects {
   readonly keys = new Set<string>();
   readonly segments = new Set<string>();
-
-  constructor(private readonly segmentSizeOf: (clusterId: string) => number) {}
 
   add(key: string): void {
     this.keys.add(key);
     const parsed = parseObjectKey(key);
     if (parsed?.object.kind !== 'segment') return;
-    const name = parseWalFileName(parsed.object.walFile, this.segmentSizeOf(parsed.clusterId));
-    if (name.ok) this.segments.add(`${parsed.clusterId}\n${segmentKey(name.timeline, name.segno)}`);
+    this.segments.add(`${parsed.clusterId}\n${parsed.object.walFile}`);
   }
 }
 
@@ -173,13 +170,18 @@ async function findMissedRemovals(
     for (const [timeline, runs] of Object.entries(state.segments)) {
       for (const [first, last] of runs) {
         for (let segno = first; segno <= last; segno++) {
-          if (!listed.segments.has(`${clusterId}\n${segmentKey(Number(timeline), segno)}`)) {
-            pks.push(segmentFactKey(clusterId, Number(timeline), segno));
-          }
+          const walFile = walFileName(Number(timeline), segno, state.segmentSize);
+          if (!listed.segments.has(`${clusterId}\n${walFile}`)) pks.push(segmentFactKey(clusterId, walFile));
         }
       }
     }
     const base = clusterId === '' ? '' : `${clusterId}/`;
+    // Names impossible with the cluster's segment size are segment items too, by name.
+    for (const relativeKey of Object.keys(state.outOfRange)) {
+      if (!listed.keys.has(`${base}${relativeKey}`)) {
+        pks.push(segmentFactKey(clusterId, relativeKey.slice('wal_005/'.length, 'wal_005/'.length + 24)));
+      }
+    }
     for (const relativeKey of documentKeysOf(state)) {
       if (!listed.keys.has(`${base}${relativeKey}`)) pks.push(objectFactKey(`${base}${relativeKey}`));
     }
@@ -204,7 +206,7 @@ export async function findRemovedObjects(
   present: Iterable<string>,
   at: number,
 ): Promise<ObjectEvent[]> {
-  const listed = new ListedObjects(deps.segmentSizeOf);
+  const listed = new ListedObjects();
   for (const key of present) listed.add(key);
   return findMissedRemovals(deps, '', listed, Number.POSITIVE_INFINITY, at);
 }
@@ -214,8 +216,8 @@ function documentKeysOf(state: ClusterState): string[] {
   const keys = [
     ...Object.keys(state.histories),
     ...Object.keys(state.partials),
-    ...Object.keys(state.outOfRange),
     ...Object.keys(state.unknown),
+    ...Object.keys(state.backupLabels ?? {}),
   ];
   for (const [name, backup] of Object.entries(state.backups)) {
     if (backup.sentinel) keys.push(`basebackups_005/${name}_backup_stop_sentinel.json`);

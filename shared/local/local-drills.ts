@@ -4,6 +4,7 @@
  * with the drill engine against the watched folder or bucket, holding each restore against the monitor's
  * own stored report of the cluster.
  */
+
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MonitorData } from '../api/monitor-data.js';
@@ -20,6 +21,7 @@ import type { Thresholds } from '../core/config.js';
 import type { DrillRecord } from '../core/drill.js';
 import type { DrillExpectation } from '../core/drill-status.js';
 import type { ClusterReport } from '../core/report.js';
+import type { SegmentSizeSetting } from '../core/segment-size.js';
 import { type DrillArchive, type RunDrillOptions, runDrill } from '../drill/run-drill.js';
 import { startDrillScheduler } from './drill-scheduler.js';
 import {
@@ -62,7 +64,7 @@ export interface LocalDrillContext {
   readonly data: MonitorData;
   readonly archive: DrillArchive;
   readonly dataDir: string;
-  readonly segmentSizes: ClusterSetting<number>;
+  readonly segmentSizes: ClusterSetting<SegmentSizeSetting>;
   readonly thresholds?: Partial<Thresholds>;
   readonly log: (line: string) => void;
 }

@@ -4,6 +4,7 @@
  * webhook, an SQS queue), the sweeper on a timer, and one HTTP server with the API routes, `/metrics`
  * and the dashboard, behind the access rules of `access-policy.ts`.
  */
+
 import { timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -31,6 +32,7 @@ import {
 } from '../config/content-policy.js';
 import type { Thresholds } from '../core/config.js';
 import { type Compression, parseObjectKey } from '../core/keys.js';
+import type { SegmentSizeSetting } from '../core/segment-size.js';
 import type { ClusterState } from '../core/state.js';
 import { ingestMessages } from '../events/ingest-messages.js';
 import { findRemovedObjects, reconcileArchive } from '../events/reconcile-archive.js';
@@ -77,7 +79,7 @@ export interface LocalMonitorOptions {
   readonly host: string;
   readonly port: number;
   /** WAL segment size in bytes of every cluster, or a default and overrides by cluster id pattern. */
-  readonly segmentSize: number | ClusterSetting<number>;
+  readonly segmentSize: SegmentSizeSetting | ClusterSetting<SegmentSizeSetting>;
   readonly thresholds?: Partial<Thresholds>;
   /** Sweeper period. @default 15 s */
   readonly sweepIntervalMs?: number;
@@ -184,8 +186,8 @@ async function startServices(
         ...(options.bucket.forcePathStyle ? { forcePathStyle: true } : {}),
       })
     : undefined;
-  const segmentSizes: ClusterSetting<number> =
-    typeof options.segmentSize === 'number'
+  const segmentSizes: ClusterSetting<SegmentSizeSetting> =
+    typeof options.segmentSize !== 'object'
       ? { default: options.segmentSize, clusters: [] }
       : options.segmentSize;
   const fold: FoldDependencies = {

@@ -12,8 +12,9 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { compressionMethodOfKey } from '../codec/compression-method.js';
+import { walFileName } from '../core/lsn.js';
+import { impossibleSegmentSize } from '../core/object-size.js';
 import type { Run } from '../core/runs.js';
-import { impossibleSegmentSize } from '../core/segment-size.js';
 import { expectedSystemIdentifier, judgeSegment } from '../core/segment-summary.js';
 import { type ClusterState, type StoredSegmentDefect, segmentKey } from '../core/state.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
@@ -98,19 +99,21 @@ export async function scanSegmentContent(
   while (pending.length > 0 && result.read < maxReads) {
     if (options.deadline !== undefined && deps.now() >= options.deadline) break;
     const window = pending.slice(0, LOOK_AHEAD);
-    const known = await summarizedSegments(deps.db, deps.table, clusterId, window);
+    const names = window.map(({ timeline, segno }) => walFileName(timeline, segno, state.segmentSize));
+    const known = await summarizedSegments(deps.db, deps.table, clusterId, names);
     const facts = await getFactItems(
       deps.db,
       deps.table,
-      window.map(({ timeline, segno }) => segmentFactKey(clusterId, timeline, segno)),
+      names.map((walFile) => segmentFactKey(clusterId, walFile)),
     );
     // Decide per segment: read it (no summary of this object version) or skip it.
-    const plan = window.map((segment) => {
-      const item = facts.get(segmentFactKey(clusterId, segment.timeline, segment.segno));
+    const plan = window.map((segment, index) => {
+      const walFile = names[index] as string;
+      const item = facts.get(segmentFactKey(clusterId, walFile));
       const present = Object.entries(item?.facts ?? {})
         .filter(([, stored]) => stored.fact.present)
         .sort(([, a], [, b]) => b.fact.at - a.fact.at)[0];
-      const summary = known.get(segmentKey(segment.timeline, segment.segno));
+      const summary = known.get(walFile);
       // The same object version: same key, ETag and stored-at (a folder has no ETags, only mtimes).
       const same =
         summary !== undefined &&
@@ -170,7 +173,7 @@ export async function scanSegmentContent(
   }
   result.caughtUp = pending.length === 0;
 
-  await recordDefects(deps, clusterId, found);
+  await recordDefects(deps, clusterId, found, state.segmentSize);
   await putScanCursor(deps.db, deps.table, clusterId, read, cursor);
   return result;
 }
@@ -240,7 +243,12 @@ async function readOne(
     readError,
     defect: judged ?? null,
   };
-  await putSegmentSummary(deps.db, deps.table, stored);
+  await putSegmentSummary(
+    deps.db,
+    deps.table,
+    walFileName(segment.timeline, segment.segno, state.segmentSize),
+    stored,
+  );
   return { name: baseName, defect, error: readError, passing: false };
 }
 
@@ -249,11 +257,13 @@ async function recordDefects(
   deps: SegmentScanDependencies,
   clusterId: string,
   found: ReadonlyMap<string, StoredSegmentDefect | null>,
+  segmentSize: number,
 ): Promise<void> {
   if (found.size === 0) return;
   for (let attempt = 0; attempt < STATE_ATTEMPTS; attempt++) {
     const stored = await deps.getState(clusterId);
-    if (!stored) return;
+    // Re-counted under another segment size meanwhile: these segment numbers mean other segments now.
+    if (!stored || stored.state.segmentSize !== segmentSize) return;
     const defects = { ...(stored.state.defects ?? {}) };
     let changed = false;
     for (const [id, defect] of found) {

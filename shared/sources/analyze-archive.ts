@@ -9,18 +9,19 @@ import { type DocumentRead, decodeDocument } from '../codec/document.js';
 import { analyzeCluster } from '../core/analyze.js';
 import type { AnalysisOptions } from '../core/config.js';
 import { parseObjectKey } from '../core/keys.js';
-import { DEFAULT_SEGMENT_SIZE } from '../core/lsn.js';
+import { impossibleSegmentSize } from '../core/object-size.js';
 import type { ClusterReport, Problem, Report } from '../core/report.js';
-import { impossibleSegmentSize } from '../core/segment-size.js';
+import type { HeaderSegmentSize, SegmentSizeSetting } from '../core/segment-size.js';
 import { ClusterStatesBuilder, type ListedObject, needsContent } from '../core/state.js';
 import type { ArchiveSource } from './archive-source.js';
 import { commitLookup, readChainCommits } from './chain-commits.js';
+import { readHeaderSegmentSize } from './read-segment-summary.js';
 import { findSegmentDefects } from './segment-defects.js';
 
 /** Options of a full-listing analysis. */
 export interface ArchiveAnalysisOptions extends AnalysisOptions {
-  /** Segment size per cluster id. @default 16 MiB for every cluster */
-  readonly segmentSizeOf?: (clusterId: string) => number;
+  /** Segment size per cluster id, or `auto` to learn it from the archive. @default auto for every cluster */
+  readonly segmentSizeOf?: (clusterId: string) => SegmentSizeSetting;
   /** Keep only this cluster. */
   readonly cluster?: string;
   /** Called as the listing and reading advance. */
@@ -42,26 +43,24 @@ export async function analyzeArchive(
   options: ArchiveAnalysisOptions,
 ): Promise<Report> {
   // Segments stream straight into the builder; only the few documents wait for their bodies.
-  const segmentSizeOf = options.segmentSizeOf ?? (() => DEFAULT_SEGMENT_SIZE);
-  const builder = new ClusterStatesBuilder(segmentSizeOf);
+  const builder = new ClusterStatesBuilder(options.segmentSizeOf ?? (() => 'auto'));
   const noContent = (): undefined => undefined;
   const documents: Array<{ object: ListedObject; compression: string }> = [];
-  const segmentKeys = new Map<string, string[]>();
+  /** Per cluster, the segment objects `content: 'all'` reads, once the size tells which can be segments. */
+  const segmentObjects = new Map<string, Array<{ key: string; size: number | undefined }>>();
+  /** Per cluster, the last segment listed (the highest name): its page header may tell the size. */
+  const lastSegmentKeys = new Map<string, string>();
   let listed = 0;
   for await (const object of source.list()) {
     const parsed = parseObjectKey(object.key);
     if (!parsed || (options.cluster !== undefined && parsed.clusterId !== options.cluster)) continue;
     listed += 1;
-    // Segments whose size rules them out are defects already (the state builder's): nothing to read.
-    if (
-      options.content === 'all' &&
-      parsed.object.kind === 'segment' &&
-      impossibleSegmentSize(object.size, parsed.object.compression, segmentSizeOf(parsed.clusterId)) ===
-        undefined
-    ) {
-      const keys = segmentKeys.get(parsed.clusterId);
-      if (keys) keys.push(object.key);
-      else segmentKeys.set(parsed.clusterId, [object.key]);
+    if (parsed.object.kind === 'segment') lastSegmentKeys.set(parsed.clusterId, object.key);
+    if (options.content === 'all' && parsed.object.kind === 'segment') {
+      const entry = { key: object.key, size: object.size ?? undefined };
+      const objects = segmentObjects.get(parsed.clusterId);
+      if (objects) objects.push(entry);
+      else segmentObjects.set(parsed.clusterId, [entry]);
     }
     if (needsContent(parsed.object)) {
       const compression = 'compression' in parsed.object ? parsed.object.compression : 'none';
@@ -75,13 +74,32 @@ export async function analyzeArchive(
 
   const contents = await readDocuments(source, documents, options);
   for (const { object } of documents) builder.add(object, (key) => contents.get(key));
-  const states = [...builder.finish().values()].sort((a, b) => a.id.localeCompare(b.id));
+  let built = builder.finish();
+  if (options.content) {
+    // Content modes read segments anyway: where nothing else tells the size, one page header does.
+    const headers = new Map<string, HeaderSegmentSize>();
+    for (const state of built.values()) {
+      const key = lastSegmentKeys.get(state.id);
+      if (state.segmentSizeSource !== 'assumed' || key === undefined) continue;
+      const header = await readHeaderSegmentSize(source, key);
+      if (header) headers.set(state.id, header);
+    }
+    if (headers.size > 0) built = builder.finish(headers);
+  }
+  const states = [...built.values()].sort((a, b) => a.id.localeCompare(b.id));
   const clusters: ClusterReport[] = [];
   for (const listedState of states) {
     let state = listedState;
     const scanErrors: string[] = [];
     if (options.content === 'all') {
-      const scan = await findSegmentDefects(source, state, segmentKeys.get(state.id) ?? [], options);
+      // Segments whose size rules them out under the cluster's size are defects already: nothing to read.
+      const size = state.segmentSize;
+      const keys = (segmentObjects.get(state.id) ?? []).flatMap(({ key, size: bytes }) => {
+        const parsed = parseObjectKey(key);
+        const compression = parsed?.object.kind === 'segment' ? parsed.object.compression : 'none';
+        return impossibleSegmentSize(bytes, compression, size) === undefined ? [key] : [];
+      });
+      const scan = await findSegmentDefects(source, state, keys, options);
       state = { ...state, defects: { ...state.defects, ...scan.defects } };
       scanErrors.push(...scan.errors);
     }

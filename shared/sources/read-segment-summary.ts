@@ -7,9 +7,17 @@
 import { compressionMethodOfKey } from '../codec/compression-method.js';
 import { loadNativeCrc32c } from '../codec/crc32c-native.js';
 import { ContentTooLargeError, decompress } from '../codec/decompress.js';
-import { formatLsn, parseWalFileName, segmentStartLsn } from '../core/lsn.js';
+import {
+  formatLsn,
+  isValidSegmentSize,
+  MAX_SEGMENT_SIZE,
+  parseWalFileName,
+  segmentStartLsn,
+} from '../core/lsn.js';
+import type { HeaderSegmentSize } from '../core/segment-size.js';
 import { type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
 import type { StoredSegmentDefect } from '../core/state.js';
+import { LONG_PAGE_HEADER_SIZE, readPageHeader } from '../core/wal/page-header.js';
 import { readSegment } from '../core/wal/wal-reader.js';
 import { type ArchiveSource, isObjectAbsent } from './archive-source.js';
 
@@ -64,4 +72,27 @@ function oversizedDefect(key: string, segmentSize: number): StoredSegmentDefect 
     key,
     etag: null,
   };
+}
+
+/**
+ * The segment size the long page header of segment object `key` gives (`xlp_seg_size`), or undefined when
+ * the object cannot be read or its first page carries no valid one.
+ */
+export async function readHeaderSegmentSize(
+  source: ArchiveSource,
+  key: string,
+): Promise<HeaderSegmentSize | undefined> {
+  const { baseName, method } = compressionMethodOfKey(key);
+  try {
+    const bytes = await decompress(await source.read(key), method, { maxBytes: MAX_SEGMENT_SIZE });
+    if (bytes.byteLength < LONG_PAGE_HEADER_SIZE) return undefined;
+    const header = readPageHeader(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+    const walFile = baseName.slice(baseName.lastIndexOf('/') + 1);
+    return header.segmentSize !== undefined && isValidSegmentSize(header.segmentSize)
+      ? { walFile, size: header.segmentSize }
+      : undefined;
+  } catch {
+    // Unreadable here means unknown, not wrong: the size stays assumed and the content read reports it.
+    return undefined;
+  }
 }

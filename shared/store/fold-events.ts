@@ -23,16 +23,19 @@
  * crash between the two writes can leave one such key uncounted (a count, never a wrong verdict).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { parseBackupLabel } from '../core/backup-label.js';
 import { decideKeyFact, type ObjectEvent } from '../core/facts.js';
 import { parseHistory } from '../core/history.js';
 import { type Compression, type ParsedKey, parseObjectKey } from '../core/keys.js';
-import { parseWalFileName } from '../core/lsn.js';
+import { DEFAULT_SEGMENT_SIZE, parseWalFileName, walFileName } from '../core/lsn.js';
 import type { DocumentContent } from '../core/memory-archive.js';
-import type { SegmentObject } from '../core/segment-size.js';
+import type { SegmentObject } from '../core/object-size.js';
+import { detectSegmentSize, type SegmentSizeSetting } from '../core/segment-size.js';
 import { parseBackupMetadata, parseSentinel } from '../core/sentinel.js';
 import {
   applyObjectChange,
   type ClusterState,
+  changeSegmentSize,
   createClusterState,
   isNewer,
   needsContent,
@@ -41,11 +44,12 @@ import {
   objectChangeLookups,
   parseSegmentKey,
   refreshSegment,
-  type SegmentLookup,
   type SegmentPresence,
   type SegmentTime,
+  type SizeChangeLookup,
   segmentKey,
   segmentsToLookUp,
+  sizeChangeLookups,
   UNKNOWN_KEYS_KEPT,
 } from '../core/state.js';
 import {
@@ -70,7 +74,8 @@ import {
 export interface FoldDependencies {
   readonly db: DynamoDBDocumentClient;
   readonly table: string;
-  readonly segmentSizeOf: (clusterId: string) => number;
+  /** Each cluster's segment size, or `auto` to learn it from the archive (`segment-size.ts`). */
+  readonly segmentSizeOf: (clusterId: string) => SegmentSizeSetting;
   /** Reads a document's current body from the bucket, decompressed; throws only when worth retrying. */
   readonly readDocument: (key: string, compression: Compression) => Promise<DocumentContent>;
   /** Attempts of one optimistic update before giving up. @default 30 */
@@ -130,8 +135,8 @@ export const MAX_NOTES = 20;
 interface FactGroup {
   readonly pk: string;
   readonly clusterId: string;
-  /** Set for items of segments valid for the cluster's segment size. */
-  readonly segment: { readonly timeline: number; readonly segno: number } | null;
+  /** Set for items of segments: the WAL file name all their keys share. */
+  readonly segment: { readonly walFile: string } | null;
   readonly keys: Map<string, ParsedKey>;
   readonly inputs: FoldInput[];
   /** Keys whose fact this fold changed (filled by the fact write). */
@@ -178,7 +183,7 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
   const note = (entry: FoldNote): void => {
     if (notes.length < MAX_NOTES) notes.push(entry);
   };
-  const groups = groupByFactItem(deps, inputs, counts, note);
+  const groups = groupByFactItem(inputs, counts, note);
 
   const gated: FactGroup[] = [];
   const previousItems = await getFactItems(
@@ -220,7 +225,6 @@ export async function foldEvents(deps: FoldDependencies, inputs: readonly FoldIn
 }
 
 function groupByFactItem(
-  deps: FoldDependencies,
   inputs: readonly FoldInput[],
   counts: FoldCounts,
   note: (entry: FoldNote) => void,
@@ -247,14 +251,9 @@ function groupByFactItem(
       });
       continue;
     }
-    let segment: FactGroup['segment'] = null;
-    if (parsed.object.kind === 'segment') {
-      const name = parseWalFileName(parsed.object.walFile, deps.segmentSizeOf(parsed.clusterId));
-      if (name.ok) segment = { timeline: name.timeline, segno: name.segno };
-    }
-    const pk = segment
-      ? segmentFactKey(parsed.clusterId, segment.timeline, segment.segno)
-      : objectFactKey(input.event.key);
+    const segment: FactGroup['segment'] =
+      parsed.object.kind === 'segment' ? { walFile: parsed.object.walFile } : null;
+    const pk = segment ? segmentFactKey(parsed.clusterId, segment.walFile) : objectFactKey(input.event.key);
     let group = groups.get(pk);
     if (!group) {
       group = {
@@ -435,7 +434,9 @@ function documentError(object: ParsedKey['object'], text: string): string | unde
         ? parseBackupMetadata(text)
         : object.kind === 'history'
           ? parseHistory(text, object.timeline)
-          : undefined;
+          : object.kind === 'backup-label'
+            ? parseBackupLabel(text)
+            : undefined;
   return parse && !parse.ok ? parse.error : undefined;
 }
 
@@ -446,7 +447,7 @@ function indexKeyOf(group: FactGroup, item: FactItem): { gc: string; gn: string 
   if (!presence.present) return null;
   return {
     gc: newestPartition(group.clusterId),
-    gn: newestSortKey(group.segment.timeline, group.segment.segno, presence.at),
+    gn: newestSortKey(group.segment.walFile, presence.at),
   };
 }
 
@@ -495,7 +496,12 @@ async function updateClusterState(
   }
   for (let attempt = 1; ; attempt++) {
     const stored = await getClusterState(deps.db, deps.table, clusterId);
-    const state = stored?.state ?? createClusterState(clusterId, deps.segmentSizeOf(clusterId));
+    const setting = deps.segmentSizeOf(clusterId);
+    let state =
+      stored?.state ??
+      (setting === 'auto'
+        ? createClusterState(clusterId, DEFAULT_SEGMENT_SIZE, 'assumed')
+        : createClusterState(clusterId, setting, 'configured'));
     // What the backups item holds now, before parts are loaded into the state.
     const backupsStored = storedBackupsJson(state.backups);
     // Entries still carrying their parts inline (stored before parts had items of their own) move out.
@@ -513,6 +519,7 @@ async function updateClusterState(
     const { backups: _backups, ...coreBefore } = state;
     const before = { core: JSON.stringify(coreBefore), backups: backupsStored };
     await rederive(deps, state, groups);
+    state = await redetectSegmentSize(deps, state, setting);
     const { backups: backupsAfter, ...coreAfter } = state;
     const ver = stored?.ver ?? 0;
     const backupsVer = stored?.backupsVer ?? 0;
@@ -569,14 +576,22 @@ async function rederive(
   state: ClusterState,
   groups: readonly FactGroup[],
 ): Promise<void> {
-  const segments = groups.flatMap((group) => (group.segment ? [group.segment] : []));
+  const size = state.segmentSize;
+  const pkOf = (timeline: number, segno: number): string =>
+    segmentFactKey(state.id, walFileName(timeline, segno, size));
+  // Segments in the state's numbering; names impossible with its size are applied key by key.
+  const segments: Array<{ group: FactGroup; timeline: number; segno: number }> = [];
+  for (const group of groups) {
+    if (!group.segment) continue;
+    const name = parseWalFileName(group.segment.walFile, size);
+    if (name.ok) segments.push({ group, timeline: name.timeline, segno: name.segno });
+  }
   const objects = groups.filter((group) => !group.segment);
 
   // Round 1: the touched items themselves and the neighbours refreshSegment reads.
   const pks = new Set<string>(groups.map((group) => group.pk));
   for (const { timeline, segno } of segments) {
-    for (const near of segmentsToLookUp(timeline, segno))
-      pks.add(segmentFactKey(state.id, near.timeline, near.segno));
+    for (const near of segmentsToLookUp(timeline, segno)) pks.add(pkOf(near.timeline, near.segno));
   }
   const items = await getFactItems(deps.db, deps.table, pks);
 
@@ -594,7 +609,7 @@ async function rederive(
   }
   const pinKeys = [...pinned].map((id) => {
     const [timeline, segno] = parseSegmentKey(id);
-    return segmentFactKey(state.id, timeline, segno);
+    return pkOf(timeline, segno);
   });
   for (const [pk, item] of await getFactItems(
     deps.db,
@@ -606,20 +621,9 @@ async function rederive(
   const fetched = new Set([...pks, ...pinKeys]);
 
   const newest = segments.some((s) => needsNewestLookup(state, s.timeline, s.segno))
-    ? await findNewestSegment(deps, state.id, items)
+    ? await findNewestSegment(deps, state.id, size, items)
     : undefined;
-  const lookup: SegmentLookup = {
-    segment: (timeline, segno) => {
-      const pk = segmentFactKey(state.id, timeline, segno);
-      if (!fetched.has(pk))
-        throw new LookupNotPrefetchedError(`segment ${timeline}:${segno} was not read first`);
-      return presenceOfItem(items.get(pk), state.id);
-    },
-    newest: () => {
-      if (newest === undefined) throw new LookupNotPrefetchedError('newest segment was not read first');
-      return newest ?? undefined;
-    },
-  };
+  const lookup = prefetchedLookup(state.id, size, items, fetched, newest);
 
   for (const group of groups) {
     const item = items.get(group.pk);
@@ -627,8 +631,9 @@ async function rederive(
       const overwrite = item?.facts[key]?.overwrite;
       if (overwrite) state.overwritten[parsed.relativeKey] = overwrite;
     }
-    if (group.segment) {
-      refreshSegment(state, group.segment.timeline, group.segment.segno, lookup);
+    const segment = segments.find((entry) => entry.group === group);
+    if (segment) {
+      refreshSegment(state, segment.timeline, segment.segno, lookup);
       continue;
     }
     for (const [key, parsed] of group.keys) {
@@ -638,6 +643,58 @@ async function rederive(
       applyObjectChange(state, parsed, presence, lookup);
     }
   }
+}
+
+/** A segment lookup under `size` answered from prefetched items; anything else is a bug in the fold. */
+function prefetchedLookup(
+  clusterId: string,
+  size: number,
+  items: ReadonlyMap<string, FactItem>,
+  fetched: ReadonlySet<string>,
+  newest: SegmentTime | null | undefined,
+): SizeChangeLookup {
+  const itemOf = (walFile: string): FactItem | undefined => {
+    const pk = segmentFactKey(clusterId, walFile);
+    if (!fetched.has(pk)) throw new LookupNotPrefetchedError(`segment ${walFile} was not read first`);
+    return items.get(pk);
+  };
+  const root = clusterId === '' ? 0 : clusterId.length + 1;
+  return {
+    segment: (timeline, segno) => presenceOfItem(itemOf(walFileName(timeline, segno, size)), clusterId),
+    newest: () => {
+      if (newest === undefined) throw new LookupNotPrefetchedError('newest segment was not read first');
+      return newest ?? undefined;
+    },
+    presentKeys: (walFile) =>
+      Object.entries(itemOf(walFile)?.facts ?? {}).flatMap(([key, stored]) =>
+        stored.fact.present ? [{ relativeKey: key.slice(root), at: stored.fact.at }] : [],
+      ),
+  };
+}
+
+/**
+ * Re-counts the state's segments when the size the archive tells (or the configured one) is not the one
+ * it was counted with: the facts are keyed by WAL file name, so only the times at the new run edges and
+ * pins, and the keys of names impossible with the new size, are read.
+ */
+async function redetectSegmentSize(
+  deps: FoldDependencies,
+  state: ClusterState,
+  setting: SegmentSizeSetting,
+): Promise<ClusterState> {
+  const detection = detectSegmentSize(state, setting);
+  if (detection.size === state.segmentSize && detection.source === state.segmentSizeSource) return state;
+  const needs = sizeChangeLookups(state, detection.size);
+  const pks = new Set([
+    ...needs.segments.map(({ timeline, segno }) =>
+      segmentFactKey(state.id, walFileName(timeline, segno, detection.size)),
+    ),
+    ...needs.impossible.map((walFile) => segmentFactKey(state.id, walFile)),
+  ]);
+  const items = await getFactItems(deps.db, deps.table, pks);
+  const newest = needs.newest ? await findNewestSegment(deps, state.id, detection.size, items) : undefined;
+  const lookup = prefetchedLookup(state.id, detection.size, items, pks, newest);
+  return changeSegmentSize(state, detection.size, detection.source, lookup);
 }
 
 /** Whether applying an unknown key would bump the overflow counter rather than set an entry. */
@@ -669,7 +726,8 @@ function presenceOfKey(item: FactItem | undefined, key: string, parsed: ParsedKe
 async function findNewestSegment(
   deps: FoldDependencies,
   clusterId: string,
-  known: Map<string, FactItem>,
+  size: number,
+  known: ReadonlyMap<string, FactItem>,
 ): Promise<SegmentTime | null> {
   const candidates = await queryNewestSegments(deps.db, deps.table, clusterId, NEWEST_CANDIDATES);
   const confirmed = await getFactItems(
@@ -679,9 +737,10 @@ async function findNewestSegment(
   );
   let newest: SegmentTime | null = null;
   for (const candidate of candidates) {
+    const name = parseWalFileName(candidate.walFile, size);
     const presence = presenceOfItem(known.get(candidate.pk) ?? confirmed.get(candidate.pk));
-    if (!presence.present) continue;
-    const segment = { timeline: candidate.timeline, segno: candidate.segno, at: presence.at };
+    if (!name.ok || !presence.present) continue;
+    const segment = { timeline: name.timeline, segno: name.segno, at: presence.at };
     if (newest === null || isNewer(segment, newest)) newest = segment;
   }
   return newest;

@@ -29,8 +29,7 @@ export function alertStateKey(clusterId: string): string {
 /** The `MonitorData` of a DynamoDB table. */
 export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: string): MonitorData {
   return {
-    getSegmentSummary: (clusterId, timeline, segno) =>
-      getSegmentSummary(db, table, clusterId, timeline, segno),
+    getSegmentSummary: (clusterId, walFile) => getSegmentSummary(db, table, clusterId, walFile),
     listClusterIds: () => listClusterIds(db, table),
     listDrills: (clusterId, limit) => listDrillRecords(db, table, clusterId, limit),
     putDrill: (record) => putDrillRecord(db, table, record),

@@ -5,17 +5,15 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { translateStoreError } from './errors.js';
 import { CLUSTER_INDEX, newestPartition, parseNewestSortKey } from './table.js';
 
-/** A segment the index lists as present, with its stored-at time and the pk of its fact item. */
+/** A segment the index lists as present, by WAL file name, with its stored-at time and its fact item's pk. */
 export interface IndexedSegment {
   readonly pk: string;
-  readonly timeline: number;
-  readonly segno: number;
+  readonly walFile: string;
   readonly at: number;
 }
 
 /**
- * Lists up to `limit` present segments of a cluster, newest first (by stored-at, then timeline, then
- * segno). The index is eventually consistent: callers confirm candidates against the fact items.
+ * Lists up to `limit` present segments of a cluster, newest first (by stored-at, then name). The index is eventually consistent: callers confirm candidates against the fact items.
  */
 export async function queryNewestSegments(
   db: DynamoDBDocumentClient,

@@ -4,7 +4,7 @@
  *
  * | item | `pk` | attributes |
  * |---|---|---|
- * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | `key`, `etag` and `objectAt` (stored-at) of the object read, `readAt`, `summary` (`SegmentSummary`), `defect` |
+ * | segment summary | `w#<WAL file name>#<cluster>` | `key`, `etag` and `objectAt` (stored-at) of the object read, `readAt`, `summary` (`SegmentSummary`), `defect` |
  * | scan cursor | `r#<cluster>` | `ScanCursor`: the last segment handled, the pass start, `ver` |
  *
  * A summary is written whole and unconditionally: the same object always yields the same summary, and a
@@ -42,14 +42,13 @@ export async function getSegmentSummary(
   db: DynamoDBDocumentClient,
   table: string,
   clusterId: string,
-  timeline: number,
-  segno: number,
+  walFile: string,
 ): Promise<StoredSegmentSummary | undefined> {
   try {
     const response = await db.send(
       new GetCommand({
         TableName: table,
-        Key: { pk: segmentSummaryKey(clusterId, timeline, segno) },
+        Key: { pk: segmentSummaryKey(clusterId, walFile) },
         ConsistentRead: true,
       }),
     );
@@ -61,17 +60,18 @@ export async function getSegmentSummary(
   }
 }
 
-/** Stores a segment's summary, replacing any earlier one. */
+/** Stores the summary of the segment named `walFile`, replacing any earlier one. */
 export async function putSegmentSummary(
   db: DynamoDBDocumentClient,
   table: string,
+  walFile: string,
   stored: StoredSegmentSummary,
 ): Promise<void> {
   try {
     await db.send(
       new PutCommand({
         TableName: table,
-        Item: { pk: segmentSummaryKey(stored.clusterId, stored.timeline, stored.segno), ...stored },
+        Item: { pk: segmentSummaryKey(stored.clusterId, walFile), ...stored },
       }),
     );
   } catch (error) {
@@ -122,18 +122,22 @@ export async function putScanCursor(
   }
 }
 
-/** Which of the given segments have a summary, and of which ETag (eventually consistent reads). */
+/**
+ * Which of the given segments (by WAL file name) have a summary, and of which ETag (eventually consistent
+ * reads); the map is keyed by WAL file name.
+ */
 export async function summarizedSegments(
   db: DynamoDBDocumentClient,
   table: string,
   clusterId: string,
-  segments: readonly { readonly timeline: number; readonly segno: number }[],
+  walFiles: readonly string[],
 ): Promise<Map<string, { etag: string | null; key: string; objectAt: number | undefined }>> {
+  const prefix = 'w#'.length;
   const found = new Map<string, { etag: string | null; key: string; objectAt: number | undefined }>();
-  for (let start = 0; start < segments.length; start += 100) {
-    let keys: Array<Record<string, unknown>> = segments
+  for (let start = 0; start < walFiles.length; start += 100) {
+    let keys: Array<Record<string, unknown>> = walFiles
       .slice(start, start + 100)
-      .map(({ timeline, segno }) => ({ pk: segmentSummaryKey(clusterId, timeline, segno) }));
+      .map((walFile) => ({ pk: segmentSummaryKey(clusterId, walFile) }));
     for (let attempt = 0; keys.length > 0; attempt++) {
       if (attempt >= 8) throw new StoreAccessError(`BatchGetItem left ${keys.length} summaries unprocessed`);
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
@@ -148,7 +152,7 @@ export async function summarizedSegments(
         throw translateStoreError('BatchGetItem (segment summaries)', error);
       }
       for (const item of response.Responses?.[table] ?? [])
-        found.set(`${item.timeline}:${item.segno}`, {
+        found.set((item.pk as string).slice(prefix, prefix + 24), {
           etag: (item.etag as string | null) ?? null,
           key: item.key as string,
           objectAt: item.objectAt as number | undefined,

@@ -4,18 +4,20 @@
  * | item | `pk` | holds |
  * |---|---|---|
  * | object fact | `o#<full key>` | the key's `KeyFact`, its document body (sentinel, metadata, history), its last overwrite |
- * | segment fact | `s#<timeline 8 hex><segno 16 hex>#<cluster>` | every key (compression variant) naming that segment → fact |
+ * | segment fact | `s#<WAL file name>#<cluster>` | every key (compression variant) naming that segment → fact |
  * | cluster state | `c#<cluster>` | the `ClusterState` without its backups, gzip-compressed JSON |
  * | cluster backups | `b#<cluster>` | the state's `backups`, gzip-compressed JSON (see `cluster-states.ts`) |
- * | segment summary | `w#<timeline 8 hex><segno 16 hex>#<cluster>` | what reading the segment found (`segment-summaries.ts`) |
+ * | segment summary | `w#<WAL file name>#<cluster>` | what reading the segment found (`segment-summaries.ts`) |
  * | scan cursor | `r#<cluster>` | how far the content scan has read (`segment-summaries.ts`) |
  *
  * Every item carries `ver`, the optimistic-locking version its conditional writes check.
  *
  * The index `by-cluster` (`gc`, `gn`) is sparse: a present segment sets `gc = n#<cluster>` and
- * `gn = <stored-at 15 digits>#<timeline>#<segno>`, so the newest present segment of a cluster is one Query
+ * `gn = <stored-at 15 digits>#<WAL file name>`, so the newest present segment of a cluster is one Query
  * (descending, limit 1); a cluster state sets `gc = clusters` and `gn = c#<cluster>`, so listing the clusters
- * is one Query.
+ * is one Query. Segments are keyed by their 24-hex WAL file name, which does not depend on the segment
+ * size: a cluster whose size becomes known re-counts its state, never its items. (A name is the timeline,
+ * then xlogid, then segment in xlogid, so names sort as segment numbers do under any size.)
  *
  * Key sizes: DynamoDB takes a partition key of at most 2,048 bytes and an index sort key of at most 1,024
  * (UTF-8), and rejects the whole write otherwise. S3 keys have at most 1,024 bytes, so every item of an S3
@@ -57,14 +59,14 @@ export function isStorableClusterId(clusterId: string): boolean {
   return Buffer.byteLength(clusterId, 'utf8') <= MAX_CLUSTER_ID_BYTES;
 }
 
-/** Partition key of the fact item of segment (timeline, segno) of a cluster. */
-export function segmentFactKey(clusterId: string, timeline: number, segno: number): string {
-  return `s#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+/** Partition key of the fact item of the segment named `walFile` (24 hex) of a cluster. */
+export function segmentFactKey(clusterId: string, walFile: string): string {
+  return `s#${walFile}#${clusterId}`;
 }
 
-/** Partition key of the content summary of segment (timeline, segno) of a cluster. */
-export function segmentSummaryKey(clusterId: string, timeline: number, segno: number): string {
-  return `w#${hex(timeline, 8)}${hex(segno, 16)}#${clusterId}`;
+/** Partition key of the content summary of the segment named `walFile` (24 hex) of a cluster. */
+export function segmentSummaryKey(clusterId: string, walFile: string): string {
+  return `w#${walFile}#${clusterId}`;
 }
 
 /** Partition key of a cluster's content scan cursor. */
@@ -98,18 +100,14 @@ export function newestPartition(clusterId: string): string {
 }
 
 /** Index sort key ordering present segments as `isNewer` does: stored-at, then timeline, then segno. */
-export function newestSortKey(timeline: number, segno: number, at: number): string {
-  return `${String(Math.max(0, at)).padStart(15, '0')}#${hex(timeline, 8)}#${hex(segno, 16)}`;
+export function newestSortKey(walFile: string, at: number): string {
+  return `${String(Math.max(0, at)).padStart(15, '0')}#${walFile}`;
 }
 
 /** Decodes `newestSortKey`. */
-export function parseNewestSortKey(sortKey: string): { timeline: number; segno: number; at: number } {
-  const [at, timeline, segno] = sortKey.split('#');
-  return {
-    at: Number(at),
-    timeline: Number.parseInt(timeline ?? '', 16),
-    segno: Number.parseInt(segno ?? '', 16),
-  };
+export function parseNewestSortKey(sortKey: string): { walFile: string; at: number } {
+  const [at, walFile] = sortKey.split('#');
+  return { at: Number(at), walFile: walFile ?? '' };
 }
 
 /** The table definition, for tests, the local monitor and as the reference for the CDK table. */
@@ -134,8 +132,4 @@ export function describeTable(tableName: string): CreateTableCommandInput {
       },
     ],
   };
-}
-
-function hex(value: number, width: number): string {
-  return value.toString(16).toUpperCase().padStart(width, '0');
 }

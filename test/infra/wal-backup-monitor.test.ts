@@ -410,6 +410,24 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       });
     });
 
+    it('detects sizes by default, sizing segment readers for 64 MiB unless a larger size is set', () => {
+      const auto = build();
+      for (const description of ['folds the archive bucket events', 're-analyses every cluster']) {
+        auto.template.hasResourceProperties('AWS::Lambda::Function', {
+          Description: Match.stringLikeRegexp(description),
+          MemorySize: 256 + 4 * 64,
+        });
+      }
+      const mixed = build({
+        segmentSize: { default: 'auto', clusters: [{ pattern: 'spilo/big/*', value: Size.gibibytes(1) }] },
+      });
+      mixed.template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('folds the archive bucket events'),
+        MemorySize: 256 + 4 * 1024,
+        Environment: { Variables: Match.objectLike({ [ENV.segmentSize]: `auto; ${1024 ** 3}=spilo/big/*` }) },
+      });
+    });
+
     it('writes one segment size in bytes and leaves the variable out when none is given', () => {
       const one = build({ segmentSize: Size.mebibytes(64) });
       one.template.hasResourceProperties('AWS::Lambda::Function', {

@@ -2,7 +2,7 @@
  * The ingest Lambda reading chain ends: objects written to moto's S3, real bucket notifications through
  * SQS, the handler invoked as Lambda's event source does, states in dynalite. No sweeper runs here: the
  * exact last commit time must follow each batch. `WALWATCH_READ_CONTENT` turns one cluster off, and a
- * cluster whose segments are not WAL loses no message.
+ * cluster whose segments are not WAL loses no message. No segment size is configured: it is learnt.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -46,7 +46,8 @@ describe.skipIf(!motoAvailable())('ingest handler reading the chain ends of each
     queues = await createNotifiedBucket(moto, BUCKET, { maxReceiveCount: 3, visibilityTimeoutSeconds: 1 });
     vi.stubEnv(ENV.archiveBucketName, BUCKET);
     vi.stubEnv(ENV.tableName, dynamo.table);
-    vi.stubEnv(ENV.segmentSize, String(SEGMENT_SIZE));
+    // No size configured: each cluster's 1 MiB segments are learnt from its sentinel.
+    vi.stubEnv(ENV.segmentSize, 'auto');
     vi.stubEnv(ENV.readContent, `chain-ends; off=spilo/quiet/*`);
     stubLocalAwsEnv({ dynamo, moto });
     // Powertools writes JSON log lines to stdout and stderr (warnings); keep them for assertions.
@@ -96,6 +97,7 @@ describe.skipIf(!motoAvailable())('ingest handler reading the chain ends of each
       '1:5': { lastCommitTime: rendered(commitTime(5)), lastCommitLsn: commitLsn(5) },
     });
     const report = analyzeCluster(first?.state as NonNullable<typeof first>['state'], { now: Date.now() });
+    expect(report).toMatchObject({ segmentSize: SEGMENT_SIZE, segmentSizeSource: 'sentinel' });
     expect(report.latestRecoverable).toMatchObject({
       lastCommitTime: rendered(commitTime(5)),
       lastCommitLsn: commitLsn(5),

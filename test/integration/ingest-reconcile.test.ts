@@ -2,12 +2,14 @@
  * Reconciliation on local servers: adopting an existing bucket with one listing, and healing missed
  * events by listing each cluster from its head onwards.
  */
+
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../shared/core/analyze.js';
 import { parseObjectKey } from '../../shared/core/keys.js';
 import { walFileName } from '../../shared/core/lsn.js';
+import type { SegmentSizeSetting } from '../../shared/core/segment-size.js';
 import {
   buildClusterStates,
   type ClusterState,
@@ -67,7 +69,10 @@ async function upload(deps: ReconcileDependencies, seed: number, segments: numbe
 }
 
 /** The states a full listing analysis (`walwatch analyze`) builds from the bucket. */
-async function statesOfListing(deps: ReconcileDependencies): Promise<Map<string, ClusterState>> {
+async function statesOfListing(
+  deps: ReconcileDependencies,
+  segmentSize: SegmentSizeSetting = SEGMENT_SIZE,
+): Promise<Map<string, ClusterState>> {
   const objects: ListedObject[] = [];
   const contents = new Map<string, { text: string } | { error: string }>();
   for await (const event of listObjectsAfter(deps.s3, deps.bucket, '')) {
@@ -81,12 +86,15 @@ async function statesOfListing(deps: ReconcileDependencies): Promise<Map<string,
   return buildClusterStates(
     objects,
     (key) => contents.get(key),
-    () => SEGMENT_SIZE,
+    () => segmentSize,
   );
 }
 
-async function expectStoredStatesOfListing(deps: ReconcileDependencies): Promise<void> {
-  const expected = await statesOfListing(deps);
+async function expectStoredStatesOfListing(
+  deps: ReconcileDependencies,
+  segmentSize: SegmentSizeSetting = SEGMENT_SIZE,
+): Promise<void> {
+  const expected = await statesOfListing(deps, segmentSize);
   expect([...expected.keys()].sort()).toEqual([...CLUSTERS].sort());
   for (const [clusterId, state] of expected) {
     expect((await getClusterStateWithParts(deps.db, deps.table, clusterId))?.state).toEqual(state);
@@ -152,7 +160,8 @@ describe.skipIf(!available)('reconcileArchive', () => {
     const context = { functionName: 'walwatch-reconcile', awsRequestId: 'r-1' } as Context;
     const adopted = await handler({ full: true }, context);
     expect(adopted.listings).toEqual([{ prefix: '', startAfter: null, listed: expect.any(Number) }]);
-    await expectStoredStatesOfListing(deps);
+    // No WALWATCH_SEGMENT_SIZE: each cluster's size is learnt from its archive, as analyze does.
+    await expectStoredStatesOfListing(deps, 'auto');
     const scheduled = await handler({}, context);
     expect(scheduled.listings.every((listing) => listing.prefix !== '')).toBe(true);
     expect(scheduled.counts.changed).toBe(0);

@@ -1,8 +1,9 @@
 /**
  * Segment sizes per cluster: one folder archive holds a cluster of 1 MiB segments and one of 2 MiB
  * segments. The local monitor given a default and an override reads both right, as the API shows; given one
- * size for the whole deployment it places the 2 MiB cluster's WAL wrong. `walwatch analyze` reads the same
- * setting.
+ * size for the whole deployment it places the 2 MiB cluster's WAL wrong. Given none, both learn each
+ * cluster's size from its sentinel, and a cluster with only WAL from a segment's page header.
+ * `walwatch analyze` reads the same setting.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ const commitTime = (segno: number): number => Date.parse('2026-11-20T08:00:00Z')
 interface ClusterReport {
   readonly id: string;
   readonly segmentSize: number;
+  readonly segmentSizeSource: string;
+  readonly headSegment: string | null;
   readonly latestRecoverable: { readonly lsn: string; readonly lastCommitLsn?: string | null } | null;
   readonly problems: readonly { readonly type: string }[];
 }
@@ -33,7 +36,10 @@ describe('segment sizes per cluster', () => {
   let archive: string;
   const monitors: LocalMonitor[] = [];
 
-  const start = async (name: string, segmentSize: number | ReturnType<typeof parseSegmentSizes>) => {
+  const start = async (
+    name: string,
+    segmentSize: ReturnType<typeof parseSegmentSizes>['default'] | ReturnType<typeof parseSegmentSizes>,
+  ) => {
     const monitor = await startLocalMonitor({
       dataDir: join(root, name),
       archiveDir: archive,
@@ -56,6 +62,9 @@ describe('segment sizes per cluster', () => {
 
   let perCluster: LocalMonitor;
   let deploymentWide: LocalMonitor;
+  let detecting: LocalMonitor;
+  /** A folder with one 2 MiB cluster that has archived WAL but no backup yet. */
+  let walOnly: string;
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'walwatch-sizes-'));
@@ -75,8 +84,18 @@ describe('segment sizes per cluster', () => {
           buildCommitSegment(segno, size, 7_400_000_000_000_000_005n, commitTime(segno)),
         );
     }
+    walOnly = join(root, 'wal-only');
+    for (let segno = 1; segno <= 3; segno++) {
+      const key = join(walOnly, `${BIG.id}/wal_005/${walFileName(1, segno, BIG.size)}`);
+      await mkdir(dirname(key), { recursive: true });
+      await writeFile(
+        key,
+        buildCommitSegment(segno, BIG.size, 7_400_000_000_000_000_005n, commitTime(segno)),
+      );
+    }
     perCluster = await start('per-cluster', parseSegmentSizes(PER_CLUSTER, '--segment-size'));
     deploymentWide = await start('deployment-wide', MiB);
+    detecting = await start('detecting', 'auto');
   }, 60_000);
 
   afterAll(async () => {
@@ -114,6 +133,42 @@ describe('segment sizes per cluster', () => {
     expect(big.problems).toContainEqual(
       expect.objectContaining({ kind: 'segment-size-mismatch', severity: 'critical' }),
     );
+  });
+
+  it('with no setting, learns the size of each cluster from its sentinel', async () => {
+    const small = await report(detecting, SMALL.id);
+    const big = await report(detecting, BIG.id);
+    expect(small).toMatchObject({ segmentSize: MiB, segmentSizeSource: 'sentinel' });
+    expect(big).toMatchObject({ segmentSize: 2 * MiB, segmentSizeSource: 'sentinel' });
+    expect(small.latestRecoverable).toMatchObject(expected(MiB));
+    expect(big.latestRecoverable).toMatchObject(expected(2 * MiB));
+    expect([...small.problems, ...big.problems]).toEqual([]);
+
+    const json = await capture(() => analyze(['--dir', archive, '--content', '--json', '--quiet']));
+    expect(json.code).toBe(0);
+    const clusters = (JSON.parse(json.stdout) as { clusters: ClusterReport[] }).clusters;
+    const byId = new Map(clusters.map((cluster) => [cluster.id, cluster]));
+    expect(byId.get(BIG.id)).toMatchObject({
+      segmentSize: 2 * MiB,
+      segmentSizeSource: 'sentinel',
+      latestRecoverable: expected(2 * MiB),
+    });
+  });
+
+  it('with only WAL archived, assumes 16 MiB and says so, and with --content reads the size from a page header', async () => {
+    const listed = await capture(() => analyze(['--dir', walOnly, '--json', '--quiet']));
+    const assumed = (JSON.parse(listed.stdout) as { clusters: ClusterReport[] }).clusters[0];
+    expect(assumed).toMatchObject({ segmentSize: 16 * MiB, segmentSizeSource: 'assumed' });
+    expect(assumed?.problems).toContainEqual(
+      expect.objectContaining({ kind: 'segment-size-assumed', severity: 'info' }),
+    );
+    const read = await capture(() => analyze(['--dir', walOnly, '--content', '--json', '--quiet']));
+    const detected = (JSON.parse(read.stdout) as { clusters: ClusterReport[] }).clusters[0];
+    expect(detected).toMatchObject({
+      segmentSize: 2 * MiB,
+      segmentSizeSource: 'page-header',
+      headSegment: walFileName(1, 3, 2 * MiB),
+    });
   });
 
   it('walwatch analyze reads the same per-cluster setting', async () => {

@@ -119,7 +119,12 @@ describe.skipIf(!motoAvailable())('sweeper handler reading every segment', () =>
       key: 'wal_005/000000010000000000000004',
     });
     for (let segno = 1; segno <= 6; segno++) {
-      const stored = await getSegmentSummary(dynamo.db, dynamo.table, CLUSTER, 1, segno);
+      const stored = await getSegmentSummary(
+        dynamo.db,
+        dynamo.table,
+        CLUSTER,
+        walFileName(1, segno, SEGMENT_SIZE),
+      );
       expect(stored?.summary?.systemIdentifier, String(segno)).toBe(SYSTEM_ID.toString());
       expect(stored?.defect === null, String(segno)).toBe(segno !== 4);
     }

@@ -33,6 +33,8 @@ export interface ArchiveSpec {
   /** Epoch ms of the first segment; each next one is stored `intervalMs` later. */
   readonly startAt?: number;
   readonly intervalMs?: number;
+  /** Also store the backup history file (`.backup`) PostgreSQL archives when a backup stops. */
+  readonly backupLabels?: boolean;
 }
 
 /** A generated object: listing fields plus the body the analysis would read. */
@@ -125,6 +127,29 @@ export function* iterateArchive(spec: ArchiveSpec): Generator<GeneratedObject> {
       size: 10_000,
     };
     if ((spec.failed ?? []).includes(index)) continue;
+    if (spec.backupLabels) {
+      const stopTimeline = timelineOf(startSegno + length - 1);
+      const offset = (startLsn % BigInt(size)).toString(16).toUpperCase().padStart(8, '0');
+      const stopWal = walFileName(stopTimeline, startSegno + length - 1, size);
+      yield {
+        key: `${root}wal_005/${hexTimeline(stopTimeline)}${startWal.slice(8)}.${offset}.backup.lz4`,
+        at: finishAt - 100,
+        size: 300,
+        content: [
+          `START WAL LOCATION: ${formatLsn(startLsn)} (file ${startWal})`,
+          `STOP WAL LOCATION: ${formatLsn(finishLsn)} (file ${stopWal})`,
+          `CHECKPOINT LOCATION: ${formatLsn(startLsn + 0x38n)}`,
+          'BACKUP METHOD: streamed',
+          'BACKUP FROM: primary',
+          `START TIME: ${new Date(timeOf(startSegno)).toISOString().replace('T', ' ').slice(0, 19)} UTC`,
+          `LABEL: ${name}`,
+          `START TIMELINE: ${timeline}`,
+          `STOP TIME: ${new Date(finishAt).toISOString().replace('T', ' ').slice(0, 19)} UTC`,
+          `STOP TIMELINE: ${stopTimeline}`,
+          '',
+        ].join('\n'),
+      };
+    }
     yield {
       key: `${root}basebackups_005/${name}/metadata.json`,
       at: finishAt,

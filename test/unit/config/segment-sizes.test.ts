@@ -12,15 +12,17 @@ const MiB = 1024 * 1024;
 
 describe('parseSegmentSizes', () => {
   it.each([
-    [undefined, 16 * MiB],
-    ['', 16 * MiB],
+    [undefined, 'auto'],
+    ['', 'auto'],
+    ['auto', 'auto'],
+    [' AUTO ', 'auto'],
     ['16777216', 16 * MiB],
     ['64MiB', 64 * MiB],
     ['64MB', 64 * MiB],
     ['64m', 64 * MiB],
     ['1024 KiB', MiB],
     ['1GiB', 1024 * MiB],
-  ])('reads %j as %d bytes for every cluster', (text, size) => {
+  ])('reads %j as %s for every cluster', (text, size) => {
     expect(parseSegmentSizes(text, NAME)).toEqual({ default: size, clusters: [] });
   });
 
@@ -41,11 +43,17 @@ describe('parseSegmentSizes', () => {
     expect(largestSegmentSize(sizes)).toBe(64 * MiB);
   });
 
-  it('keeps 16 MiB as the default when only overrides are given', () => {
-    const sizes = parseSegmentSizes('64MiB=spilo/big/*', NAME);
-    expect(sizes.default).toBe(16 * MiB);
-    expect(largestSegmentSize(sizes)).toBe(64 * MiB);
+  it('keeps auto as the default when only overrides are given', () => {
+    const sizes = parseSegmentSizes('1GiB=spilo/big/*', NAME);
+    expect(sizes.default).toBe('auto');
+    expect(largestSegmentSize(sizes)).toBe(1024 * MiB);
     expect(largestSegmentSize(parseSegmentSizes('64MiB; 2MiB=spilo/a', NAME))).toBe(64 * MiB);
+  });
+
+  it('counts a cluster left to auto as 64 MiB when sizing segment readers', () => {
+    expect(largestSegmentSize(parseSegmentSizes(undefined, NAME))).toBe(64 * MiB);
+    expect(largestSegmentSize(parseSegmentSizes('auto; 1MiB=spilo/a', NAME))).toBe(64 * MiB);
+    expect(largestSegmentSize(parseSegmentSizes('16MiB; 1MiB=spilo/a', NAME))).toBe(16 * MiB);
   });
 
   it.each([

@@ -465,7 +465,7 @@ describe('analyzeCluster with a wrong segment size', () => {
         expect.objectContaining({
           kind: 'segment-size-mismatch',
           severity: 'critical',
-          message: expect.stringContaining('probably 1 MiB'),
+          message: expect.stringContaining('says 1 MiB segments'),
         }),
       ]),
     );

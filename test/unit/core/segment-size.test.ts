@@ -1,128 +1,161 @@
-/**
- * Objects whose size cannot be a segment of the cluster (empty, a 50 MB file named as a 16 MiB segment, an
- * `.lz4` shorter than any lz4 stream) are `wrong-size` defects without being read: they do not extend the
- * recovery chain. The listing builder and the event path (`MemoryArchive`) agree.
- */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
-import { walFileName } from '../../../shared/core/lsn.js';
 import { MemoryArchive } from '../../../shared/core/memory-archive.js';
-import { impossibleSegmentSize, maxCompressedSegmentBytes } from '../../../shared/core/segment-size.js';
+import {
+  detectSegmentSize,
+  sizesFittingBackupLabel,
+  sizesFittingBackupStart,
+} from '../../../shared/core/segment-size.js';
 import { buildClusterStates, type ClusterState } from '../../../shared/core/state.js';
 import { contentLookup, type GeneratedObject, generateArchive } from '../../support/archive-generator.js';
+import { firstEvidenceAt, presentAfter, shuffledArchive } from '../../support/size-detection-archive.js';
 
 const MIB = 1024 * 1024;
-const SIZE = 16 * MIB;
-const CLUSTER = 'spilo/sizes/wal/15';
-const objects = generateArchive({
-  clusterId: CLUSTER,
-  segmentSize: SIZE,
-  segments: 10,
-  switches: [],
-  backups: [1],
-});
-const NOW = Math.max(...objects.map((object) => object.at)) + 60_000;
-const segmentKey = (segno: number, extension: string) =>
-  `${CLUSTER}/wal_005/${walFileName(1, segno, SIZE)}${extension}`;
+const NOW = Date.parse('2026-12-01T00:00:00Z');
 
-/** The archive with segment 5 empty and uncompressed, 6 a 50 MB file, 7 an `.lz4` of 5 bytes. */
-function damaged(): GeneratedObject[] {
-  return objects.map((object) => {
-    if (object.key === segmentKey(5, '.lz4')) return { ...object, key: segmentKey(5, ''), size: 0 };
-    if (object.key === segmentKey(6, '.lz4')) return { ...object, key: segmentKey(6, ''), size: 50_000_000 };
-    if (object.key === segmentKey(7, '.lz4')) return { ...object, size: 5 };
-    return object;
-  });
+function listedState(
+  objects: readonly GeneratedObject[],
+  setting: number | 'auto',
+): ClusterState | undefined {
+  return [...buildClusterStates(objects, contentLookup(objects), () => setting).values()][0];
 }
 
-function listed(list: readonly GeneratedObject[]): ClusterState {
-  return buildClusterStates(list, contentLookup(list), () => SIZE).get(CLUSTER) as ClusterState;
+/** The parts of a state a listing can know (removals and overwrites are only seen by events). */
+function listable(state: ClusterState | undefined): unknown {
+  if (!state) return undefined;
+  const { deleted: _deleted, overwritten: _overwritten, ...rest } = state;
+  return rest;
 }
 
-function folded(list: readonly GeneratedObject[]): MemoryArchive {
-  const archive = new MemoryArchive(() => SIZE);
-  for (const [i, object] of list.entries())
-    archive.apply(
-      { ...object, type: 'created', sequencer: String(i).padStart(4, '0') },
-      object.content ? { text: object.content } : undefined,
-    );
-  return archive;
-}
-
-describe('impossibleSegmentSize', () => {
+describe('sizesFittingBackupStart', () => {
   it.each([
-    [0, 'none', 'the object is empty'],
-    [SIZE + 1, 'none', `it has ${SIZE + 1} bytes, more than a ${SIZE}-byte segment`],
-    [5, 'lz4', 'it has 5 bytes, fewer than any lz4 stream'],
-    [
-      maxCompressedSegmentBytes(SIZE) + 1,
-      'zstd',
-      `it has ${maxCompressedSegmentBytes(SIZE) + 1} bytes, more than zstd makes of a ${SIZE}-byte segment`,
-    ],
-  ] as const)('rules out %i bytes of %s', (size, compression, reason) => {
-    expect(impossibleSegmentSize(size, compression, SIZE)).toBe(reason);
-  });
-
-  it.each([
-    [SIZE, 'none'],
-    [1, 'none'],
-    [11, 'lz4'],
-    [SIZE + 65_856, 'lz4'],
-    [null, 'none'],
-  ] as const)('accepts %s bytes of %s', (size, compression) => {
-    expect(impossibleSegmentSize(size, compression, SIZE)).toBeUndefined();
+    ['000000010000000000000002', 0x2000028n, [16 * MIB]],
+    ['000000010000000000000002', 0x8000028n, [64 * MIB]],
+    // Taken on a replica: the name may be the segment of the byte before the start LSN.
+    ['000000010000000000000001', 0x8000000n, [64 * MIB, 128 * MIB]],
+    ['000000010000000000000003', 0x8000028n, []],
+  ])('fits %s starting at %s to %j', (name, lsn, sizes) => {
+    expect(sizesFittingBackupStart(name, lsn)).toEqual(sizes);
   });
 });
 
-describe('segments of impossible sizes', () => {
-  it('are wrong-size defects that end the recovery chain, from a listing and from events alike', () => {
-    const fromListing = listed(damaged());
-    const archive = folded(damaged());
-    const fromEvents = archive.states.get(CLUSTER) as ClusterState;
-    expect(fromEvents.defects).toEqual(fromListing.defects);
-    expect(Object.entries(fromListing.defects ?? {}).map(([id, defect]) => [id, defect.kind])).toEqual([
-      ['1:5', 'wrong-size'],
-      ['1:6', 'wrong-size'],
-      ['1:7', 'wrong-size'],
-    ]);
-    for (const state of [fromListing, fromEvents]) {
-      const report = analyzeCluster(state, { now: NOW });
-      expect(report.latestRecoverable?.segment).toBe(walFileName(1, 4, SIZE));
-      const corrupt = report.problems.filter((problem) => problem.kind === 'wal-corrupt');
-      expect(corrupt.map((problem) => problem.subject)).toEqual(
-        [5, 6, 7].map((n) => walFileName(1, n, SIZE)),
-      );
-      expect(corrupt[0]?.message).toContain('wrong-size: the object is empty');
-    }
-    expect(analyzeCluster(listed(objects), { now: NOW }).latestRecoverable?.segment).toBe(
-      walFileName(1, 10, SIZE),
+describe('sizesFittingBackupLabel', () => {
+  it('reads the size from the segment and offset the name gives and the start LSN', () => {
+    expect(sizesFittingBackupLabel('000000010000000000000008', 0x28, 0x800028n)).toEqual([MIB]);
+    expect(sizesFittingBackupLabel('000000010000000000000002', 0x28, 0x8000028n)).toEqual([64 * MIB]);
+  });
+
+  it('fits every size with more room than the offset when the name is the first of an xlogid', () => {
+    expect(sizesFittingBackupLabel('000000010000000100000000', 0x28, 0x1_0000_0028n)).toHaveLength(11);
+  });
+});
+
+describe('detectSegmentSize', () => {
+  const archive = (segmentSize: number, backupLabels: boolean) =>
+    generateArchive({
+      clusterId: 'c',
+      segmentSize,
+      segments: 12,
+      switches: [],
+      backups: [3],
+      backupLabels,
+    });
+
+  it('takes the size of the backup history file first, then of the sentinels', () => {
+    const labelled = listedState(archive(64 * MIB, true), 'auto') as ClusterState;
+    expect(detectSegmentSize(labelled, 'auto')).toMatchObject({
+      size: 64 * MIB,
+      source: 'backup-label',
+      conflicts: [],
+    });
+    const sentinelOnly = listedState(archive(64 * MIB, false), 'auto') as ClusterState;
+    expect(detectSegmentSize(sentinelOnly, 'auto')).toMatchObject({ size: 64 * MIB, source: 'sentinel' });
+  });
+
+  it('assumes 16 MiB while only segments are archived', () => {
+    const walOnly = archive(64 * MIB, false).filter((object) => object.key.includes('/wal_005/'));
+    const state = listedState(walOnly, 'auto') as ClusterState;
+    expect(state).toMatchObject({ segmentSize: 16 * MIB, segmentSizeSource: 'assumed' });
+    const report = analyzeCluster(state, { now: NOW });
+    expect(report.segmentSizeSource).toBe('assumed');
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ kind: 'segment-size-assumed', severity: 'info' }),
     );
   });
 
-  it('stop being defects when a sound copy is stored beside or over them', () => {
-    const archive = folded(damaged());
-    // A sound .lz4 copy of segment 5 next to the empty file; segment 7 stored again with a real size.
-    archive.apply({
-      key: segmentKey(5, '.lz4'),
-      type: 'created',
-      at: NOW,
-      size: 4000,
-      etag: 'a',
-      sequencer: 'x1',
+  it('takes the page header of a segment read when nothing else tells', () => {
+    const walOnly = listedState(
+      archive(64 * MIB, false).filter((object) => object.key.includes('/wal_005/')),
+      'auto',
+    ) as ClusterState;
+    const header = { walFile: '000000010000000000000004', size: 64 * MIB };
+    expect(detectSegmentSize({ ...walOnly, headerSegmentSize: header }, 'auto')).toMatchObject({
+      size: 64 * MIB,
+      source: 'page-header',
     });
-    archive.apply({
-      key: segmentKey(7, '.lz4'),
-      type: 'created',
-      at: NOW,
-      size: 4000,
-      etag: 'b',
-      sequencer: 'x2',
-    });
-    expect(Object.keys(archive.states.get(CLUSTER)?.defects ?? {})).toEqual(['1:6']);
-    archive.apply({ key: segmentKey(6, ''), type: 'removed', at: NOW + 1, sequencer: 'x3' });
-    expect(archive.states.get(CLUSTER)?.defects).toBeUndefined();
+  });
 
-    const listedWithCopy = listed([...damaged(), { key: segmentKey(5, '.lz4'), at: NOW, size: 4000 }]);
-    expect(Object.keys(listedWithCopy.defects ?? {})).toEqual(['1:6', '1:7']);
+  it('keeps a configured size and reports the archive contradicting it, naming both', () => {
+    const state = listedState(archive(64 * MIB, true), 16 * MIB) as ClusterState;
+    expect(state).toMatchObject({ segmentSize: 16 * MIB, segmentSizeSource: 'configured' });
+    const report = analyzeCluster(state, { now: NOW });
+    expect(report.status).toBe('critical');
+    const problem = report.problems.find((entry) => entry.kind === 'segment-size-mismatch');
+    expect(problem?.message).toContain(
+      'backup history file wal_005/000000010000000000000004.00000028.backup.lz4 says 64 MiB segments',
+    );
+    expect(problem?.message).toContain('(and 1 more), but the configured size is 16 MiB');
+  });
+
+  it('reports sources that disagree with each other as a critical problem naming both', () => {
+    const labelled = listedState(archive(64 * MIB, true), 'auto') as ClusterState;
+    const header = { walFile: '000000010000000000000009', size: 16 * MIB };
+    const report = analyzeCluster({ ...labelled, headerSegmentSize: header }, { now: NOW });
+    expect(report.problems).toContainEqual({
+      kind: 'segment-size-mismatch',
+      severity: 'critical',
+      subject: '000000010000000000000009',
+      message: expect.stringMatching(
+        /^the page header of segment 000000010000000000000009 says 16 MiB segments, but backup history file .* says 64 MiB segments/,
+      ),
+    });
+  });
+});
+
+describe('MemoryArchive with the segment size detected', () => {
+  it('equals a full listing with the right size before and after the first size evidence, in any order', () => {
+    fc.assert(
+      fc.property(shuffledArchive, (archive) => {
+        const memory = new MemoryArchive(() => 'auto');
+        const evidenceAt = firstEvidenceAt(archive);
+        const checkpoints = new Set([evidenceAt, evidenceAt + 1, archive.events.length]);
+        archive.events.forEach(({ event, content }, index) => {
+          if (checkpoints.has(index)) check(index);
+          memory.apply(event, content === undefined ? undefined : { text: content });
+        });
+        check(archive.events.length);
+
+        function check(count: number): void {
+          const present = presentAfter(archive, count);
+          const expected = listedState(present, 'auto');
+          const folded = memory.states.get(archive.spec.clusterId);
+          if (!expected) {
+            expect(folded?.segments ?? {}).toEqual({});
+            return;
+          }
+          expect(listable(folded)).toEqual(listable(expected));
+          // The listing, with the size the archive was written with, once anything tells it.
+          if (expected.segmentSizeSource !== 'assumed') {
+            const right = listedState(present, 64 * MIB) as ClusterState;
+            expect({ ...(listable(folded) as object), segmentSizeSource: 'configured' }).toEqual(
+              listable(right),
+            );
+            expect(analyzeCluster(folded as ClusterState, { now: NOW }).segmentSize).toBe(64 * MIB);
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -6,11 +6,11 @@ import { readPipelineConfig } from '../../../shared/events/pipeline-config.js';
 const base = { WALWATCH_ARCHIVE_BUCKET: 'archive', WALWATCH_TABLE_NAME: 'walwatch' };
 
 describe('readPipelineConfig', () => {
-  it('reads bucket and table, with 16 MiB segments and no roots by default', () => {
+  it('reads bucket and table, with segment sizes detected and no roots by default', () => {
     expect(readPipelineConfig(base)).toEqual({
       bucket: 'archive',
       table: 'walwatch',
-      segmentSizes: { default: 16 * 1024 * 1024, clusters: [] },
+      segmentSizes: { default: 'auto', clusters: [] },
       archiveRoots: [],
       readContent: { default: 'chain-ends', clusters: [] },
     });

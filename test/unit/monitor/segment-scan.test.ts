@@ -156,7 +156,7 @@ describe('scanSegmentContent', () => {
     expect(reads.length).toBe(10);
     expect(await scanSegmentContent(deps, ROOT)).toMatchObject({ read: 0, skipped: 0, caughtUp: true });
 
-    const stored = await getSegmentSummary(dynamo.db, table, ROOT, 1, 7);
+    const stored = await getSegmentSummary(dynamo.db, table, ROOT, walFileName(1, 7, SEGMENT_SIZE));
     expect(stored).toMatchObject({
       key: `${ROOT}/wal_005/000000010000000000000007`,
       etag: 'e7',
@@ -245,8 +245,12 @@ describe('scanSegmentContent', () => {
     expect(scan.errors).toHaveLength(2);
     expect(scan.errors[0]).toContain('000000010000000000000003');
     expect(scan.errors[1]).toContain('000000010000000000000004');
-    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 3))?.readError).toMatch(/lz4|frame|magic/i);
-    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 5))?.summary?.end).toBe('switch');
+    expect(
+      (await getSegmentSummary(dynamo.db, table, ROOT, walFileName(1, 3, SEGMENT_SIZE)))?.readError,
+    ).toMatch(/lz4|frame|magic/i);
+    expect(
+      (await getSegmentSummary(dynamo.db, table, ROOT, walFileName(1, 5, SEGMENT_SIZE)))?.summary?.end,
+    ).toBe('switch');
     expect((await deps.getState(ROOT))?.state.defects ?? {}).toEqual({});
   });
 
@@ -265,8 +269,10 @@ describe('scanSegmentContent', () => {
     expect(first.errors).toEqual([
       expect.stringMatching(/000000010000000000000003: .*SlowDown.*read again next run/),
     ]);
-    expect(await getSegmentSummary(dynamo.db, table, ROOT, 1, 3)).toBeUndefined();
-    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 2))?.summary?.end).toBe('switch');
+    expect(await getSegmentSummary(dynamo.db, table, ROOT, walFileName(1, 3, SEGMENT_SIZE))).toBeUndefined();
+    expect(
+      (await getSegmentSummary(dynamo.db, table, ROOT, walFileName(1, 2, SEGMENT_SIZE)))?.summary?.end,
+    ).toBe('switch');
 
     failing.clear();
     reads.length = 0;
@@ -275,7 +281,9 @@ describe('scanSegmentContent', () => {
     // Segments read in the first run (the reads after 3 ran alongside it) are not downloaded again.
     expect(reads).toContain(key);
     expect(reads.filter((read) => read.endsWith('01') || read.endsWith('02'))).toEqual([]);
-    expect((await getSegmentSummary(dynamo.db, table, ROOT, 1, 3))?.summary?.end).toBe('switch');
+    expect(
+      (await getSegmentSummary(dynamo.db, table, ROOT, walFileName(1, 3, SEGMENT_SIZE)))?.summary?.end,
+    ).toBe('switch');
   });
 
   it('reads a few at a time and leaves the cursor after the last read it finished', async () => {

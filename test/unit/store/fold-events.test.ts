@@ -196,7 +196,7 @@ describe('foldEvents', () => {
   it('confirms index candidates with consistent reads, skipping entries the index has not yet dropped', async () => {
     const { deps, at } = await foldThreeSegments();
     // An index entry that lags behind its item: segment 9 is gone, but the index still ranks it newest.
-    const lagging = segmentFactKey(ROOT, 1, 9);
+    const lagging = segmentFactKey(ROOT, walFileName(1, 9, SEGMENT_SIZE));
     await deps.db.send(
       new PutCommand({
         TableName: deps.table,
@@ -209,7 +209,7 @@ describe('foldEvents', () => {
             },
           },
           gc: newestPartition(ROOT),
-          gn: newestSortKey(1, 9, at + 9000),
+          gn: newestSortKey(walFileName(1, 9, SEGMENT_SIZE), at + 9000),
         },
       }),
     );
