@@ -1,6 +1,7 @@
 /**
  * The freshness metrics of a cluster, the same on CloudWatch and on the local monitor's `/metrics`.
  */
+import { type FleetRow, fleetRowAges } from './fleet-row.js';
 import type { ClusterReport } from './report.js';
 
 /** Metric names and their values for one cluster (a metric without a value is omitted). */
@@ -42,10 +43,28 @@ export function clusterMetrics(report: ClusterReport): ClusterMetrics {
  * (`no-restorable-backup` is critical).
  */
 export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics {
-  const all = reports.map(clusterMetrics);
+  return fleetMaxima(reports.map(clusterMetrics));
+}
+
+/** The metrics of a fleet summary row at `now`: those of its report, aged to `now`. */
+export function fleetRowMetrics(row: FleetRow, now: number): ClusterMetrics {
+  const aged = fleetRowAges(row, now);
+  const metrics: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
+    LostGapSegments: row.lostGapSegments,
+    CriticalProblems: row.criticalProblems,
+  };
+  if (aged.archiveAgeSeconds !== null) metrics.ArchiveAgeSeconds = aged.archiveAgeSeconds;
+  if (aged.backupAgeSeconds !== null) metrics.BackupAgeSeconds = aged.backupAgeSeconds;
+  if (aged.recoveryPointLagSeconds !== null) metrics.RecoveryPointLagSeconds = aged.recoveryPointLagSeconds;
+  return metrics;
+}
+
+/** Fleet-wide maxima of per-cluster metrics (see `fleetMetrics`). */
+export function fleetMaxima(all: readonly ClusterMetrics[]): ClusterMetrics {
   const max = (name: keyof ClusterMetrics): number | undefined => {
     const values = all.map((m) => m[name]).filter((v): v is number => v !== undefined);
-    return values.length === 0 ? undefined : Math.max(...values);
+    // A loop, not `Math.max(...values)`: a fleet of 100,000 clusters would overflow the argument list.
+    return values.length === 0 ? undefined : values.reduce((a, b) => Math.max(a, b));
   };
   const fleet: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
     LostGapSegments: max('LostGapSegments') ?? 0,
