@@ -5,42 +5,10 @@ import { type FleetRow, fleetOrderKey, matchesFleetFilter } from '../../../share
 import type { Status } from '../../../shared/core/report.js';
 import { createDynamoMonitorData } from '../../../shared/store/monitor-items.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
+import { syntheticFleetRow } from '../../support/fleet-rows.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
-const STATUSES: Status[] = ['ok', 'ok', 'ok', 'warning', 'critical'];
-const SCOPES = ['orders', 'orders-eu', 'billing', 'Search', 'ledger'];
-
-/** A synthetic row: statuses, scopes and recovery points spread over the fleet, some ids in upper case. */
-function row(n: number): FleetRow {
-  const scope = SCOPES[n % SCOPES.length] as string;
-  const id = n % 17 === 0 ? `archive/team-${n}` : `spilo/${scope}-${n}/wal/${n % 2 === 0 ? '16' : '15'}`;
-  const recoveryPointAt = n % 23 === 0 ? null : new Date(NOW - ((n * 7919) % 86_400) * 1000).toISOString();
-  const status = STATUSES[(n * 3) % STATUSES.length] as Status;
-  return {
-    id,
-    scope: id.startsWith('spilo/') ? `${scope}-${n}` : null,
-    uid: null,
-    pgMajor: id.startsWith('spilo/') ? (n % 2 === 0 ? '16' : '15') : null,
-    status,
-    worstProblem:
-      status === 'ok' ? null : { kind: 'archive-stale', severity: status, subject: 'wal', message: 'old' },
-    latestRecoverable: null,
-    earliestRecoverable: null,
-    recoveryPointAt,
-    lastArchivedAt: recoveryPointAt,
-    lastBackupAt: new Date(NOW - 3_600_000).toISOString(),
-    problems: status === 'ok' ? 0 : 1,
-    criticalProblems: status === 'critical' ? 1 : 0,
-    gaps: 0,
-    lostGapSegments: 0,
-    pendingGaps: 0,
-    backups: 1,
-    restorableBackups: 1,
-    analyzedAt: new Date(NOW - 60_000).toISOString(),
-  };
-}
-
-const FLEET = Array.from({ length: 240 }, (_, n) => row(n + 1));
+const FLEET = Array.from({ length: 240 }, (_, n) => syntheticFleetRow(n + 1, NOW));
 const ORDERED = [...FLEET].sort((a, b) =>
   fleetOrderKey(a) < fleetOrderKey(b) ? -1 : fleetOrderKey(a) > fleetOrderKey(b) ? 1 : 0,
 );
