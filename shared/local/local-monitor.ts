@@ -41,6 +41,7 @@ import { createDynamoMonitorData } from '../store/monitor-items.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { renderPrometheus } from './prometheus.js';
+import { cacheReads } from './read-cache.js';
 
 /** Settings of the local monitor. */
 export interface LocalMonitorOptions {
@@ -260,6 +261,10 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     return c.json({ ok: true });
   });
   mountDashboard(app, log);
+  // A burst of reads costs one store read per distinct URL and second (health stays answered at once).
+  const reads = cacheReads({ ttlMs: 1_000, maxEntries: 1_000, now: Date.now });
+  app.use('/clusters', reads);
+  app.use('/clusters/*', reads);
   app.route(
     '/',
     createApiRouter({
