@@ -1,10 +1,11 @@
 /**
  * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that ingest has
  * not read yet (exact last commit times, for clusters `WALWATCH_READ_CONTENT` does not turn off) and, for
- * clusters it sets to `all`, every new segment (summaries, defects); then re-analyses every cluster at the
- * current time, emits freshness metrics as CloudWatch Embedded Metric Format (per cluster with the
- * `Cluster` dimension, and fleet-wide maxima without it), and sends alert transitions to SNS exactly once
- * per decision.
+ * clusters it sets to `all`, every new segment (summaries, defects); then re-analyses, 16 at a time, the
+ * clusters whose state changed or whose next threshold crossing has come (`shared/monitor/sweep.ts`),
+ * emits freshness metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension,
+ * and fleet-wide maxima without it), sends alert transitions to SNS exactly once per decision, and keeps
+ * the fleet summary rows and counts right.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -69,17 +70,17 @@ const SWEEP_RESERVE_MS = 20_000;
 
 async function runSweep(_event: unknown, context: Context): Promise<{ clusters: number; sent: number }> {
   const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - SWEEP_RESERVE_MS);
-  const clusterIds = content ? await data.listClusterIds() : [];
-  if (content) {
+  /** Content reads before the analyses: chain ends of the clusters due, the scan of any in mode `all`. */
+  const readContent = async (due: readonly string[], all: readonly string[]): Promise<void> => {
+    if (!content) return;
     // Ingest reads new chain ends as WAL arrives; this catches what it left (deadline, conflicts, errors).
-    const refreshed = await refreshChainCommitsOf(content, policy, clusterIds, deadline);
+    const refreshed = await refreshChainCommitsOf(content, policy, [...due], deadline);
     for (const [clusterId, outcome] of refreshed) {
       if (outcome.errors.length > 0)
         logger.warn('segment content unreadable', { clusterId, errors: outcome.errors });
     }
-  }
-  const scanned = clusterIds.filter((clusterId) => contentModeFor(policy, clusterId) === 'all');
-  if (content && scanned.length > 0) {
+    const scanned = all.filter((clusterId) => contentModeFor(policy, clusterId) === 'all');
+    if (scanned.length === 0) return;
     // The deadline, not the count, bounds a run: a segment costs ~0.1–0.3 s to fetch, decompress and scan.
     const scans = await scanClusters({ ...content, db, table: config.tableName }, scanned, {
       deadline,
@@ -90,7 +91,7 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
       if (scan.defects.length > 0 || scan.errors.length > 0)
         logger.warn('segment content scan', { clusterId, defects: scan.defects, errors: scan.errors });
     }
-  }
+  };
   const result = await sweep({
     data,
     now: Date.now,
@@ -98,6 +99,7 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
     thresholds: config.thresholds,
     ...(config.drills ? { drills: config.drills } : {}),
     ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+    beforeAnalysis: readContent,
     publish: async (notification) => {
       if (!config.alertTopicArn) {
         logger.warn('no alert topic configured', { subject: notification.subject });
@@ -116,6 +118,8 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
   metrics.addMetric('SweeperRuns', MetricUnit.Count, 1);
   logger.info('sweep finished', {
     clusters: result.clusters,
+    analyzed: result.analyzed,
+    removed: result.removed,
     sent: result.sent,
     conflicts: result.conflicts,
   });

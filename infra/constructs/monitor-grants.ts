@@ -45,6 +45,18 @@ export const TABLE_ACCESS = {
   },
 } as const;
 
+/**
+ * The fleet summary (`shared/store/fleet-rows.ts`): every state writer marks its cluster's row
+ * (`UpdateItem`); the sweeper writes and deletes rows and the counts; the API rewrites the row of a
+ * cluster it acknowledged a gap of.
+ */
+export const FLEET_ACCESS = {
+  mark: ['dynamodb:UpdateItem'],
+  writes: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  rowPrefix: 'f#',
+  countsPrefix: 'h#',
+} as const;
+
 /** The documents ingest and reconcile read under an archive root (`needsContent` in `shared/core/state.ts`). */
 export function documentKeyPatterns(root: string): string[] {
   return [
@@ -85,7 +97,8 @@ export interface MonitorAccess {
  * Grants each monitor function what its code calls and nothing more: ingest and reconcile read only the
  * documents under the roots and fold into the table (ingest also reads chain-end segments unless content
  * is off), reconcile lists only the roots,
- * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
+ * the sweeper writes only alert states, fleet rows and counts and publishes alerts, the API writes only
+ * acknowledgements and fleet rows; every state writer may mark fleet rows.
  */
 export function grantMonitorAccess(access: MonitorAccess): void {
   const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, segmentContent } = access;
@@ -133,6 +146,18 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       }),
     );
   }
+  for (const fn of [ingest, reconcile]) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'MarkFleetRows',
+        actions: [...FLEET_ACCESS.mark],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${FLEET_ACCESS.rowPrefix}*`] },
+        },
+      }),
+    );
+  }
   reconcile.function.addToRolePolicy(
     new PolicyStatement({
       sid: 'ListArchiveRoots',
@@ -150,10 +175,8 @@ export function grantMonitorAccess(access: MonitorAccess): void {
     'chain-ends': [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#'],
     all: [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#', 'w#', 'r#'],
   }[segmentContent];
-  const sweeperReads =
-    segmentContent === 'all'
-      ? [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem']
-      : TABLE_ACCESS.sweeper.table;
+  // Fleet rows are read 100 at a time.
+  const sweeperReads = [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'];
   for (const [fn, access] of [
     [sweeper, { ...TABLE_ACCESS.sweeper, table: sweeperReads, itemPrefixes: sweeperPrefixes }],
     [api, TABLE_ACCESS.api],
@@ -190,6 +213,33 @@ export function grantMonitorAccess(access: MonitorAccess): void {
         actions: [...TABLE_ACCESS.drills.table],
         resources: [table.tableArn],
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] } },
+      }),
+    );
+  }
+  // The API batch-reads the row of a cluster it acknowledged a gap of (the sweeper reads rows 100 at a time
+  // with its table-wide batch reads).
+  api.function.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'ReadFleetRows',
+      actions: ['dynamodb:BatchGetItem'],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${FLEET_ACCESS.rowPrefix}*`] },
+      },
+    }),
+  );
+  for (const [fn, prefixes] of [
+    [sweeper, [FLEET_ACCESS.rowPrefix, FLEET_ACCESS.countsPrefix]],
+    [api, [FLEET_ACCESS.rowPrefix]],
+  ] as const) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'WriteFleetSummary',
+        actions: [...FLEET_ACCESS.writes],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
+        },
       }),
     );
   }
