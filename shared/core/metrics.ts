@@ -42,7 +42,11 @@ export function clusterMetrics(report: ClusterReport): ClusterMetrics {
  * (`no-restorable-backup` is critical).
  */
 export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics {
-  const all = reports.map(clusterMetrics);
+  return fleetMetricsOf(reports.map(clusterMetrics));
+}
+
+/** Fleet-wide maxima of per-cluster metrics already computed (a sweep shard keeps these, not reports). */
+export function fleetMetricsOf(all: readonly ClusterMetrics[]): ClusterMetrics {
   const max = (name: keyof ClusterMetrics): number | undefined => {
     const values = all.map((m) => m[name]).filter((v): v is number => v !== undefined);
     return values.length === 0 ? undefined : Math.max(...values);
@@ -59,3 +63,32 @@ export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics 
   if (backup !== undefined) fleet.BackupAgeSeconds = backup;
   return fleet;
 }
+
+/**
+ * How many clusters have each status. Fleet-wide, without a dimension: shards of one sweep each emit their
+ * own counts and CloudWatch's `Sum` over the minute adds them up.
+ */
+export interface StatusCounts {
+  readonly ClustersCritical: number;
+  readonly ClustersWarning: number;
+  readonly ClustersOk: number;
+}
+
+/** Names of the status counts, in the order they are documented. */
+export const STATUS_COUNT_NAMES = ['ClustersCritical', 'ClustersWarning', 'ClustersOk'] as const;
+
+/** The status counts of some clusters, from their statuses. */
+export function statusCounts(statuses: Iterable<ClusterReport['status']>): StatusCounts {
+  let critical = 0;
+  let warning = 0;
+  let ok = 0;
+  for (const status of statuses) {
+    if (status === 'critical') critical += 1;
+    else if (status === 'warning') warning += 1;
+    else ok += 1;
+  }
+  return { ClustersCritical: critical, ClustersWarning: warning, ClustersOk: ok };
+}
+
+/** What a sweep (or one shard of it) emits without the `Cluster` dimension. */
+export type FleetMetrics = ClusterMetrics & StatusCounts;

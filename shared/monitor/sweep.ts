@@ -60,8 +60,12 @@ export async function sweep(deps: SweepDependencies): Promise<SweepResult> {
   return { clusters: reports.length, sent, publishFailures, conflicts, reports };
 }
 
-async function settleAlerts(
-  deps: SweepDependencies,
+/**
+ * Decides and sends one cluster's alert transitions at `now` (see the module note); safe to run for the same
+ * cluster from any number of concurrent sweeps or shards.
+ */
+export async function settleAlerts(
+  deps: Pick<SweepDependencies, 'data' | 'publish' | 'apiUrl' | 'claimTimeoutMs'>,
   report: ClusterReport,
   now: number,
 ): Promise<{ sent: AlertNotification['transition'][]; publishFailures: number; conflicts: number }> {
@@ -69,6 +73,9 @@ async function settleAlerts(
   let conflicts = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const stored = await deps.data.getAlertState(report.id);
+    // A later sweep decided already: this one's report may be older than what that one saw.
+    if (stored.decidedAt !== undefined && stored.decidedAt > now)
+      return { sent: [], publishFailures: 0, conflicts };
     const decided = diffAlerts(stored.open, report, now, deps.apiUrl ? { apiUrl: deps.apiUrl } : {});
     const outbox: Record<string, OutboxEntry> = { ...stored.outbox };
     for (const notification of decided.notifications) {
@@ -87,7 +94,9 @@ async function settleAlerts(
       return { sent: [], publishFailures: 0, conflicts };
     }
     for (const id of mine) outbox[id] = { ...(outbox[id] as OutboxEntry), claimedAt: now };
-    if (!(await deps.data.putAlertState(report.id, { open: decided.open, outbox }, stored.ver))) {
+    if (
+      !(await deps.data.putAlertState(report.id, { open: decided.open, outbox, decidedAt: now }, stored.ver))
+    ) {
       conflicts += 1;
       continue;
     }
@@ -117,7 +126,8 @@ async function removeFromOutbox(data: MonitorData, clusterId: string, ids: reado
     const state = await data.getAlertState(clusterId);
     const outbox = { ...state.outbox };
     for (const id of ids) delete outbox[id];
-    if (await data.putAlertState(clusterId, { open: state.open, outbox }, state.ver)) return;
+    const kept = state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt };
+    if (await data.putAlertState(clusterId, { open: state.open, outbox, ...kept }, state.ver)) return;
   }
 }
 
