@@ -1,11 +1,12 @@
 /**
  * The sweeper, scheduled every minute: reads the segments at the ends of recovery chains that ingest has
  * not read yet (exact last commit times, for clusters `WALWATCH_READ_CONTENT` does not turn off) and, for
- * clusters it sets to `all`, every new segment (summaries, defects); then re-analyses every cluster at the
- * current time, emits freshness metrics as CloudWatch Embedded Metric Format (per cluster with the
- * `Cluster` dimension for the clusters `WALWATCH_CLUSTER_METRICS` selects, and fleet-wide maxima and status
- * counts without it), and sends alert transitions to SNS exactly once per decision. Above
- * `WALWATCH_SWEEP_FAN_OUT_ABOVE` clusters it sends shards of the fleet to the sweep worker instead.
+ * clusters it sets to `all`, every new segment (summaries, defects); then re-analyses, 16 at a time, the
+ * clusters whose state changed or whose next threshold crossing has come (`shared/monitor/sweep.ts`),
+ * emits freshness metrics as CloudWatch Embedded Metric Format (per cluster with the `Cluster` dimension for
+ * the clusters `WALWATCH_CLUSTER_METRICS` selects, fleet-wide maxima and status counts without it), sends
+ * alert transitions to SNS exactly once per decision, and keeps the fleet summary rows and counts right.
+ * Above `WALWATCH_SWEEP_FAN_OUT_ABOVE` clusters it sends shards of the fleet to the sweep worker instead.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -26,7 +27,7 @@ import { refreshChainCommitsOf } from '../shared/monitor/chain-content.js';
 import { createEmfEmitter, METRICS_NAMESPACE } from '../shared/monitor/emf-metrics.js';
 import { scanClusters } from '../shared/monitor/segment-scan.js';
 import { createSnsPublisher } from '../shared/monitor/sns-publisher.js';
-import { planShards, sweepClusters } from '../shared/monitor/sweep-shards.js';
+import { planFanOut, sweepClusters } from '../shared/monitor/sweep-shards.js';
 import { openS3Source } from '../shared/sources/s3-source.js';
 import { createDocumentClient } from '../shared/store/client.js';
 import { getClusterState, putClusterState } from '../shared/store/cluster-states.js';
@@ -67,17 +68,17 @@ const SWEEP_RESERVE_MS = 20_000;
 
 async function runSweep(_event: unknown, context: Context): Promise<{ clusters: number; sent: number }> {
   const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - SWEEP_RESERVE_MS);
-  const clusterIds = content ? await data.listClusterIds() : [];
-  if (content) {
+  /** Content reads before the analyses: chain ends of the clusters due, the scan of any in mode `all`. */
+  const readContent = async (due: readonly string[], all: readonly string[]): Promise<void> => {
+    if (!content) return;
     // Ingest reads new chain ends as WAL arrives; this catches what it left (deadline, conflicts, errors).
-    const refreshed = await refreshChainCommitsOf(content, policy, clusterIds, deadline);
+    const refreshed = await refreshChainCommitsOf(content, policy, [...due], deadline);
     for (const [clusterId, outcome] of refreshed) {
       if (outcome.errors.length > 0)
         logger.warn('segment content unreadable', { clusterId, errors: outcome.errors });
     }
-  }
-  const scanned = clusterIds.filter((clusterId) => contentModeFor(policy, clusterId) === 'all');
-  if (content && scanned.length > 0) {
+    const scanned = all.filter((clusterId) => contentModeFor(policy, clusterId) === 'all');
+    if (scanned.length === 0) return;
     // The deadline, not the count, bounds a run: a segment costs ~0.1–0.3 s to fetch, decompress and scan.
     const scans = await scanClusters({ ...content, db, table: config.tableName }, scanned, {
       deadline,
@@ -88,20 +89,25 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
       if (scan.defects.length > 0 || scan.errors.length > 0)
         logger.warn('segment content scan', { clusterId, defects: scan.defects, errors: scan.errors });
     }
-  }
-  const ids = content ? clusterIds : await data.listClusterIds();
+  };
+  const ids = await data.listClusterIds();
   if (sweepConfig.queueUrl && ids.length > sweepConfig.fanOutAbove) {
     // A large fleet: the sweep worker sweeps the shards, several at a time; alerts stay exactly-once per
     // cluster through its alert-state item, whichever shard or delivery gets there.
-    const shards = planShards(ids, Date.now(), sweepConfig.shardSize);
+    const plan = await planFanOut(data, ids, Date.now(), sweepConfig.shardSize);
+    await readContent(plan.due, ids);
     await sendMessages(
       sqs,
       sweepConfig.queueUrl,
-      shards.map((shard) => JSON.stringify(shard)),
+      plan.shards.map((shard) => JSON.stringify(shard)),
     );
     metrics.addMetric('SweeperRuns', MetricUnit.Count, 1);
-    metrics.addMetric('SweepShards', MetricUnit.Count, shards.length);
-    logger.info('sweep fanned out', { clusters: ids.length, shards: shards.length });
+    metrics.addMetric('SweepShards', MetricUnit.Count, plan.shards.length);
+    logger.info('sweep fanned out', {
+      clusters: ids.length,
+      due: plan.due.length,
+      shards: plan.shards.length,
+    });
     return { clusters: ids.length, sent: 0 };
   }
   const result = await sweepClusters(
@@ -111,6 +117,7 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
       emitMetrics,
       thresholds: config.thresholds,
       ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
+      beforeAnalysis: readContent,
       publish: publishAlert,
     },
     ids,
@@ -120,6 +127,8 @@ async function runSweep(_event: unknown, context: Context): Promise<{ clusters: 
   metrics.addMetric('SweeperRuns', MetricUnit.Count, 1);
   logger.info('sweep finished', {
     clusters: result.clusters,
+    analyzed: result.analyzed,
+    removed: result.removed,
     sent: result.sent,
     conflicts: result.conflicts,
   });

@@ -27,11 +27,23 @@ export const TABLE_ACCESS = {
     itemPrefixes: ['a#'],
   },
   api: {
-    table: ['dynamodb:GetItem'],
+    table: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
     index: ['dynamodb:Query'],
     writes: ['dynamodb:UpdateItem'],
     itemPrefixes: ['k#'],
   },
+} as const;
+
+/**
+ * The fleet summary (`shared/store/fleet-rows.ts`): every state writer marks its cluster's row
+ * (`UpdateItem`); the sweeper writes and deletes rows and the counts; the API rewrites the row of a
+ * cluster it acknowledged a gap of.
+ */
+export const FLEET_ACCESS = {
+  mark: ['dynamodb:UpdateItem'],
+  writes: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  rowPrefix: 'f#',
+  countsPrefix: 'h#',
 } as const;
 
 /** The documents ingest and reconcile read under an archive root (`needsContent` in `shared/core/state.ts`). */
@@ -80,7 +92,8 @@ export interface MonitorAccess {
  * Grants each monitor function what its code calls and nothing more: ingest and reconcile read only the
  * documents under the roots and fold into the table (ingest also reads chain-end segments unless content
  * is off), reconcile lists only the roots,
- * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
+ * the sweeper writes only alert states, fleet rows and counts and publishes alerts, the API writes only
+ * acknowledgements and fleet rows; every state writer may mark fleet rows.
  */
 export function grantMonitorAccess(access: MonitorAccess): void {
   const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, segmentContent } = access;
@@ -128,6 +141,18 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       }),
     );
   }
+  for (const fn of [ingest, reconcile, ...(reconcileWorker ? [reconcileWorker] : [])]) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'MarkFleetRows',
+        actions: [...FLEET_ACCESS.mark],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${FLEET_ACCESS.rowPrefix}*`] },
+        },
+      }),
+    );
+  }
   reconcile.function.addToRolePolicy(
     new PolicyStatement({
       sid: 'ListArchiveRoots',
@@ -145,14 +170,15 @@ export function grantMonitorAccess(access: MonitorAccess): void {
     'chain-ends': [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#'],
     all: [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#', 'w#', 'r#'],
   }[segmentContent];
-  const sweeperReads =
-    segmentContent === 'all'
-      ? [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem']
-      : TABLE_ACCESS.sweeper.table;
+  // Fleet rows are read 100 at a time.
+  const sweeperReads = [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'];
   for (const [fn, access] of [
     [sweeper, { ...TABLE_ACCESS.sweeper, table: sweeperReads, itemPrefixes: sweeperPrefixes }],
     // The sweep worker reads no segments: it re-analyses and settles alerts only.
-    [sweepWorker, TABLE_ACCESS.sweeper],
+    [
+      sweepWorker,
+      { ...TABLE_ACCESS.sweeper, table: [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'] },
+    ],
     [api, TABLE_ACCESS.api],
   ] as const) {
     fn.function.addToRolePolicy(
@@ -176,6 +202,23 @@ export function grantMonitorAccess(access: MonitorAccess): void {
           'ForAllValues:StringLike': {
             'dynamodb:LeadingKeys': access.itemPrefixes.map((prefix) => `${prefix}*`),
           },
+        },
+      }),
+    );
+  }
+  for (const [fn, prefixes] of [
+    [sweeper, [FLEET_ACCESS.rowPrefix, FLEET_ACCESS.countsPrefix]],
+    // A shard writes its clusters' rows; the counts item is the planning sweeper's.
+    [sweepWorker, [FLEET_ACCESS.rowPrefix]],
+    [api, [FLEET_ACCESS.rowPrefix]],
+  ] as const) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'WriteFleetSummary',
+        actions: [...FLEET_ACCESS.writes],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
         },
       }),
     );

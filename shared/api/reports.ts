@@ -4,6 +4,7 @@
 import { analyzeCluster } from '../core/analyze.js';
 import type { Thresholds } from '../core/config.js';
 import type { ClusterReport } from '../core/report.js';
+import type { ClusterState } from '../core/state.js';
 import type { MonitorData } from './monitor-data.js';
 
 /** Analyses one stored cluster; `undefined` when it is unknown. */
@@ -13,16 +14,27 @@ export async function loadClusterReport(
   now: number,
   thresholds?: Partial<Thresholds>,
 ): Promise<ClusterReport | undefined> {
+  return (await loadClusterAnalysis(data, clusterId, now, thresholds))?.report;
+}
+
+/** Analyses one stored cluster and keeps the state it analysed; `undefined` when it is unknown. */
+export async function loadClusterAnalysis(
+  data: MonitorData,
+  clusterId: string,
+  now: number,
+  thresholds?: Partial<Thresholds>,
+): Promise<{ state: ClusterState; report: ClusterReport } | undefined> {
   const [state, acknowledgements] = await Promise.all([
     data.getClusterState(clusterId),
     data.getAcknowledgements(clusterId),
   ]);
   if (!state) return undefined;
-  return analyzeCluster(state, {
+  const report = analyzeCluster(state, {
     now,
     acknowledgedGaps: new Set(Object.keys(acknowledgements)),
     ...(thresholds ? { thresholds } : {}),
   });
+  return { state, report };
 }
 
 /** Analyses every stored cluster, worst first. */

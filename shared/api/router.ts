@@ -11,8 +11,10 @@ import type { Thresholds } from '../core/config.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
+import { answerFleetPage } from './fleet-page.js';
+import { refreshFleetRow } from './fleet-summary.js';
 import type { MonitorData } from './monitor-data.js';
-import { loadAllReports, loadClusterReport } from './reports.js';
+import { loadClusterReport } from './reports.js';
 
 /** What the router needs from its host. */
 export interface ApiDependencies {
@@ -39,24 +41,6 @@ function fail(c: Context, status: 400 | 404 | 500, code: ErrorCode, message: str
   return c.json({ error: { code, message } }, status);
 }
 
-/** A compact view of a cluster for the fleet list. */
-export function summarizeCluster(report: ClusterReport) {
-  return {
-    id: report.id,
-    scope: report.scope,
-    uid: report.uid,
-    pgMajor: report.pgMajor,
-    status: report.status,
-    latestRecoverable: report.latestRecoverable,
-    earliestRecoverable: report.earliestRecoverable,
-    archiveAgeSeconds: report.archiveAgeSeconds,
-    backupAgeSeconds: report.backupAgeSeconds,
-    recoveryPointLagSeconds: report.recoveryPointLagSeconds,
-    problems: report.problems.filter((p) => p.severity !== 'info').length,
-    gaps: report.gaps.filter((g) => g.status === 'lost').length,
-  };
-}
-
 /** Builds the API. */
 export function createApiRouter(deps: ApiDependencies): Hono {
   const app = new Hono();
@@ -73,11 +57,7 @@ export function createApiRouter(deps: ApiDependencies): Hono {
     return respond(report, new Date(now).toISOString());
   };
 
-  app.get('/clusters', async (c) => {
-    const now = deps.now();
-    const reports = await loadAllReports(deps.data, now, deps.thresholds);
-    return c.json({ generatedAt: new Date(now).toISOString(), clusters: reports.map(summarizeCluster) });
-  });
+  app.get('/clusters', (c) => answerFleetPage(c, deps.data, deps.now()));
   app.get('/clusters/:id', (c) => withCluster(c, (cluster, generatedAt) => c.json({ generatedAt, cluster })));
   app.get('/clusters/:id/recoverable-point', (c) =>
     withCluster(c, (r, generatedAt) =>
@@ -160,6 +140,8 @@ export function createApiRouter(deps: ApiDependencies): Hono {
         at: new Date(deps.now()).toISOString(),
       };
       await deps.data.acknowledgeGap(report.id, gap.data, acknowledgement);
+      // The gap no longer counts as lost in the fleet list.
+      await refreshFleetRow(deps.data, report.id, deps.now(), deps.thresholds);
       return c.json({ ok: true, gap: gap.data, acknowledgement });
     }),
   );

@@ -1,6 +1,7 @@
 /**
  * The freshness metrics of a cluster, the same on CloudWatch and on the local monitor's `/metrics`.
  */
+import { type FleetRow, fleetRowAges } from './fleet-row.js';
 import type { ClusterReport } from './report.js';
 
 /** Metric names and their values for one cluster (a metric without a value is omitted). */
@@ -42,14 +43,28 @@ export function clusterMetrics(report: ClusterReport): ClusterMetrics {
  * (`no-restorable-backup` is critical).
  */
 export function fleetMetrics(reports: readonly ClusterReport[]): ClusterMetrics {
-  return fleetMetricsOf(reports.map(clusterMetrics));
+  return fleetMaxima(reports.map(clusterMetrics));
 }
 
-/** Fleet-wide maxima of per-cluster metrics already computed (a sweep shard keeps these, not reports). */
-export function fleetMetricsOf(all: readonly ClusterMetrics[]): ClusterMetrics {
+/** The metrics of a fleet summary row at `now`: those of its report, aged to `now`. */
+export function fleetRowMetrics(row: FleetRow, now: number): ClusterMetrics {
+  const aged = fleetRowAges(row, now);
+  const metrics: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
+    LostGapSegments: row.lostGapSegments,
+    CriticalProblems: row.criticalProblems,
+  };
+  if (aged.archiveAgeSeconds !== null) metrics.ArchiveAgeSeconds = aged.archiveAgeSeconds;
+  if (aged.backupAgeSeconds !== null) metrics.BackupAgeSeconds = aged.backupAgeSeconds;
+  if (aged.recoveryPointLagSeconds !== null) metrics.RecoveryPointLagSeconds = aged.recoveryPointLagSeconds;
+  return metrics;
+}
+
+/** Fleet-wide maxima of per-cluster metrics (see `fleetMetrics`). */
+export function fleetMaxima(all: readonly ClusterMetrics[]): ClusterMetrics {
   const max = (name: keyof ClusterMetrics): number | undefined => {
     const values = all.map((m) => m[name]).filter((v): v is number => v !== undefined);
-    return values.length === 0 ? undefined : Math.max(...values);
+    // A loop, not `Math.max(...values)`: a fleet of 100,000 clusters would overflow the argument list.
+    return values.length === 0 ? undefined : values.reduce((a, b) => Math.max(a, b));
   };
   const fleet: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
     LostGapSegments: max('LostGapSegments') ?? 0,
@@ -77,17 +92,13 @@ export interface StatusCounts {
 /** Names of the status counts, in the order they are documented. */
 export const STATUS_COUNT_NAMES = ['ClustersCritical', 'ClustersWarning', 'ClustersOk'] as const;
 
-/** The status counts of some clusters, from their statuses. */
-export function statusCounts(statuses: Iterable<ClusterReport['status']>): StatusCounts {
-  let critical = 0;
-  let warning = 0;
-  let ok = 0;
-  for (const status of statuses) {
-    if (status === 'critical') critical += 1;
-    else if (status === 'warning') warning += 1;
-    else ok += 1;
-  }
-  return { ClustersCritical: critical, ClustersWarning: warning, ClustersOk: ok };
+/** The status counts as metrics, from the fleet counts of some rows. */
+export function statusCountMetrics(counts: {
+  readonly critical: number;
+  readonly warning: number;
+  readonly ok: number;
+}): StatusCounts {
+  return { ClustersCritical: counts.critical, ClustersWarning: counts.warning, ClustersOk: counts.ok };
 }
 
 /** What a sweep (or one shard of it) emits without the `Cluster` dimension. */

@@ -12,6 +12,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { refreshFleetRows } from '../api/fleet-summary.js';
 import { loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
@@ -128,11 +129,11 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
         }
       : undefined;
   /** The content steps of one cluster: chain-end commits, then (mode `all`) the segment scan. */
-  const readContent = async (clusterId: string): Promise<void> => {
+  const readContent = async (clusterId: string, steps: 'chain-ends' | 'scan' | 'both' = 'both') => {
     const mode = contentModeFor(contentPolicy, clusterId);
     if (!content || mode === 'off') return;
-    await refreshChainCommits(content, clusterId);
-    if (mode !== 'all') return;
+    if (steps !== 'scan') await refreshChainCommits(content, clusterId);
+    if (mode !== 'all' || steps === 'chain-ends') return;
     const scan = await scanSegmentContent({ ...content, db: store.db, table: store.table }, clusterId, {
       maxReads: 256,
     });
@@ -148,13 +149,13 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
       events.map((event, index) => ({ id: String(index), event })),
     );
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
+    const clusters = new Set(
+      events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
+    );
     // Exact commit times follow the chain ends right away, not only at the next sweep.
-    if (content) {
-      const clusters = new Set(
-        events.map((event) => parseObjectKey(event.key)?.clusterId).filter((id) => id !== undefined),
-      );
-      for (const id of clusters) await readContent(id);
-    }
+    if (content) for (const id of clusters) await readContent(id);
+    // The fleet list follows each batch at once; the sweeper settles the alerts on its next run.
+    await refreshFleetRows(data, clusters, Date.now(), options.thresholds);
   };
 
   const watcher = options.archiveDir
@@ -190,6 +191,7 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
     options.queueUrl && options.bucket
       ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log, async (clusters) => {
           for (const id of clusters) await readContent(id);
+          await refreshFleetRows(data, clusters, Date.now(), options.thresholds);
         })
       : undefined;
 
@@ -197,13 +199,17 @@ export async function startLocalMonitor(options: LocalMonitorOptions): Promise<L
   let sweeping: Promise<unknown> = Promise.resolve();
   const runSweep = (): Promise<unknown> => {
     sweeping = sweeping
-      .then(async () => {
-        if (content) for (const id of await data.listClusterIds()) await readContent(id);
-      })
       .then(() =>
         sweep({
           data,
           now: Date.now,
+          // Only the clusters due: changed since the last sweep, or at a threshold crossing.
+          beforeAnalysis: async (due, all) => {
+            if (!content) return;
+            for (const id of due) await readContent(id, 'chain-ends');
+            // A scan reads at most 256 segments a run: its backlog goes on whether the cluster is due or not.
+            for (const id of all) await readContent(id, 'scan');
+          },
           emitMetrics: () => undefined,
           ...(options.thresholds ? { thresholds: options.thresholds } : {}),
           apiUrl: url,

@@ -9,46 +9,37 @@
  * or two shards of overlapping sweeps, race on that item and the loser re-reads the decision. A sweep at an
  * earlier time than the item's last decision decides nothing (`decidedAt`).
  *
- * Shards keep no reports: per cluster, the metrics and status only, so a shard's memory does not grow with
- * the reports' size. Fleet-wide metrics are per shard: maxima that CloudWatch's `Maximum` combines, counts
- * that its `Sum` adds up.
+ * A shard is `sweep` over its clusters: those due are analysed (selective re-analysis), their rows written.
+ * Fleet-wide metrics are per shard: maxima that CloudWatch's `Maximum` combines, counts that its `Sum` adds
+ * up; orphan rows and the fleet counts item are the planning sweeper's (`planFanOut`).
  */
 import { z } from 'zod';
-import { loadClusterReport } from '../api/reports.js';
-import type { AlertNotification } from '../core/alerts.js';
+import type { MonitorData } from '../api/monitor-data.js';
+import type { FleetCounts } from '../core/fleet-row.js';
+import { countFleetRows, type FleetRow } from '../core/fleet-row.js';
 import {
-  type ClusterMetrics,
-  clusterMetrics,
-  type FleetMetrics,
-  fleetMetricsOf,
-  statusCounts,
-} from '../core/metrics.js';
-import type { Status } from '../core/report.js';
-import type { SweepDependencies } from './sweep.js';
-import { settleAlerts } from './sweep.js';
+  isDue,
+  removeOrphanRows,
+  type SweepDependencies,
+  type SweepResult,
+  sweep,
+  writeFleetCounts,
+} from './sweep.js';
 
 /** Options of one shard's sweep. */
 export interface ShardSweepOptions {
-  /** Clusters swept at the same time. @default 16 */
+  /** Clusters analysed at the same time. @default 16 */
   readonly concurrency?: number;
   /** Whether a cluster's own metrics (the `Cluster` dimension) are emitted. @default every cluster */
   readonly clusterMetrics?: (clusterId: string) => boolean;
 }
 
 /** What one shard's sweep did. */
-export interface ShardSweepResult {
-  /** Clusters with a state (an id whose state is gone is skipped). */
-  readonly clusters: number;
-  readonly sent: AlertNotification['transition'][];
-  readonly publishFailures: number;
-  readonly conflicts: number;
-  /** What was emitted without the `Cluster` dimension. */
-  readonly fleet: FleetMetrics;
-}
+export type ShardSweepResult = SweepResult & { readonly counts: FleetCounts };
 
 /**
- * Sweeps the given clusters at `deps.now()`: re-analyses each, emits its metrics if wanted, settles its
- * alerts; then emits the shard's fleet-wide metrics once.
+ * Sweeps the given clusters at `deps.now()` as `sweep` sweeps a fleet: analyses those due, settles their
+ * alerts, writes their rows, emits their metrics if wanted and the shard's fleet metrics once.
  *
  * @example
  * const result = await sweepClusters(deps, ['spilo/a/wal/15', 'spilo/b/wal/15'], { concurrency: 8 });
@@ -58,44 +49,12 @@ export async function sweepClusters(
   clusterIds: readonly string[],
   options: ShardSweepOptions = {},
 ): Promise<ShardSweepResult> {
-  const now = deps.now();
-  const wanted = options.clusterMetrics ?? (() => true);
-  const metrics: ClusterMetrics[] = [];
-  const statuses: Status[] = [];
-  const sent: AlertNotification['transition'][] = [];
-  let publishFailures = 0;
-  let conflicts = 0;
-  await forEachBounded(clusterIds, options.concurrency ?? 16, async (clusterId) => {
-    const report = await loadClusterReport(deps.data, clusterId, now, deps.thresholds);
-    if (!report) return;
-    const values = clusterMetrics(report);
-    metrics.push(values);
-    statuses.push(report.status);
-    if (wanted(clusterId)) deps.emitMetrics(clusterId, values);
-    const outcome = await settleAlerts(deps, report, now);
-    sent.push(...outcome.sent);
-    publishFailures += outcome.publishFailures;
-    conflicts += outcome.conflicts;
+  return sweep({
+    ...deps,
+    clusterIds,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.clusterMetrics === undefined ? {} : { clusterMetrics: options.clusterMetrics }),
   });
-  const fleet: FleetMetrics = { ...fleetMetricsOf(metrics), ...statusCounts(statuses) };
-  deps.emitMetrics(null, fleet);
-  return { clusters: metrics.length, sent, publishFailures, conflicts, fleet };
-}
-
-/** Runs `work` for every item with at most `limit` running at once; the first failure fails the whole. */
-export async function forEachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(lanes);
 }
 
 /** One shard of a fanned-out sweep, as the SQS message body carries it. */
@@ -107,6 +66,28 @@ export interface SweepShardMessage {
   /** Size of the whole fleet, for the `auto` per-cluster metrics policy. */
   readonly fleetSize: number;
   readonly clusters: readonly string[];
+}
+
+/**
+ * What the sweeper does itself when it fans out: reads every row once (one `BatchGetItem` per 100), writes
+ * the fleet counts item from them (the rows of the previous minute's shards), removes orphan rows, and
+ * splits the fleet into shards. The clusters due are returned for the content reads that precede analyses.
+ */
+export async function planFanOut(
+  data: MonitorData,
+  clusterIds: readonly string[],
+  now: number,
+  shardSize: number,
+): Promise<{ readonly due: string[]; readonly shards: SweepShardMessage[] }> {
+  const stored = await data.getFleetRows(clusterIds);
+  const rows: FleetRow[] = [];
+  for (const entry of stored.values()) if (entry.row) rows.push(entry.row);
+  await writeFleetCounts(data, countFleetRows(rows), now);
+  await removeOrphanRows(data, new Set(clusterIds));
+  return {
+    due: clusterIds.filter((id) => isDue(stored.get(id), now)),
+    shards: planShards(clusterIds, now, shardSize),
+  };
 }
 
 /** SQS bodies are at most 256 KiB; cluster ids at most 1 KiB each. */

@@ -12,6 +12,16 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
 import { getClusterState, listClusterIds } from './cluster-states.js';
 import { isConditionFailure, translateStoreError } from './errors.js';
+import {
+  deleteFleetRow,
+  getFleetCounts,
+  getFleetRows,
+  listFleetRowIds,
+  markFleetRowChanged,
+  putFleetCounts,
+  putFleetRow,
+  queryFleetPage,
+} from './fleet-rows.js';
 import { getSegmentSummary } from './segment-summaries.js';
 
 /** Partition key of a cluster's gap acknowledgements. */
@@ -30,6 +40,14 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
     getSegmentSummary: (clusterId, timeline, segno) =>
       getSegmentSummary(db, table, clusterId, timeline, segno),
     listClusterIds: () => listClusterIds(db, table),
+    getFleetRows: (ids) => getFleetRows(db, table, ids),
+    listFleetRowIds: () => listFleetRowIds(db, table),
+    putFleetRow: (write, expectedVer) => putFleetRow(db, table, write, expectedVer),
+    deleteFleetRow: (id, expectedVer) => deleteFleetRow(db, table, id, expectedVer),
+    markFleetRowChanged: (id) => markFleetRowChanged(db, table, id),
+    queryFleet: (query) => queryFleetPage(db, table, query),
+    getFleetCounts: () => getFleetCounts(db, table),
+    putFleetCounts: (counts, at) => putFleetCounts(db, table, counts, at),
     getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
     getAcknowledgements: async (clusterId) => {
       const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
@@ -58,6 +76,8 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
       } catch (error) {
         throw translateStoreError('UpdateItem (acknowledgement)', error);
       }
+      // An acknowledged gap stops alerting: the sweeper re-analyses the cluster.
+      await markFleetRowChanged(db, table, clusterId);
     },
     getAlertState: async (clusterId) => {
       const item = await getItem(db, table, alertStateKey(clusterId), 'alert state');

@@ -166,7 +166,7 @@ describe('WalBackupMonitor fan-out', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(off.envOf(off.monitor.functions.sweepWorker)[ENV.clusterMetrics]).toBe('off; on=spilo/orders/*');
   });
 
-  it('lets the sweeper send only to the sweep queue, and the worker write only alert states and publish', () => {
+  it('lets the sweeper send only to the sweep queue, and the worker write only alert states and fleet rows, and publish', () => {
     const { monitor, statementsOf, stack } = build();
     const send = statementsOf(monitor.functions.sweeper).filter((s) => s.Sid === 'SendFanOut');
     expect(send).toEqual([
@@ -177,15 +177,21 @@ describe('WalBackupMonitor fan-out', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ]);
     const worker = statementsOf(monitor.functions.sweepWorker);
     expect(actions(worker.filter((s) => s.Sid !== undefined))).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'kms:Decrypt',
       'kms:GenerateDataKey',
       'sns:Publish',
     ]);
     expect(worker.find((s) => s.Sid === 'WriteOwnItems')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*'] },
+    });
+    expect(worker.find((s) => s.Sid === 'WriteFleetSummary')?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] },
     });
     expect(actions(worker).some((action) => action.startsWith('s3:'))).toBe(false);
   });

@@ -5,7 +5,7 @@ import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { TABLE_ACCESS } from '../../infra/constructs/monitor-grants.js';
+import { FLEET_ACCESS, TABLE_ACCESS } from '../../infra/constructs/monitor-grants.js';
 import { WalArchiveBucket, WalArchiveEncryption } from '../../infra/constructs/wal-archive-bucket.js';
 import {
   WalBackupMonitor,
@@ -301,6 +301,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          'dynamodb:UpdateItem',
           'sqs:ChangeMessageVisibility',
           'sqs:DeleteMessage',
           'sqs:GetQueueAttributes',
@@ -459,6 +460,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          'dynamodb:UpdateItem',
         ].sort(),
       );
       const listing = statements.find((s) => list(s.Action).includes('s3:ListBucket'));
@@ -479,9 +481,12 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       expect(actionsOf(statements)).toEqual(
         [
           ...COMMON,
+          'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          'dynamodb:UpdateItem',
           's3:GetObject',
           'sns:Publish',
           'sqs:SendMessage',
@@ -492,6 +497,10 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       const put = statements.find((s) => list(s.Action).includes('dynamodb:PutItem'));
       expect(put?.Condition).toEqual({
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['a#*', 'c#*'] },
+      });
+      const fleet = statements.find((s) => s.Sid === 'WriteFleetSummary');
+      expect(fleet?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*', 'h#*'] },
       });
       const publish = statements.find((s) => list(s.Action).includes('sns:Publish'));
       expect(publish?.Resource).toEqual({ Ref: logicalId(built, built.monitor.alertTopic) });
@@ -525,14 +534,33 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       });
     });
 
-    it('lets the API read the table and write only gap acknowledgements', () => {
+    it('lets the API read the table and write only gap acknowledgements and fleet rows', () => {
       const built = build();
       const statements = statementsOf(built, built.monitor.functions.api);
       expect(actionsOf(statements)).toEqual(
-        [...COMMON, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'].sort(),
+        [
+          ...COMMON,
+          'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ].sort(),
       );
       const update = statements.find((s) => list(s.Action).includes('dynamodb:UpdateItem'));
       expect(update?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['k#*'] } });
+      const fleet = statements.find((s) => s.Sid === 'WriteFleetSummary');
+      expect(fleet?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] } });
+    });
+
+    it('lets ingest and reconcile mark only fleet rows besides folding', () => {
+      const built = build();
+      for (const fn of [built.monitor.functions.ingest, built.monitor.functions.reconcile]) {
+        const mark = statementsOf(built, fn).find((s) => s.Sid === 'MarkFleetRows');
+        expect(list(mark?.Action)).toEqual(['dynamodb:UpdateItem']);
+        expect(mark?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] } });
+      }
     });
 
     it('grants every DynamoDB operation the store code calls to some function', () => {
@@ -553,13 +581,14 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         .filter((file) => file.endsWith('.ts'))
         .flatMap((file) => [...readFileSync(new URL(file, storeDir), 'utf8').matchAll(/new (\w+Command)\(/g)])
         .map((match) => match[1] as string);
-      const granted = new Set(
-        Object.values(TABLE_ACCESS).flatMap((access) => [
+      const granted = new Set([
+        ...Object.values(TABLE_ACCESS).flatMap((access) => [
           ...access.table,
           ...access.index,
           ...('writes' in access ? access.writes : []),
         ]),
-      );
+        ...FLEET_ACCESS.writes,
+      ]);
       expect(called.length).toBeGreaterThan(3);
       for (const command of called) {
         expect(operations[command], `${command} has no known IAM action`).toBeDefined();

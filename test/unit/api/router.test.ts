@@ -1,6 +1,7 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { refreshFleetRows } from '../../../shared/api/fleet-summary.js';
 import { createMemoryMonitorData, type MonitorData } from '../../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../../../shared/core/state.js';
@@ -80,7 +81,9 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
   });
 
   it('lists clusters worst first with their recoverable points', async () => {
-    const response = await api().app.request('/clusters');
+    const { app, data } = api();
+    await refreshFleetRows(data, await data.listClusterIds(), NOW);
+    const response = await app.request('/clusters');
     expect(response.status).toBe(200);
     const body = (await response.json()) as {
       clusters: Array<{ id: string; status: string; gaps: number; latestRecoverable: { lsn: string } }>;
