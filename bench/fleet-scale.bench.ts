@@ -31,6 +31,8 @@ const MINUTE = 60_000;
 const MONTH_MINUTES = 43_200;
 const SIZES = [10, 100, 1000, 10_000];
 const WORKERS = 10;
+/** How often a cluster's state changes (new WAL, a backup): Spilo's heartbeat and `archive_timeout` bound it. */
+const CHANGE_EVERY_MINUTES = 5;
 
 /** us-east-1 list prices (2026). */
 const PRICE = {
@@ -182,6 +184,7 @@ export default async function benchFleetScale(): Promise<void> {
       counter.reset();
       const first = await sweepOnce(now);
       const firstRequests = counter.total();
+      const full = { read: counter.readUnits, write: counter.writeUnits, bytes: emitted.bytes };
       // Steady state: a minute later nothing changed; a cluster is re-analysed when due.
       counter.reset();
       emitted.cluster = 0;
@@ -194,15 +197,23 @@ export default async function benchFleetScale(): Promise<void> {
       process.stdout.write(
         `${size} clusters (seeded in ${seedSeconds.toFixed(1)} s): first sweep ${(first.ms / 1000).toFixed(1)} s, ${firstRequests} requests (${(firstRequests / size).toFixed(2)}/cluster); steady sweep ${(steady.ms / 1000).toFixed(2)} s, ${requests} requests = ${perCluster.toFixed(2)} per cluster per minute [${ops}], ${counter.readUnits.toFixed(0)} RRU, ${counter.writeUnits} WRU, ${steady.invocations} invocation(s), ${steady.shards} shard(s), EMF documents ${emitted.fleet} fleet + ${emitted.cluster} cluster\n`,
       );
-      // Monthly cost of the sweep path, from the steady minute's counts.
+      // A typical minute: every cluster's state changes every CHANGE_EVERY minutes (WAL arrives), so that
+      // share of the fleet is analysed as in the full sweep, the rest skipped as in the steady one.
+      const share = 1 / CHANGE_EVERY_MINUTES;
+      const readUnits = counter.readUnits + share * (full.read - counter.readUnits);
+      const writeUnits = counter.writeUnits + share * (full.write - counter.writeUnits);
+      const shardSeconds = (times: number[]) => times.reduce((a, b) => a + b, 0) / 1000;
       const lambdaGbSeconds =
-        (steady.shardTimes.reduce((a, b) => a + b, 0) / 1000) * 0.5 + (steady.shards > 0 ? 0.5 * 0.5 : 0);
+        0.5 *
+        (shardSeconds(steady.shardTimes) +
+          share * (shardSeconds(first.shardTimes) - shardSeconds(steady.shardTimes)));
+      process.stdout.write(
+        `  full sweep ${full.read.toFixed(0)} RRU ${full.write} WRU; typical minute (a change every ${CHANGE_EVERY_MINUTES} min) ${(readUnits / size).toFixed(2)} RRU + ${(writeUnits / size).toFixed(2)} WRU per cluster, ${lambdaGbSeconds.toFixed(2)} GB-s of Lambda\n`,
+      );
       const sqsRequests = steady.shards > 0 ? Math.ceil(steady.shards / 10) + 2 * steady.shards : 0;
       const customMetrics = 10 + (size <= AUTO_CLUSTER_METRICS_MAX ? 5 * size : 0);
       const month = {
-        dynamo:
-          MONTH_MINUTES *
-          (counter.readUnits * PRICE.dynamoReadUnit + counter.writeUnits * PRICE.dynamoWriteUnit),
+        dynamo: MONTH_MINUTES * (readUnits * PRICE.dynamoReadUnit + writeUnits * PRICE.dynamoWriteUnit),
         lambda:
           MONTH_MINUTES * (steady.invocations * PRICE.lambdaRequest + lambdaGbSeconds * PRICE.lambdaGbSecond),
         sqs: MONTH_MINUTES * sqsRequests * PRICE.sqsRequest,
