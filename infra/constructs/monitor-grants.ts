@@ -4,6 +4,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { ContentMode } from '../../shared/config/content-policy.js';
 import { CLUSTER_INDEX } from '../../shared/store/table.js';
 import { acknowledgeWildcardResource } from './acknowledge.js';
@@ -74,7 +75,13 @@ export interface MonitorAccess {
     readonly reconcile: WalwatchFunction;
     readonly sweeper: WalwatchFunction;
     readonly api: WalwatchFunction;
+    readonly sweepWorker: WalwatchFunction;
+    readonly reconcileWorker?: WalwatchFunction;
   };
+  /** The fan-out queues: the sweeper sends shards, a full reconcile sends inventory data files. */
+  readonly queues: { readonly sweep: IQueue; readonly reconcile?: IQueue | undefined; readonly key: IKey };
+  /** Where the archive's inventory reports land, when reconcile reads them. */
+  readonly archiveInventory?: { readonly bucket: IBucket; readonly prefix: string } | undefined;
   /** The walwatch table. */
   readonly table: ITable;
   /** The alert topic the sweeper publishes to. */
@@ -103,14 +110,14 @@ export interface MonitorAccess {
 export function grantMonitorAccess(access: MonitorAccess): void {
   const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, segmentContent } = access;
   const readSegmentContent = segmentContent !== 'off';
-  const { ingest, reconcile, sweeper, api } = functions;
+  const { ingest, reconcile, sweeper, api, sweepWorker, reconcileWorker } = functions;
   const stack = Stack.of(table);
   const indexArn = `${table.tableArn}/index/${CLUSTER_INDEX}`;
   const documents = archiveRoots
     .flatMap(documentKeyPatterns)
     .map((pattern) => archiveBucket.arnForObjects(pattern));
 
-  for (const fn of [ingest, reconcile]) {
+  for (const fn of [ingest, reconcile, ...(reconcileWorker ? [reconcileWorker] : [])]) {
     fn.function.addToRolePolicy(
       new PolicyStatement({ sid: 'ReadArchiveDocuments', actions: ['s3:GetObject'], resources: documents }),
     );
@@ -146,7 +153,7 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       }),
     );
   }
-  for (const fn of [ingest, reconcile]) {
+  for (const fn of [ingest, reconcile, ...(reconcileWorker ? [reconcileWorker] : [])]) {
     fn.function.addToRolePolicy(
       new PolicyStatement({
         sid: 'MarkFleetRows',
@@ -179,6 +186,11 @@ export function grantMonitorAccess(access: MonitorAccess): void {
   const sweeperReads = [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'];
   for (const [fn, access] of [
     [sweeper, { ...TABLE_ACCESS.sweeper, table: sweeperReads, itemPrefixes: sweeperPrefixes }],
+    // The sweep worker reads no segments: it re-analyses and settles alerts only.
+    [
+      sweepWorker,
+      { ...TABLE_ACCESS.sweeper, table: [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'] },
+    ],
     [api, TABLE_ACCESS.api],
   ] as const) {
     fn.function.addToRolePolicy(
@@ -230,6 +242,8 @@ export function grantMonitorAccess(access: MonitorAccess): void {
   );
   for (const [fn, prefixes] of [
     [sweeper, [FLEET_ACCESS.rowPrefix, FLEET_ACCESS.countsPrefix]],
+    // A shard writes its clusters' rows; the counts item is the planning sweeper's.
+    [sweepWorker, [FLEET_ACCESS.rowPrefix]],
     [api, [FLEET_ACCESS.rowPrefix]],
   ] as const) {
     fn.function.addToRolePolicy(
@@ -280,22 +294,74 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       );
     }
   }
-  sweeper.function.addToRolePolicy(
-    new PolicyStatement({
-      sid: 'PublishAlerts',
-      actions: ['sns:Publish'],
-      resources: [alertTopic.topicArn],
-    }),
-  );
-  const alertKey = alertTopic.masterKey;
-  if (alertKey !== undefined) {
-    sweeper.function.addToRolePolicy(
+  for (const fn of [sweeper, sweepWorker]) {
+    fn.function.addToRolePolicy(
       new PolicyStatement({
-        sid: 'EncryptAlertsThroughSns',
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [alertKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+        sid: 'PublishAlerts',
+        actions: ['sns:Publish'],
+        resources: [alertTopic.topicArn],
       }),
+    );
+    const alertKey = alertTopic.masterKey;
+    if (alertKey !== undefined) {
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'EncryptAlertsThroughSns',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [alertKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+        }),
+      );
+    }
+  }
+  // Send only, and the queue key's two actions a send needs (not grantSendMessages' ReEncrypt*,
+  // GenerateDataKey*); the event source mappings give the workers receive and delete.
+  const grantSend = (fn: WalwatchFunction, queue: IQueue): void => {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'SendFanOut', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    );
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'EncryptFanOutThroughSqs',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [access.queues.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.${stack.urlSuffix}` } },
+      }),
+    );
+  };
+  grantSend(sweeper, access.queues.sweep);
+  const inventory = access.archiveInventory;
+  if (inventory !== undefined && access.queues.reconcile !== undefined && reconcileWorker !== undefined) {
+    grantSend(reconcile, access.queues.reconcile);
+    reconcile.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ListInventoryReports',
+        actions: ['s3:ListBucket'],
+        resources: [inventory.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${inventory.prefix}*`] } },
+      }),
+    );
+    const manifests = inventory.bucket.arnForObjects(`${inventory.prefix}*/manifest.*`);
+    reconcile.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ReadInventoryManifests',
+        actions: ['s3:GetObject'],
+        resources: [manifests],
+      }),
+    );
+    acknowledgeWildcardResource(
+      reconcile,
+      manifests,
+      'Only the manifest.json and manifest.checksum of the dated report folders of the archive inventory.',
+    );
+    const dataFiles = inventory.bucket.arnForObjects(`${inventory.prefix}data/*`);
+    reconcileWorker.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'ReadInventoryData', actions: ['s3:GetObject'], resources: [dataFiles] }),
+    );
+    acknowledgeWildcardResource(
+      reconcileWorker,
+      dataFiles,
+      "Only the archive inventory's data files; S3 names them by a random id per report.",
     );
   }
 }

@@ -36,6 +36,11 @@ export interface AlertState {
   readonly open: OpenAlerts;
   /** Outbox: notifications decided but not yet confirmed sent, by id; removed once published. */
   readonly outbox: Record<string, OutboxEntry>;
+  /**
+   * Epoch ms of the sweep that decided `open` last. A sweep at an earlier time (a delayed shard, a clock
+   * behind) decides nothing, so it cannot reopen what a later sweep resolved. Absent: never recorded.
+   */
+  readonly decidedAt?: number;
   /** Optimistic-locking version (0: never stored). */
   readonly ver: number;
 }

@@ -108,3 +108,28 @@ export function fleetMaxima(all: readonly ClusterMetrics[]): ClusterMetrics {
   if (verified.length > 0) fleet.LastDrillVerified = verified.reduce((a, b) => Math.min(a, b));
   return fleet;
 }
+
+/**
+ * How many clusters have each status. Fleet-wide, without a dimension: shards of one sweep each emit their
+ * own counts and CloudWatch's `Sum` over the minute adds them up.
+ */
+export interface StatusCounts {
+  readonly ClustersCritical: number;
+  readonly ClustersWarning: number;
+  readonly ClustersOk: number;
+}
+
+/** Names of the status counts, in the order they are documented. */
+export const STATUS_COUNT_NAMES = ['ClustersCritical', 'ClustersWarning', 'ClustersOk'] as const;
+
+/** The status counts as metrics, from the fleet counts of some rows. */
+export function statusCountMetrics(counts: {
+  readonly critical: number;
+  readonly warning: number;
+  readonly ok: number;
+}): StatusCounts {
+  return { ClustersCritical: counts.critical, ClustersWarning: counts.warning, ClustersOk: counts.ok };
+}
+
+/** What a sweep (or one shard of it) emits without the `Cluster` dimension. */
+export type FleetMetrics = ClusterMetrics & StatusCounts;

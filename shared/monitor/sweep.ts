@@ -29,7 +29,7 @@ import {
   nextCrossingAt,
   summarizeFleetRow,
 } from '../core/fleet-row.js';
-import { type ClusterMetrics, fleetMaxima, fleetRowMetrics } from '../core/metrics.js';
+import { type ClusterMetrics, fleetMaxima, fleetRowMetrics, statusCountMetrics } from '../core/metrics.js';
 import type { ClusterReport } from '../core/report.js';
 import type { StoredFleetRow } from '../store/fleet-rows.js';
 
@@ -59,6 +59,13 @@ export interface SweepDependencies {
    * state: chain ends of the clusters due, the segment scan's backlog of any).
    */
   readonly beforeAnalysis?: (due: readonly string[], all: readonly string[]) => Promise<void>;
+  /**
+   * Sweep only these clusters, one shard of a fanned-out sweep (`sweep-shards.ts`): orphan rows and the
+   * fleet counts item are left to the sweeper that planned the shards. @default every cluster
+   */
+  readonly clusterIds?: readonly string[];
+  /** Whether a cluster's own metrics (the `Cluster` dimension) are emitted. @default every cluster */
+  readonly clusterMetrics?: (clusterId: string) => boolean;
 }
 
 /** What one sweep did. */
@@ -100,7 +107,8 @@ export function isDue(stored: StoredFleetRow | undefined, now: number): boolean 
 export async function sweep(deps: SweepDependencies): Promise<SweepResult> {
   const now = deps.now();
   const maxSkip = deps.maxSkipMs ?? DEFAULT_MAX_SKIP_MS;
-  const ids = await deps.data.listClusterIds();
+  const shard = deps.clusterIds !== undefined;
+  const ids = deps.clusterIds ? [...deps.clusterIds] : await deps.data.listClusterIds();
   const stored = await deps.data.getFleetRows(ids);
   const due = ids.filter((id) => isDue(stored.get(id), now));
   await deps.beforeAnalysis?.(due, ids);
@@ -132,19 +140,19 @@ export async function sweep(deps: SweepDependencies): Promise<SweepResult> {
     },
     { concurrency: deps.concurrency ?? DEFAULT_SWEEP_CONCURRENCY },
   );
-  removed += await removeOrphanRows(deps.data, new Set(ids));
+  if (!shard) removed += await removeOrphanRows(deps.data, new Set(ids));
 
   const all: ClusterMetrics[] = [];
+  const wanted = deps.clusterMetrics ?? (() => true);
   for (const [id, row] of rows) {
     const metrics = fleetRowMetrics(row, now);
     all.push(metrics);
-    deps.emitMetrics(id, metrics);
+    if (wanted(id)) deps.emitMetrics(id, metrics);
   }
-  deps.emitMetrics(null, fleetMaxima(all));
   const counts = countFleetRows(rows.values());
-  const before = await deps.data.getFleetCounts();
-  if (!before || JSON.stringify(before.counts) !== JSON.stringify(counts))
-    await deps.data.putFleetCounts(counts, now);
+  // Shards of one sweep each emit their own maxima (CloudWatch's Maximum) and counts (its Sum).
+  deps.emitMetrics(null, { ...fleetMaxima(all), ...statusCountMetrics(counts) });
+  if (!shard) await writeFleetCounts(deps.data, counts, now);
   return {
     clusters: ids.length,
     analyzed: due.length,
@@ -201,8 +209,15 @@ async function sweepCluster(
   return { kind: 'analyzed', row, report, ...alerts, conflicts: alerts.conflicts + (written ? 0 : 1) };
 }
 
-/** Deletes rows listed for clusters without a state (the cluster's objects and state are gone). */
-async function removeOrphanRows(data: MonitorData, known: ReadonlySet<string>): Promise<number> {
+/** Writes the fleet counts item when the counts changed. */
+export async function writeFleetCounts(data: MonitorData, counts: FleetCounts, now: number): Promise<void> {
+  const before = await data.getFleetCounts();
+  if (!before || JSON.stringify(before.counts) !== JSON.stringify(counts))
+    await data.putFleetCounts(counts, now);
+}
+
+/** Deletes the rows of clusters no longer known; returns how many. */
+export async function removeOrphanRows(data: MonitorData, known: ReadonlySet<string>): Promise<number> {
   const orphans = (await data.listFleetRowIds()).filter((id) => !known.has(id));
   if (orphans.length === 0) return 0;
   let removed = 0;
@@ -216,8 +231,12 @@ async function removeOrphanRows(data: MonitorData, known: ReadonlySet<string>): 
   return removed;
 }
 
-async function settleAlerts(
-  deps: SweepDependencies,
+/**
+ * Decides and sends one cluster's alert transitions at `now` (see the module note); safe to run for the same
+ * cluster from any number of concurrent sweeps or shards.
+ */
+export async function settleAlerts(
+  deps: Pick<SweepDependencies, 'data' | 'publish' | 'apiUrl' | 'claimTimeoutMs'>,
   report: ClusterReport,
   now: number,
 ): Promise<{
@@ -231,6 +250,9 @@ async function settleAlerts(
   let conflicts = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const stored = await deps.data.getAlertState(report.id);
+    // A later sweep decided already: this one's report may be older than what that one saw.
+    if (stored.decidedAt !== undefined && stored.decidedAt > now)
+      return { sent: [], publishFailures: 0, conflicts, retryAt: null };
     const decided = diffAlerts(stored.open, report, now, deps.apiUrl ? { apiUrl: deps.apiUrl } : {});
     const outbox: Record<string, OutboxEntry> = { ...stored.outbox };
     for (const notification of decided.notifications) {
@@ -253,7 +275,9 @@ async function settleAlerts(
       return { sent: [], publishFailures: 0, conflicts, retryAt };
     }
     for (const id of mine) outbox[id] = { ...(outbox[id] as OutboxEntry), claimedAt: now };
-    if (!(await deps.data.putAlertState(report.id, { open: decided.open, outbox }, stored.ver))) {
+    if (
+      !(await deps.data.putAlertState(report.id, { open: decided.open, outbox, decidedAt: now }, stored.ver))
+    ) {
       conflicts += 1;
       continue;
     }
@@ -284,7 +308,8 @@ async function removeFromOutbox(data: MonitorData, clusterId: string, ids: reado
     const state = await data.getAlertState(clusterId);
     const outbox = { ...state.outbox };
     for (const id of ids) delete outbox[id];
-    if (await data.putAlertState(clusterId, { open: state.open, outbox }, state.ver)) return;
+    const kept = state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt };
+    if (await data.putAlertState(clusterId, { open: state.open, outbox, ...kept }, state.ver)) return;
   }
 }
 

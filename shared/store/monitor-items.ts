@@ -4,7 +4,7 @@
  * | item | `pk` | holds |
  * |---|---|---|
  * | acknowledgements | `k#<cluster>` | `acks`: gap id → `{ reason, by, at }` |
- * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `ver` |
+ * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `decidedAt`, `ver` |
  *
  * `createDynamoMonitorData` puts them together with the cluster states and the drill records
  * (`drill-items.ts`) into the API's `MonitorData`.
@@ -104,6 +104,7 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
       return {
         open: (item.open as AlertState['open'] | undefined) ?? {},
         outbox: (item.outbox as AlertState['outbox'] | undefined) ?? {},
+        ...(typeof item.decidedAt === 'number' ? { decidedAt: item.decidedAt } : {}),
         ver: item.ver as number,
       };
     },
@@ -116,6 +117,7 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
               pk: alertStateKey(clusterId),
               open: state.open,
               outbox: state.outbox,
+              ...(state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt }),
               ver: expectedVer + 1,
             },
             ...(expectedVer === 0

@@ -165,7 +165,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       });
     });
 
-    it('encrypts both queues with the queue key and redrives to the DLQ after 5 receives', () => {
+    it('encrypts its queues with the queue key and redrives ingest to the DLQ after 5 receives', () => {
       const built = build({ ingestTimeout: Duration.seconds(90) });
       const keyArn = built.stack.resolve(built.monitor.queueKey.keyArn);
       const dlqArn = built.stack.resolve(built.monitor.deadLetterQueue.queueArn);
@@ -174,7 +174,8 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         VisibilityTimeout: 540,
         RedrivePolicy: { deadLetterTargetArn: dlqArn, maxReceiveCount: 5 },
       });
-      built.template.resourcePropertiesCountIs('AWS::SQS::Queue', { KmsMasterKeyId: keyArn }, 2);
+      // Ingest and its DLQ, the sweep shards and theirs.
+      built.template.resourcePropertiesCountIs('AWS::SQS::Queue', { KmsMasterKeyId: keyArn }, 4);
       built.template.hasResourceProperties('AWS::Lambda::Function', {
         Timeout: 90,
         Environment: { Variables: Match.objectLike({ [ENV.archiveRoots]: ROOTS.join(',') }) },
@@ -218,12 +219,12 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
   });
 
   describe('functions', () => {
-    it('builds all four through the house construct: Node.js 24, arm64, tracing, own log group', () => {
+    it('builds all five through the house construct: Node.js 24, arm64, tracing, own log group', () => {
       const built = build();
       const functions = built.template.findResources('AWS::Lambda::Function', {
         Properties: { Runtime: 'nodejs24.x' },
       });
-      expect(Object.keys(functions)).toHaveLength(4);
+      expect(Object.keys(functions)).toHaveLength(5);
       for (const fn of Object.values(functions) as { Properties: Record<string, unknown> }[]) {
         expect(fn.Properties).toMatchObject({
           Architectures: ['arm64'],
@@ -233,7 +234,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           Timeout: expect.any(Number),
         });
       }
-      built.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 5);
+      built.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 6);
     });
 
     it('gives the sweeper and the API the thresholds the alarms use, and the sweeper the API URL', () => {
@@ -488,6 +489,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           'dynamodb:UpdateItem',
           's3:GetObject',
           'sns:Publish',
+          'sqs:SendMessage',
           'kms:Decrypt',
           'kms:GenerateDataKey',
         ].sort(),
@@ -712,7 +714,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
       });
-      expect(alarms(built).filter((a) => a.MetricName === 'Errors')).toHaveLength(4);
+      expect(alarms(built).filter((a) => a.MetricName === 'Errors')).toHaveLength(5);
       for (const alarm of alarms(built)) {
         expect(alarm.AlarmActions).toEqual([topic]);
         expect(alarm.OKActions).toEqual([topic]);
