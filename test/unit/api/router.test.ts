@@ -99,6 +99,21 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
     expect(body.clusters[0]?.latestRecoverable.lsn).toBe('0/1A000000');
   });
 
+  it('answers an unchanged fleet page 304 to its ETag, and a bad fleet query 400, as the document says', async () => {
+    const { app, data } = api();
+    await refreshFleetRows(data, await data.listClusterIds(), NOW);
+    const first = await app.request('/clusters?limit=1&status=critical,ok');
+    expect(first.status).toBe(200);
+    const tag = first.headers.get('etag') as string;
+    expect(tag).toMatch(/^W\//);
+    const again = await app.request('/clusters?limit=1&status=critical,ok', {
+      headers: { 'if-none-match': tag },
+    });
+    expect(again.status).toBe(304);
+    for (const query of ['limit=0', 'status=fine', 'sort=id', 'cursor=x'])
+      expect((await app.request(`/clusters?${query}`)).status, query).toBe(400);
+  });
+
   it('serves the full report and its parts under a URL-encoded cluster id', async () => {
     const { app } = api();
     const full = (await (await app.request(`/clusters/${superman}`)).json()) as {
