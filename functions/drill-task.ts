@@ -2,7 +2,7 @@
  * The restore drill task: the entry point of the drill container image (`infra/drill-image/Dockerfile`),
  * started by the `restoreDrill` schedule of `WalBackupMonitor` as an ECS Fargate task. It drills the
  * clusters of `WALWATCH_DRILL_TARGETS` one after the other against the archive bucket and writes each
- * record into the walwatch table; the sweeper turns them into alerts and metrics.
+ * record into the walwatch table, marking the cluster's fleet row; the sweeper turns them into alerts and metrics.
  *
  * Exit code 0 when every record was stored (whatever the verdicts: they are data, and alert), 1 when the
  * settings are wrong or the store refused a write.
@@ -12,6 +12,7 @@ import { readDrillTaskConfig, runDrillTask } from '../shared/drill/drill-task.js
 import { runDrill } from '../shared/drill/run-drill.js';
 import { createDocumentClient } from '../shared/store/client.js';
 import { putDrillRecord } from '../shared/store/drill-items.js';
+import { markFleetRowChanged } from '../shared/store/fleet-rows.js';
 
 const logger = new Logger({ serviceName: 'walwatch-drill' });
 
@@ -20,7 +21,11 @@ try {
   const db = createDocumentClient();
   const records = await runDrillTask(config, {
     runDrill,
-    putDrill: (record) => putDrillRecord(db, config.tableName, record),
+    putDrill: async (record) => {
+      await putDrillRecord(db, config.tableName, record);
+      // The sweeper re-analyses the cluster: its fleet row shows the new drill.
+      await markFleetRowChanged(db, config.tableName, record.cluster);
+    },
     now: Date.now,
     log: (message, fields) => logger.info(message, fields ?? {}),
   });

@@ -1,30 +1,43 @@
 /**
  * The reconcile Lambda: scheduled (from each cluster's head onwards) or invoked once with
  * `{"full": true}` to adopt an existing bucket. Feeds listings through the same fold as ingest.
+ *
+ * With an S3 Inventory configured (`WALWATCH_INVENTORY_LOCATION`), a full run reads the newest report's
+ * manifest instead of listing and sends each data file to the reconcile worker (`WALWATCH_RECONCILE_QUEUE_URL`),
+ * so no single run's time bounds the bucket's size; a missing or stale report falls back to listing, with a
+ * log line saying why. `{"full": true, "source": "listing"}` always lists (and finds missed removals).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import { settingFor } from '../shared/config/cluster-setting.js';
+import { readInventoryConfig } from '../shared/config/inventory-config.js';
+import { findNewestManifest } from '../shared/events/inventory-manifest.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
+import { sendMessages } from '../shared/events/queue-messages.js';
 import {
   type ReconcileDependencies,
   type ReconcileReport,
   reconcileArchive,
 } from '../shared/events/reconcile-archive.js';
+import { inventoryFileMessages } from '../shared/events/reconcile-inventory.js';
 import { readArchiveDocument } from '../shared/events/s3-objects.js';
 import { createDocumentClient } from '../shared/store/client.js';
+import { emptyFoldCounts } from '../shared/store/fold-events.js';
 
 const config = readPipelineConfig(process.env);
+const inventory = readInventoryConfig(process.env);
 const logger = new Logger({ serviceName: 'walwatch-reconcile' });
 const metrics = new Metrics({ namespace: 'walwatch', serviceName: 'reconcile' });
 const s3 = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
 });
+const sqs = new SQSClient({});
 const deps: ReconcileDependencies = {
   db: createDocumentClient(),
   table: config.table,
@@ -39,8 +52,45 @@ export class ReconcileIncompleteError extends Error {
   override readonly name = 'ReconcileIncompleteError';
 }
 
-async function reconcile(event: { full?: boolean } | null | undefined): Promise<ReconcileReport> {
-  const report = await reconcileArchive(deps, { roots: config.archiveRoots, full: event?.full === true });
+/** What a run did; a full run from the inventory lists nothing and names the report whose files it sent. */
+export interface ReconcileRun extends ReconcileReport {
+  readonly inventory?: { readonly manifest: string; readonly files: number };
+}
+
+async function reconcile(
+  event: { full?: boolean; source?: 'inventory' | 'listing' } | null | undefined,
+): Promise<ReconcileRun> {
+  const full = event?.full === true;
+  if (full && inventory && event?.source !== 'listing') {
+    const lookup = await findNewestManifest(s3, inventory.location, { now: Date.now() });
+    if (lookup.kind === 'found') {
+      const messages = inventoryFileMessages(lookup.manifest);
+      await sendMessages(
+        sqs,
+        inventory.queueUrl,
+        messages.map((message) => JSON.stringify(message)),
+      );
+      metrics.addMetric('inventoryFiles', MetricUnit.Count, messages.length);
+      logger.info('full reconcile from the inventory', {
+        manifest: lookup.manifest.key,
+        createdAt: new Date(lookup.manifest.creationTimestamp).toISOString(),
+        files: messages.length,
+      });
+      return {
+        listings: [],
+        counts: emptyFoldCounts(),
+        failed: 0,
+        removed: 0,
+        inventory: { manifest: lookup.manifest.key, files: messages.length },
+      };
+    }
+    logger.warn('inventory report not usable, listing the bucket instead', {
+      ...(lookup.kind === 'stale'
+        ? { reason: 'stale', manifest: lookup.manifest.key, ageHours: Math.round(lookup.ageMs / 3_600_000) }
+        : { reason: lookup.reason }),
+    });
+  }
+  const report = await reconcileArchive(deps, { roots: config.archiveRoots, full });
   const listed = report.listings.reduce((sum, listing) => sum + listing.listed, 0);
   metrics.addMetric('listedObjects', MetricUnit.Count, listed);
   metrics.addMetric('changed', MetricUnit.Count, report.counts.changed);

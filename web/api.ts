@@ -39,11 +39,20 @@ export interface DrillsResponse {
   readonly drills: DrillRecord[];
 }
 
-/** `GET /clusters`. */
+/** `GET /clusters`: one page. */
 export interface FleetResponse {
   readonly generatedAt: string;
   readonly clusters: ClusterSummary[];
+  /** Where the next page starts; `null` on the last. */
+  readonly cursor?: string | null;
+  /** Clusters per status over the whole fleet, as of the last sweep. */
+  readonly counts?: { critical: number; warning: number; ok: number; total: number } | null;
 }
+
+/** A fleet page, or that the page asked about with its tag has not changed (304). */
+export type FleetAnswer =
+  | { readonly changed: true; readonly page: FleetResponse; readonly etag: string | null }
+  | { readonly changed: false };
 
 /** `GET /clusters/{id}`. */
 export interface ClusterResponse {
@@ -69,8 +78,9 @@ export type RestorePlanResponse = Pick<
   Partial<Pick<RestorePlan, 'target' | 'certainty' | 'spiloBackup'>>;
 
 /**
- * A response, or why there is none: an API error (`code` from the body) or a network failure. No ETags:
- * every answer carries its `generatedAt` and ages, so each poll's body differs anyway.
+ * A response, or why there is none: an API error (`code` from the body) or a network failure. Fleet
+ * pages carry a weak ETag over what the rows store (times, not ages): the page sends it back and mostly
+ * hears 304.
  */
 export type ApiResult<T> =
   | { readonly ok: true; readonly value: T }
@@ -97,9 +107,32 @@ export class ApiClient {
     private readonly send: Fetcher = (url, init) => fetch(url, init),
   ) {}
 
-  /** Every cluster, with the fleet columns. */
+  /** Every cluster, with the fleet columns (the first page). */
   fleet(): Promise<ApiResult<FleetResponse>> {
     return this.request('/clusters', {});
+  }
+
+  /** One fleet page; with the tag of the page shown, `changed: false` when the API answers 304. */
+  async fleetPage(
+    query: { q?: string; status?: string; cursor?: string; limit?: number },
+    etag: string | null,
+  ): Promise<ApiResult<FleetAnswer>> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query))
+      if (value !== undefined && value !== '') params.set(name, String(value));
+    const path = `/clusters${params.size > 0 ? `?${params}` : ''}`;
+    let etagSeen: string | null = null;
+    const result = await this.request<FleetResponse>(path, {
+      ...(etag ? { headers: { 'if-none-match': etag } } : {}),
+      onResponse: (response) => {
+        etagSeen = response.headers.get('etag');
+      },
+    });
+    if (!result.ok) {
+      if (result.status === 304) return { ok: true, value: { changed: false } };
+      return result;
+    }
+    return { ok: true, value: { changed: true, page: result.value, etag: etagSeen } };
   }
 
   /** One cluster's full report. */
@@ -131,8 +164,16 @@ export class ApiClient {
     });
   }
 
-  private async request<T>(path: string, options: { method?: string; body?: string }): Promise<ApiResult<T>> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async request<T>(
+    path: string,
+    options: {
+      method?: string;
+      body?: string;
+      headers?: Record<string, string>;
+      onResponse?: (response: Response) => void;
+    },
+  ): Promise<ApiResult<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -145,6 +186,7 @@ export class ApiClient {
     } catch (error) {
       return { ok: false, status: 0, code: 'network', message: `cannot reach the API: ${String(error)}` };
     }
+    options.onResponse?.(response);
     const text = await response.text();
     let body: unknown;
     try {

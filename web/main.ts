@@ -8,7 +8,7 @@ import { ApiClient, type ClusterResponse, type FleetResponse } from './api.js';
 import { bearerFetcher, takeApiToken } from './api-token.js';
 import { ClusterView } from './cluster-view.js';
 import { h, replaceChildren } from './dom.js';
-import { renderFleet } from './fleet-view.js';
+import { FleetView } from './fleet-view.js';
 import { STATUS_LABEL, STATUS_RANK } from './format.js';
 import { type AwsSiteConfig, loadSiteConfig } from './site-config.js';
 
@@ -43,6 +43,10 @@ class Dashboard {
   private readonly updated: HTMLElement;
   private route: Route = readRoute(location.hash);
   private clusterView: ClusterView | null = null;
+  private fleetView: FleetView | null = null;
+  /** The fleet page shown: its ETag, and when (local clock) its answer arrived. */
+  private fleetTag: { etag: string | null; key: string; receivedAt: number; generatedAt: string } | null =
+    null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
 
@@ -77,6 +81,8 @@ class Dashboard {
     window.addEventListener('hashchange', () => {
       this.route = readRoute(location.hash);
       this.clusterView = null;
+      this.fleetView = null;
+      this.fleetTag = null;
       replaceChildren(this.main, h('p', { class: 'muted' }, 'Loading…'));
       this.main.focus();
       this.refreshNow();
@@ -110,10 +116,32 @@ class Dashboard {
   }
 
   private async loadFleet(): Promise<void> {
-    const answer = await this.api.fleet();
-    if (this.route.view !== 'fleet') return;
+    if (!this.fleetView) {
+      this.fleetView = new FleetView(() => this.refreshNow());
+      this.fleetTag = null;
+    }
+    const view = this.fleetView;
+    const query = view.query();
+    const key = JSON.stringify(query);
+    const known = this.fleetTag?.key === key ? this.fleetTag : null;
+    const answer = await this.api.fleetPage(query, known?.etag ?? null);
+    if (this.route.view !== 'fleet' || this.fleetView !== view) return;
     if (!answer.ok) return this.showError(answer.message, answer.status);
-    this.showFleet(answer.value);
+    if (!answer.value.changed) {
+      if (!known) return;
+      // Nothing changed: only the ages move on, by this page's clock.
+      const elapsed = (Date.now() - known.receivedAt) / 1000;
+      view.age(elapsed);
+      this.markLive(new Date(Date.parse(known.generatedAt) + elapsed * 1000).toISOString());
+      return;
+    }
+    this.fleetTag = {
+      etag: answer.value.etag,
+      key,
+      receivedAt: Date.now(),
+      generatedAt: answer.value.page.generatedAt,
+    };
+    this.showFleet(answer.value.page);
   }
 
   private async loadCluster(id: string): Promise<void> {
@@ -136,17 +164,18 @@ class Dashboard {
 
   private showFleet(fleet: FleetResponse): void {
     this.markLive(fleet.generatedAt);
-    const worst = [...fleet.clusters].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])[0];
-    document.title = worst ? `walwatch · ${STATUS_LABEL[worst.status]}` : 'walwatch';
-    // Keyboard users keep their place: the redrawn table gets focus back on the same cluster's link.
-    const focused = document.activeElement?.closest('tr[data-cluster]')?.getAttribute('data-cluster');
-    replaceChildren(this.main, renderFleet(fleet));
-    if (focused) {
-      const row = Array.from(this.main.querySelectorAll('tr[data-cluster]')).find(
-        (tr) => tr.getAttribute('data-cluster') === focused,
-      );
-      row?.querySelector('a')?.focus();
-    }
+    const counts = fleet.counts;
+    const worst =
+      counts && counts.critical > 0
+        ? 'critical'
+        : counts && counts.warning > 0
+          ? 'warning'
+          : [...fleet.clusters].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])[0]?.status;
+    document.title = worst ? `walwatch · ${STATUS_LABEL[worst]}` : 'walwatch';
+    const view = this.fleetView as FleetView;
+    if (view.element.parentElement !== this.main) replaceChildren(this.main, view.element);
+    // Rows whose text is unchanged keep their elements, so focus and selection stay where they are.
+    view.update(fleet);
   }
 
   private showCluster(id: string, response: ClusterResponse): void {

@@ -4,6 +4,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { ContentMode } from '../../shared/config/content-policy.js';
 import { CLUSTER_INDEX } from '../../shared/store/table.js';
 import { acknowledgeWildcardResource } from './acknowledge.js';
@@ -45,6 +46,18 @@ export const TABLE_ACCESS = {
   },
 } as const;
 
+/**
+ * The fleet summary (`shared/store/fleet-rows.ts`): every state writer marks its cluster's row
+ * (`UpdateItem`); the sweeper writes and deletes rows and the counts; the API rewrites the row of a
+ * cluster it acknowledged a gap of.
+ */
+export const FLEET_ACCESS = {
+  mark: ['dynamodb:UpdateItem'],
+  writes: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  rowPrefix: 'f#',
+  countsPrefix: 'h#',
+} as const;
+
 /** The documents ingest and reconcile read under an archive root (`needsContent` in `shared/core/state.ts`). */
 export function documentKeyPatterns(root: string): string[] {
   return [
@@ -62,7 +75,13 @@ export interface MonitorAccess {
     readonly reconcile: WalwatchFunction;
     readonly sweeper: WalwatchFunction;
     readonly api: WalwatchFunction;
+    readonly sweepWorker: WalwatchFunction;
+    readonly reconcileWorker?: WalwatchFunction;
   };
+  /** The fan-out queues: the sweeper sends shards, a full reconcile sends inventory data files. */
+  readonly queues: { readonly sweep: IQueue; readonly reconcile?: IQueue | undefined; readonly key: IKey };
+  /** Where the archive's inventory reports land, when reconcile reads them. */
+  readonly archiveInventory?: { readonly bucket: IBucket; readonly prefix: string } | undefined;
   /** The walwatch table. */
   readonly table: ITable;
   /** The alert topic the sweeper publishes to. */
@@ -85,19 +104,20 @@ export interface MonitorAccess {
  * Grants each monitor function what its code calls and nothing more: ingest and reconcile read only the
  * documents under the roots and fold into the table (ingest also reads chain-end segments unless content
  * is off), reconcile lists only the roots,
- * the sweeper writes only alert states and publishes alerts, the API writes only acknowledgements.
+ * the sweeper writes only alert states, fleet rows and counts and publishes alerts, the API writes only
+ * acknowledgements and fleet rows; every state writer may mark fleet rows.
  */
 export function grantMonitorAccess(access: MonitorAccess): void {
   const { functions, table, alertTopic, archiveBucket, archiveKey, archiveRoots, segmentContent } = access;
   const readSegmentContent = segmentContent !== 'off';
-  const { ingest, reconcile, sweeper, api } = functions;
+  const { ingest, reconcile, sweeper, api, sweepWorker, reconcileWorker } = functions;
   const stack = Stack.of(table);
   const indexArn = `${table.tableArn}/index/${CLUSTER_INDEX}`;
   const documents = archiveRoots
     .flatMap(documentKeyPatterns)
     .map((pattern) => archiveBucket.arnForObjects(pattern));
 
-  for (const fn of [ingest, reconcile]) {
+  for (const fn of [ingest, reconcile, ...(reconcileWorker ? [reconcileWorker] : [])]) {
     fn.function.addToRolePolicy(
       new PolicyStatement({ sid: 'ReadArchiveDocuments', actions: ['s3:GetObject'], resources: documents }),
     );
@@ -133,6 +153,18 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       }),
     );
   }
+  for (const fn of [ingest, reconcile, ...(reconcileWorker ? [reconcileWorker] : [])]) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'MarkFleetRows',
+        actions: [...FLEET_ACCESS.mark],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${FLEET_ACCESS.rowPrefix}*`] },
+        },
+      }),
+    );
+  }
   reconcile.function.addToRolePolicy(
     new PolicyStatement({
       sid: 'ListArchiveRoots',
@@ -150,12 +182,15 @@ export function grantMonitorAccess(access: MonitorAccess): void {
     'chain-ends': [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#'],
     all: [...TABLE_ACCESS.sweeper.itemPrefixes, 'c#', 'w#', 'r#'],
   }[segmentContent];
-  const sweeperReads =
-    segmentContent === 'all'
-      ? [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem']
-      : TABLE_ACCESS.sweeper.table;
+  // Fleet rows are read 100 at a time.
+  const sweeperReads = [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'];
   for (const [fn, access] of [
     [sweeper, { ...TABLE_ACCESS.sweeper, table: sweeperReads, itemPrefixes: sweeperPrefixes }],
+    // The sweep worker reads no segments: it re-analyses and settles alerts only.
+    [
+      sweepWorker,
+      { ...TABLE_ACCESS.sweeper, table: [...TABLE_ACCESS.sweeper.table, 'dynamodb:BatchGetItem'] },
+    ],
     [api, TABLE_ACCESS.api],
   ] as const) {
     fn.function.addToRolePolicy(
@@ -190,6 +225,35 @@ export function grantMonitorAccess(access: MonitorAccess): void {
         actions: [...TABLE_ACCESS.drills.table],
         resources: [table.tableArn],
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] } },
+      }),
+    );
+  }
+  // The API batch-reads the row of a cluster it acknowledged a gap of (the sweeper reads rows 100 at a time
+  // with its table-wide batch reads).
+  api.function.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'ReadFleetRows',
+      actions: ['dynamodb:BatchGetItem'],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${FLEET_ACCESS.rowPrefix}*`] },
+      },
+    }),
+  );
+  for (const [fn, prefixes] of [
+    [sweeper, [FLEET_ACCESS.rowPrefix, FLEET_ACCESS.countsPrefix]],
+    // A shard writes its clusters' rows; the counts item is the planning sweeper's.
+    [sweepWorker, [FLEET_ACCESS.rowPrefix]],
+    [api, [FLEET_ACCESS.rowPrefix]],
+  ] as const) {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'WriteFleetSummary',
+        actions: [...FLEET_ACCESS.writes],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
+        },
       }),
     );
   }
@@ -230,22 +294,74 @@ export function grantMonitorAccess(access: MonitorAccess): void {
       );
     }
   }
-  sweeper.function.addToRolePolicy(
-    new PolicyStatement({
-      sid: 'PublishAlerts',
-      actions: ['sns:Publish'],
-      resources: [alertTopic.topicArn],
-    }),
-  );
-  const alertKey = alertTopic.masterKey;
-  if (alertKey !== undefined) {
-    sweeper.function.addToRolePolicy(
+  for (const fn of [sweeper, sweepWorker]) {
+    fn.function.addToRolePolicy(
       new PolicyStatement({
-        sid: 'EncryptAlertsThroughSns',
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: [alertKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+        sid: 'PublishAlerts',
+        actions: ['sns:Publish'],
+        resources: [alertTopic.topicArn],
       }),
+    );
+    const alertKey = alertTopic.masterKey;
+    if (alertKey !== undefined) {
+      fn.function.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'EncryptAlertsThroughSns',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [alertKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.${stack.urlSuffix}` } },
+        }),
+      );
+    }
+  }
+  // Send only, and the queue key's two actions a send needs (not grantSendMessages' ReEncrypt*,
+  // GenerateDataKey*); the event source mappings give the workers receive and delete.
+  const grantSend = (fn: WalwatchFunction, queue: IQueue): void => {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'SendFanOut', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    );
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'EncryptFanOutThroughSqs',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [access.queues.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.${stack.urlSuffix}` } },
+      }),
+    );
+  };
+  grantSend(sweeper, access.queues.sweep);
+  const inventory = access.archiveInventory;
+  if (inventory !== undefined && access.queues.reconcile !== undefined && reconcileWorker !== undefined) {
+    grantSend(reconcile, access.queues.reconcile);
+    reconcile.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ListInventoryReports',
+        actions: ['s3:ListBucket'],
+        resources: [inventory.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${inventory.prefix}*`] } },
+      }),
+    );
+    const manifests = inventory.bucket.arnForObjects(`${inventory.prefix}*/manifest.*`);
+    reconcile.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ReadInventoryManifests',
+        actions: ['s3:GetObject'],
+        resources: [manifests],
+      }),
+    );
+    acknowledgeWildcardResource(
+      reconcile,
+      manifests,
+      'Only the manifest.json and manifest.checksum of the dated report folders of the archive inventory.',
+    );
+    const dataFiles = inventory.bucket.arnForObjects(`${inventory.prefix}data/*`);
+    reconcileWorker.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'ReadInventoryData', actions: ['s3:GetObject'], resources: [dataFiles] }),
+    );
+    acknowledgeWildcardResource(
+      reconcileWorker,
+      dataFiles,
+      "Only the archive inventory's data files; S3 names them by a random id per report.",
     );
   }
 }

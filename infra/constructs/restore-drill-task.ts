@@ -35,7 +35,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.js';
 import { CLUSTER_INDEX } from '../../shared/store/table.js';
 import { acknowledgeWildcardResource } from './acknowledge.js';
-import { TABLE_ACCESS } from './monitor-grants.js';
+import { FLEET_ACCESS, TABLE_ACCESS } from './monitor-grants.js';
 
 /** Where the image's build context lives: the repository root. */
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -306,6 +306,15 @@ export class RestoreDrillTask extends Construct {
         actions: [...TABLE_ACCESS.drillTask.writes],
         resources: [props.table.tableArn],
         conditions: drillItemsOnly,
+      }),
+    );
+    // A stored drill marks its cluster's fleet row (f#<cluster>), so the sweeper re-analyses the cluster.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'MarkFleetRows',
+        actions: [...FLEET_ACCESS.mark],
+        resources: [props.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${FLEET_ACCESS.rowPrefix}*`] } },
       }),
     );
     role.addToPrincipalPolicy(

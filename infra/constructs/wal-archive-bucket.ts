@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import {
   BlockPublicAccess,
@@ -6,6 +7,9 @@ import {
   BucketEncryption,
   EventType,
   type IBucket,
+  InventoryFormat,
+  InventoryFrequency,
+  InventoryObjectVersion,
   type ObjectLockRetention,
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
@@ -23,6 +27,9 @@ export const WalArchiveEncryption = {
 
 /** One of the {@link WalArchiveEncryption} choices. */
 export type WalArchiveEncryption = (typeof WalArchiveEncryption)[keyof typeof WalArchiveEncryption];
+
+/** Destination prefix of the inventory reports in their bucket. */
+const INVENTORY_PREFIX = 'inventory';
 
 /** Folders WAL-G writes directly under an archive root. */
 export const WALG_FOLDERS = ['wal_005/', 'basebackups_005/'] as const;
@@ -105,7 +112,29 @@ export interface WalArchiveBucketProps {
    * @default [] (required when `notificationQueue` is set)
    */
   readonly archiveRoots?: readonly string[];
+
+  /**
+   * A daily S3 Inventory of a new bucket (CSV, gzip; current versions; Size, LastModifiedDate and ETag), into
+   * a bucket of its own, for full reconciles that read the report instead of listing
+   * (`WalBackupMonitor`'s `archiveInventory`). Costs $0.0025 per million objects listed.
+   *
+   * @default true for a new bucket; an adopted bucket keeps its own configuration
+   */
+  readonly inventory?: boolean;
 }
+
+/**
+ * Where a bucket's inventory reports land: the folder `<prefix><source bucket>/<config id>/` of `bucket`,
+ * holding the dated manifest folders and `data/`.
+ */
+export interface WalArchiveInventory {
+  readonly bucket: IBucket;
+  /** Ends in `/`. */
+  readonly prefix: string;
+}
+
+/** Id of the inventory configuration, the `<config id>` folder of its reports. */
+export const INVENTORY_ID = 'walwatch-daily';
 
 /** Raised when {@link WalArchiveBucket} is given contradictory or malformed properties. */
 export class WalArchiveBucketError extends Error {
@@ -132,6 +161,8 @@ export class WalArchiveBucket extends Construct {
   public readonly accessLogsBucket?: IBucket;
   /** Archive roots whose events are sent once a queue is wired. */
   public readonly archiveRoots: readonly string[];
+  /** Where the daily inventory lands, when the bucket has one. */
+  public readonly inventory?: WalArchiveInventory;
 
   private notifiedQueue?: IQueue;
 
@@ -148,6 +179,7 @@ export class WalArchiveBucket extends Construct {
       this.bucket = created.bucket;
       this.encryptionKey = created.bucket.encryptionKey;
       this.accessLogsBucket = created.accessLogsBucket;
+      this.inventory = created.inventory;
     }
 
     if (props.notificationQueue !== undefined) {
@@ -180,7 +212,11 @@ export class WalArchiveBucket extends Construct {
     acknowledgeNotificationsHandler(Stack.of(this));
   }
 
-  private createBucket(props: WalArchiveBucketProps): { bucket: Bucket; accessLogsBucket: IBucket } {
+  private createBucket(props: WalArchiveBucketProps): {
+    bucket: Bucket;
+    accessLogsBucket: IBucket;
+    inventory?: WalArchiveInventory;
+  } {
     const encryption = props.encryption ?? WalArchiveEncryption.KMS;
     if (encryption !== WalArchiveEncryption.KMS && props.encryptionKey !== undefined) {
       throw new WalArchiveBucketError(
@@ -199,7 +235,30 @@ export class WalArchiveBucket extends Construct {
           }))
         : undefined;
 
+    const inventoryBucket =
+      props.inventory === false ? undefined : this.createInventoryBucket(removalPolicy, accessLogsBucket);
     const bucket = new Bucket(this, 'Bucket', {
+      // Reports of the current versions, with what a listing gives. The destination goes in as a reference:
+      // CDK would otherwise add its own policy statement, conditioned on the source ARN but not the account.
+      inventories:
+        inventoryBucket === undefined
+          ? undefined
+          : [
+              {
+                inventoryId: INVENTORY_ID,
+                destination: {
+                  bucket: Bucket.fromBucketAttributes(this, 'InventoryDestination', {
+                    bucketArn: inventoryBucket.bucketArn,
+                    bucketName: inventoryBucket.bucketName,
+                  }),
+                  prefix: INVENTORY_PREFIX,
+                },
+                format: InventoryFormat.CSV,
+                frequency: InventoryFrequency.DAILY,
+                includeObjectVersions: InventoryObjectVersion.CURRENT,
+                optionalFields: ['Size', 'LastModifiedDate', 'ETag'],
+              },
+            ],
       versioned: true,
       encryption: key === undefined ? BucketEncryption.S3_MANAGED : BucketEncryption.KMS,
       encryptionKey: key,
@@ -221,7 +280,46 @@ export class WalArchiveBucket extends Construct {
         },
       ],
     });
-    return { bucket, accessLogsBucket };
+    inventoryBucket?.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'InventoryReportsOfTheArchive',
+        principals: [new ServicePrincipal('s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [inventoryBucket.arnForObjects(`${INVENTORY_PREFIX}/*`)],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': bucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
+    return {
+      bucket,
+      accessLogsBucket,
+      ...(inventoryBucket === undefined
+        ? {}
+        : {
+            inventory: {
+              bucket: inventoryBucket,
+              prefix: `${INVENTORY_PREFIX}/${bucket.bucketName}/${INVENTORY_ID}/`,
+            },
+          }),
+    };
+  }
+
+  /** The reports' bucket: SSE-S3 (S3 writes reports to it as a service), private, TLS only, two weeks. */
+  private createInventoryBucket(removalPolicy: RemovalPolicy, accessLogsBucket: IBucket): Bucket {
+    return new Bucket(this, 'Inventory', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      serverAccessLogsBucket: accessLogsBucket,
+      serverAccessLogsPrefix: 'wal-inventory/',
+      removalPolicy,
+      // A full reconcile reads the newest report only; older ones are kept a little for looking back.
+      lifecycleRules: [{ id: 'ExpireReports', expiration: Duration.days(14) }],
+    });
   }
 
   private createAccessLogsBucket(removalPolicy: RemovalPolicy): IBucket {
@@ -283,6 +381,7 @@ function rejectCreationProps(props: WalArchiveBucketProps): void {
     'objectLockDefaultRetention',
     'serverAccessLogsBucket',
     'removalPolicy',
+    'inventory',
   ] as const;
   const set = creationOnly.filter((name) => props[name] !== undefined);
   if (set.length > 0) {

@@ -14,6 +14,12 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  type ClusterMetricsMode,
+  type ClusterMetricsPolicy,
+  formatClusterMetricsPolicy,
+  parseClusterMetricsPolicy,
+} from '../../shared/config/cluster-metrics.js';
 import type { ClusterSetting } from '../../shared/config/cluster-setting.js';
 import {
   type ContentMode,
@@ -42,6 +48,7 @@ import { createMonitorDashboard } from './monitor-dashboard.js';
 import { grantMonitorAccess } from './monitor-grants.js';
 import { createMonitorTable } from './monitor-table.js';
 import { type RestoreDrillOptions, RestoreDrillTask } from './restore-drill-task.js';
+import type { WalArchiveInventory } from './wal-archive-bucket.js';
 import { functionEntry, WalwatchFunction } from './walwatch-function.js';
 
 export type { ApiThrottle } from './monitor-api.js';
@@ -163,6 +170,28 @@ export interface WalBackupMonitorProps {
    * @default - no drills
    */
   readonly restoreDrill?: RestoreDrillOptions;
+  /**
+   * Which clusters get CloudWatch metrics of their own (`WALWATCH_CLUSTER_METRICS`): `on`, `off` or `auto`
+   * (on while the fleet has at most 50 clusters), for every cluster or with overrides by cluster id pattern.
+   * Fleet-wide metrics and status counts are always emitted.
+   *
+   * @default - `auto`, and `on` for the `clusters` that have alarms of their own
+   */
+  readonly clusterMetrics?: ClusterMetricsMode | ClusterMetricsPolicy;
+  /**
+   * Fleet size above which the sweeper sends shards of the fleet over SQS to the sweep worker instead of
+   * sweeping every cluster itself (`WALWATCH_SWEEP_FAN_OUT_ABOVE`).
+   *
+   * @default 1000
+   */
+  readonly sweepFanOutAbove?: number;
+  /**
+   * The archive bucket's S3 Inventory (`WalArchiveBucket.inventory`): a full reconcile then reads the newest
+   * report and folds its data files in the reconcile worker, in parallel, instead of listing the bucket.
+   *
+   * @default - full reconciles list the bucket
+   */
+  readonly archiveInventory?: WalArchiveInventory;
 }
 
 /** Settings of the hosted dashboard ({@link WalBackupMonitorProps.dashboardSite}). */
@@ -225,7 +254,15 @@ export class WalBackupMonitor extends Construct {
     readonly reconcile: WalwatchFunction;
     readonly sweeper: WalwatchFunction;
     readonly api: WalwatchFunction;
+    readonly sweepWorker: WalwatchFunction;
+    readonly reconcileWorker?: WalwatchFunction;
   };
+  /** Shards of a large fleet, from the sweeper to the sweep worker (with a dead-letter queue). */
+  public readonly sweepQueue: Queue;
+  /** The inventory's data files, from a full reconcile to the reconcile worker, with an inventory. */
+  public readonly reconcileQueue?: Queue;
+  /** Dead-letter queues of the fan-out queues. */
+  public readonly fanOutDeadLetterQueues: readonly Queue[];
   /** The query API (IAM auth on every route). */
   public readonly api: HttpApi;
   /** Base URL of the query API. */
@@ -280,6 +317,42 @@ export class WalBackupMonitor extends Construct {
       retentionPeriod: Duration.days(14),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
+
+    const fanOut = (name: string, timeout: Duration, retention: Duration): { queue: Queue; dlq: Queue } => {
+      const dlq = new Queue(this, `${name}Dlq`, {
+        encryption: QueueEncryption.KMS,
+        encryptionMasterKey: this.queueKey,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      Validations.of(dlq).acknowledge(
+        {
+          id: 'AwsSolutions-SQS3',
+          reason: `This queue is itself the dead-letter queue of the ${name} queue.`,
+        },
+        {
+          id: 'Serverless-SQSRedrivePolicy',
+          reason: 'A dead-letter queue has no dead-letter queue of its own.',
+        },
+      );
+      const queue = new Queue(this, `${name}Queue`, {
+        encryption: QueueEncryption.KMS,
+        encryptionMasterKey: this.queueKey,
+        enforceSSL: true,
+        visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+        retentionPeriod: retention,
+        deadLetterQueue: { queue: dlq, maxReceiveCount: 3 },
+      });
+      return { queue, dlq };
+    };
+    // A shard is worth sweeping for a few minutes only: the next sweep covers the same clusters.
+    const sweepQueues = fanOut('Sweep', SWEEP_WORKER_TIMEOUT, Duration.hours(1));
+    this.sweepQueue = sweepQueues.queue;
+    const reconcileQueues = props.archiveInventory
+      ? fanOut('Reconcile', Duration.minutes(15), Duration.days(4))
+      : undefined;
+    this.reconcileQueue = reconcileQueues?.queue;
+    this.fanOutDeadLetterQueues = [sweepQueues.dlq, ...(reconcileQueues ? [reconcileQueues.dlq] : [])];
 
     this.table = createMonitorTable(this, removalPolicy);
 
@@ -371,6 +444,11 @@ export class WalBackupMonitor extends Construct {
             [ENV.drillStaleAfter]: `${this.restoreDrill.staleAfter.toSeconds()}s`,
           }
         : {}),
+    };
+    const sweepEnvironment: Record<string, string> = {
+      [ENV.clusterMetrics]: formatClusterMetricsPolicy(
+        clusterMetricsPolicyOf(props.clusterMetrics, settings.clusters),
+      ),
     };
 
     const ingest = new WalwatchFunction(this, 'Ingest', {
@@ -465,9 +543,59 @@ export class WalBackupMonitor extends Construct {
         [ENV.apiUrl]: this.apiUrl,
         [ENV.readContent]: formatContentPolicy(contentPolicy),
         ...thresholdEnvironment,
+        ...sweepEnvironment,
+        [ENV.sweepQueueUrl]: this.sweepQueue.queueUrl,
+        [ENV.sweepFanOutAbove]: String(settings.sweepFanOutAbove),
       },
       logRetention,
     });
+    const sweepWorker = new WalwatchFunction(this, 'SweepWorker', {
+      entry: functionEntry('sweep-worker'),
+      description: 'walwatch: sweeps one shard of a large fleet, emits its metrics, sends its alerts',
+      timeout: SWEEP_WORKER_TIMEOUT,
+      memorySize: 512,
+      environment: {
+        [ENV.tableName]: this.table.tableName,
+        [ENV.alertTopicArn]: this.alertTopic.topicArn,
+        [ENV.apiUrl]: this.apiUrl,
+        ...thresholdEnvironment,
+        ...sweepEnvironment,
+      },
+      logRetention,
+    });
+    sweepWorker.function.addEventSource(
+      new SqsEventSource(this.sweepQueue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        // 40 shards of 250 at 10,000 clusters: ten at a time finish within the minute.
+        maxConcurrency: 10,
+      }),
+    );
+
+    let reconcileWorker: WalwatchFunction | undefined;
+    if (this.reconcileQueue && props.archiveInventory) {
+      reconcileWorker = new WalwatchFunction(this, 'ReconcileWorker', {
+        entry: functionEntry('reconcile-worker'),
+        description: 'walwatch: folds one S3 Inventory data file of a full reconcile into DynamoDB',
+        timeout: Duration.minutes(15),
+        memorySize: 1024,
+        environment: pipelineEnvironment,
+        logRetention,
+      });
+      reconcileWorker.function.addEventSource(
+        new SqsEventSource(this.reconcileQueue, {
+          batchSize: 1,
+          reportBatchItemFailures: true,
+          // Files hold any clusters' objects: more at once means more state conflicts, not more speed.
+          maxConcurrency: 5,
+        }),
+      );
+      reconcile.function.addEnvironment(
+        ENV.inventoryLocation,
+        `s3://${props.archiveInventory.bucket.bucketName}/${props.archiveInventory.prefix}`,
+      );
+      reconcile.function.addEnvironment(ENV.reconcileQueueUrl, this.reconcileQueue.queueUrl);
+    }
 
     this.sweepSchedule = new Rule(this, 'SweepSchedule', {
       description: 'walwatch: run the sweeper every minute',
@@ -482,8 +610,17 @@ export class WalBackupMonitor extends Construct {
       ],
     });
 
-    this.functions = { ingest, reconcile, sweeper, api: apiFunction };
+    this.functions = {
+      ingest,
+      reconcile,
+      sweeper,
+      api: apiFunction,
+      sweepWorker,
+      ...(reconcileWorker ? { reconcileWorker } : {}),
+    };
     grantMonitorAccess({
+      queues: { sweep: this.sweepQueue, reconcile: this.reconcileQueue, key: this.queueKey },
+      archiveInventory: props.archiveInventory,
       functions: this.functions,
       table: this.table,
       alertTopic: this.alertTopic,
@@ -508,6 +645,22 @@ export class WalBackupMonitor extends Construct {
         missing: TreatMissingData.NOT_BREACHING,
         description: 'Archive events failed ingest five times and wait in the dead-letter queue.',
       },
+      ...this.fanOutDeadLetterQueues.map(
+        (queue, index): MonitorAlarmSpec => ({
+          id: index === 0 ? 'SweepDeadLetters' : 'ReconcileDeadLetters',
+          metric: queue.metricApproximateNumberOfMessagesVisible({
+            period: ALARM_DEFAULTS.period,
+            statistic: 'Maximum',
+          }),
+          threshold: 0,
+          comparison: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          missing: TreatMissingData.NOT_BREACHING,
+          description:
+            index === 0
+              ? 'Sweep shards failed three times (see the sweep worker log); their clusters are swept again next minute.'
+              : 'Inventory data files failed to fold three times (see the reconcile worker log); redrive them after fixing.',
+        }),
+      ),
       {
         id: 'IngestBacklog',
         metric: this.ingestQueue.metricApproximateAgeOfOldestMessage({
@@ -550,7 +703,25 @@ export class WalBackupMonitor extends Construct {
   }
 
   private acknowledgeFindings(): void {
-    const { ingest, reconcile, sweeper, api } = this.functions;
+    const { ingest, reconcile, sweeper, api, sweepWorker, reconcileWorker } = this.functions;
+    const workers = [sweepWorker, ...(reconcileWorker ? [reconcileWorker] : [])];
+    for (const fn of workers) {
+      Validations.of(fn).acknowledge(
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason: 'Never invoked asynchronously: polled from its SQS queue, whose own DLQ holds failures.',
+        },
+        {
+          id: 'Serverless-LambdaAsyncFailureDestination',
+          reason: 'Never invoked asynchronously: polled from its SQS queue, whose own DLQ holds failures.',
+        },
+        {
+          id: 'Serverless-LambdaEventSourceMappingDestination',
+          reason:
+            'SQS event source mappings take no on-failure destination; the queue redrives a message to its DLQ after 3 receives.',
+        },
+      );
+    }
     for (const fn of [ingest, api]) {
       Validations.of(fn).acknowledge(
         {
@@ -603,7 +774,11 @@ interface MonitorSettings {
   readonly ingestTimeout: Duration;
   readonly ingestMaxConcurrency: number;
   readonly apiThrottle: ApiThrottle;
+  readonly sweepFanOutAbove: number;
 }
+
+/** Timeout of the sweep worker: a shard must be done well within the minute of its sweep. */
+const SWEEP_WORKER_TIMEOUT = Duration.seconds(50);
 
 function validate(props: WalBackupMonitorProps): MonitorSettings {
   if (props.archiveRoots.length === 0) {
@@ -684,7 +859,12 @@ function validate(props: WalBackupMonitorProps): MonitorSettings {
       `apiThrottle needs a positive rateLimit and a whole burstLimit ≥ 1, got ${JSON.stringify(apiThrottle)}`,
     );
   }
+  const sweepFanOutAbove = props.sweepFanOutAbove ?? 1000;
+  if (!Number.isInteger(sweepFanOutAbove) || sweepFanOutAbove < 0) {
+    throw new WalBackupMonitorError(`sweepFanOutAbove must be a whole number ≥ 0, got ${sweepFanOutAbove}`);
+  }
   return {
+    sweepFanOutAbove,
     clusters,
     alertEmails,
     maxArchiveAge,
@@ -720,6 +900,27 @@ function contentPolicyOf(setting: ContentMode | ContentPolicy | undefined): Cont
   if (policy === undefined) return parseContentPolicy(undefined, 'segmentContent');
   try {
     return parseContentPolicy(formatContentPolicy(policy), 'segmentContent');
+  } catch (error) {
+    throw new WalBackupMonitorError((error as Error).message);
+  }
+}
+
+/**
+ * The per-cluster metrics policy of the props, checked; by default `auto` with the declared clusters on, so
+ * their alarms have data whatever the fleet's size.
+ */
+function clusterMetricsPolicyOf(
+  setting: ClusterMetricsMode | ClusterMetricsPolicy | undefined,
+  declared: readonly string[],
+): ClusterMetricsPolicy {
+  const policy: ClusterMetricsPolicy =
+    setting === undefined
+      ? { default: 'auto', clusters: declared.map((pattern) => ({ pattern, value: 'on' })) }
+      : typeof setting === 'string'
+        ? { default: setting, clusters: [] }
+        : setting;
+  try {
+    return parseClusterMetricsPolicy(formatClusterMetricsPolicy(policy), 'clusterMetrics');
   } catch (error) {
     throw new WalBackupMonitorError((error as Error).message);
   }

@@ -267,6 +267,7 @@ export class WalwatchStack extends Stack {
       archiveBucket: this.archive.bucket,
       archiveKey: this.archive.encryptionKey,
       archiveRoots: this.archive.archiveRoots,
+      archiveInventory: this.archive.inventory,
       alertEmails: props.alertEmails,
       segmentContent: props.segmentContent,
       dashboardSite: props.dashboardSite ?? true,

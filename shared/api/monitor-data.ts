@@ -7,8 +7,20 @@
 import type { OpenAlerts } from '../core/alerts.js';
 import type { DrillRecord } from '../core/drill.js';
 import { DRILL_HISTORY } from '../core/drill-status.js';
+import { type FleetCounts, matchesFleetFilter } from '../core/fleet-row.js';
 import type { StoredSegmentSummary } from '../core/segment-summary.js';
 import type { ClusterState } from '../core/state.js';
+import {
+  decodeFleetCursor,
+  encodeFleetCursor,
+  type FleetPage,
+  type FleetQuery,
+  type FleetRowWrite,
+  fleetRowKey,
+  fleetSortKey,
+  MAX_FLEET_PAGE,
+  type StoredFleetRow,
+} from '../store/fleet-rows.js';
 
 /** An operator's acknowledgement of a gap. */
 export interface GapAcknowledgement {
@@ -24,6 +36,11 @@ export interface AlertState {
   readonly open: OpenAlerts;
   /** Outbox: notifications decided but not yet confirmed sent, by id; removed once published. */
   readonly outbox: Record<string, OutboxEntry>;
+  /**
+   * Epoch ms of the sweep that decided `open` last. A sweep at an earlier time (a delayed shard, a clock
+   * behind) decides nothing, so it cannot reopen what a later sweep resolved. Absent: never recorded.
+   */
+  readonly decidedAt?: number;
   /** Optimistic-locking version (0: never stored). */
   readonly ver: number;
 }
@@ -59,6 +76,21 @@ export interface MonitorData {
   listDrills(clusterId: string, limit?: number): Promise<DrillRecord[]>;
   /** Stores a drill; the history keeps the newest `DRILL_HISTORY` per cluster. */
   putDrill(record: DrillRecord): Promise<void>;
+  /** The fleet summary rows of these clusters (clusters without a row are left out). */
+  getFleetRows(clusterIds: readonly string[]): Promise<Map<string, StoredFleetRow>>;
+  /** The ids of every cluster with a listed row. */
+  listFleetRowIds(): Promise<string[]>;
+  /** Writes a cluster's row if its version is still `expectedVer` (0: none); false when another writer won. */
+  putFleetRow(write: FleetRowWrite, expectedVer: number): Promise<boolean>;
+  /** Deletes a cluster's row if its version is still `expectedVer`; false when another writer won. */
+  deleteFleetRow(clusterId: string, expectedVer: number): Promise<boolean>;
+  /** Marks that a cluster's state changed since its row was written (the sweeper re-analyses it). */
+  markFleetRowChanged(clusterId: string): Promise<void>;
+  /** One page of the fleet list, worst first. @throws {InvalidCursorError} */
+  queryFleet(query: FleetQuery): Promise<FleetPage>;
+  /** The counts per status the last sweep wrote. */
+  getFleetCounts(): Promise<{ counts: FleetCounts; at: number } | undefined>;
+  putFleetCounts(counts: FleetCounts, at: number): Promise<void>;
 }
 
 /** An in-memory `MonitorData` over a map of states (tests and quick experiments). */
@@ -69,6 +101,18 @@ export function createMemoryMonitorData(
   const acks = new Map<string, Record<string, GapAcknowledgement>>();
   const alerts = new Map<string, AlertState>();
   const drills = new Map<string, DrillRecord[]>();
+  const rows = new Map<string, StoredFleetRow>();
+  let fleetCounts: { counts: FleetCounts; at: number } | undefined;
+  const markChanged = (id: string): void => {
+    const stored = rows.get(id);
+    rows.set(id, {
+      clusterId: id,
+      row: stored?.row ?? null,
+      nextCheckAt: stored?.nextCheckAt ?? null,
+      changed: true,
+      ver: (stored?.ver ?? 0) + 1,
+    });
+  };
   return {
     listClusterIds: async () => [...states.keys()].sort(),
     getClusterState: async (id) => states.get(id),
@@ -77,6 +121,7 @@ export function createMemoryMonitorData(
       const earlier = acks.get(id)?.[gapId];
       if (earlier) return earlier;
       acks.set(id, { ...(acks.get(id) ?? {}), [gapId]: acknowledgement });
+      markChanged(id);
       return acknowledgement;
     },
     getAlertState: async (id) => alerts.get(id) ?? { open: {}, outbox: {}, ver: 0 },
@@ -94,6 +139,61 @@ export function createMemoryMonitorData(
       kept.push(record);
       kept.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt));
       drills.set(record.cluster, kept.slice(0, DRILL_HISTORY));
+      // A new drill changes the cluster's report: the sweeper re-analyses it.
+      markChanged(record.cluster);
+    },
+    getFleetRows: async (ids) => {
+      const found = new Map<string, StoredFleetRow>();
+      for (const id of ids) {
+        const stored = rows.get(id);
+        if (stored) found.set(id, stored);
+      }
+      return found;
+    },
+    listFleetRowIds: async () => [...rows.values()].filter((r) => r.row !== null).map((r) => r.clusterId),
+    putFleetRow: async (write, expectedVer) => {
+      if ((rows.get(write.row.id)?.ver ?? 0) !== expectedVer) return false;
+      rows.set(write.row.id, { clusterId: write.row.id, ...write, ver: expectedVer + 1 });
+      return true;
+    },
+    deleteFleetRow: async (id, expectedVer) => {
+      if ((rows.get(id)?.ver ?? 0) !== expectedVer) return false;
+      rows.delete(id);
+      return true;
+    },
+    markFleetRowChanged: async (id) => markChanged(id),
+    queryFleet: async (query) => {
+      const limit = Math.max(1, Math.min(MAX_FLEET_PAGE, Math.floor(query.limit)));
+      const after = query.cursor ? decodeFleetCursor(query.cursor) : undefined;
+      const ordered = [...rows.values()]
+        .flatMap((stored) =>
+          stored.row
+            ? [{ row: stored.row, gn: fleetSortKey(stored.row), pk: fleetRowKey(stored.clusterId) }]
+            : [],
+        )
+        .sort((a, b) => compare(a.gn, b.gn) || compare(a.pk, b.pk))
+        .filter(
+          (entry) =>
+            !after ||
+            compare(entry.gn, after.gn) > 0 ||
+            (entry.gn === after.gn && compare(entry.pk, after.pk) > 0),
+        )
+        .filter((entry) => matchesFleetFilter(entry.row, query));
+      const page = ordered.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        rows: page.map((entry) => entry.row),
+        cursor: ordered.length > limit && last ? encodeFleetCursor(last) : null,
+      };
+    },
+    getFleetCounts: async () => fleetCounts,
+    putFleetCounts: async (counts, at) => {
+      fleetCounts = { counts, at };
     },
   };
+}
+
+/** String order of the keys (the same as DynamoDB's UTF-8 byte order outside surrogate pairs). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -3,8 +3,10 @@
  */
 import { analyzeCluster } from '../core/analyze.js';
 import type { Thresholds } from '../core/config.js';
+import type { DrillRecord } from '../core/drill.js';
 import { type DrillExpectation, withDrills } from '../core/drill-status.js';
 import type { ClusterReport } from '../core/report.js';
+import type { ClusterState } from '../core/state.js';
 import type { MonitorData } from './monitor-data.js';
 
 /** Which clusters are expected to have restore drills, and how stale their last verified one may be. */
@@ -21,6 +23,23 @@ export async function loadClusterReport(
   thresholds?: Partial<Thresholds>,
   drills?: DrillExpectations,
 ): Promise<ClusterReport | undefined> {
+  return (await loadClusterAnalysis(data, clusterId, now, thresholds, drills))?.report;
+}
+
+/**
+ * Analyses one stored cluster, with its drill history, and keeps the state and drills it analysed;
+ * `undefined` when it is unknown.
+ */
+export async function loadClusterAnalysis(
+  data: MonitorData,
+  clusterId: string,
+  now: number,
+  thresholds?: Partial<Thresholds>,
+  drills?: DrillExpectations,
+): Promise<
+  | { state: ClusterState; report: ClusterReport; drills: DrillRecord[]; expectation?: DrillExpectation }
+  | undefined
+> {
   const [state, acknowledgements, history] = await Promise.all([
     data.getClusterState(clusterId),
     data.getAcknowledgements(clusterId),
@@ -32,7 +51,13 @@ export async function loadClusterReport(
     acknowledgedGaps: new Set(Object.keys(acknowledgements)),
     ...(thresholds ? { thresholds } : {}),
   });
-  return withDrills(report, history, now, drills?.(clusterId));
+  const expectation = drills?.(clusterId);
+  return {
+    state,
+    report: withDrills(report, history, now, expectation),
+    drills: history,
+    ...(expectation ? { expectation } : {}),
+  };
 }
 
 /** Analyses every stored cluster, worst first. */

@@ -20,6 +20,8 @@ import { DRILL_HISTORY } from '../core/drill-status.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
+import { matchesEtag, readFleetPage } from './fleet-page.js';
+import { refreshFleetRow } from './fleet-summary.js';
 import {
   answerUnmatchedWithJson,
   type ErrorCode,
@@ -28,7 +30,7 @@ import {
   requireJsonBody,
 } from './http-guards.js';
 import type { MonitorData } from './monitor-data.js';
-import { type DrillExpectations, loadAllReports, loadClusterReport } from './reports.js';
+import { type DrillExpectations, loadClusterReport } from './reports.js';
 import {
   ackBodySchema,
   acknowledgementSchema,
@@ -39,7 +41,8 @@ import {
   drillRecordSchema,
   earliestRecoverableSchema,
   errorSchema,
-  fleetEntrySchema,
+  fleetPageSchema,
+  fleetQuerySchema,
   gapIdParam,
   gapSchema,
   latestRecoverableSchema,
@@ -84,31 +87,6 @@ export const API_INFO = {
     'Per cluster: the latest and earliest recoverable point, recoverable intervals, gaps, backups, timelines and restore plans, computed from a WAL-G/WAL-E archive. A cluster id is one URL-encoded path segment.',
 } as const;
 
-/** A compact view of a cluster for the fleet list. */
-export function summarizeCluster(report: ClusterReport): z.infer<typeof fleetEntrySchema> {
-  return {
-    id: report.id,
-    scope: report.scope,
-    uid: report.uid,
-    pgMajor: report.pgMajor,
-    status: report.status,
-    latestRecoverable: report.latestRecoverable,
-    earliestRecoverable: report.earliestRecoverable,
-    archiveAgeSeconds: report.archiveAgeSeconds,
-    backupAgeSeconds: report.backupAgeSeconds,
-    recoveryPointLagSeconds: report.recoveryPointLagSeconds,
-    problems: report.problems.filter((p) => p.severity !== 'info').length,
-    gaps: report.gaps.filter((g) => g.status === 'lost').length,
-    lastDrill: report.lastDrill
-      ? {
-          finishedAt: report.lastDrill.finishedAt,
-          verdict: report.lastDrill.verdict,
-          lastVerifiedAt: report.lastDrill.lastVerifiedAt,
-        }
-      : null,
-  };
-}
-
 const json = <S extends z.ZodType>(schema: S, description: string) => ({
   content: { 'application/json': { schema } },
   description,
@@ -124,10 +102,14 @@ const routes = {
   fleet: createRoute({
     method: 'get',
     path: '/clusters',
-    summary: 'Every cluster, worst first',
-    description: 'Status, latest and earliest recoverable point, ages, counts of problems and lost gaps.',
+    summary: 'One page of the clusters, worst first',
+    description:
+      "Each cluster's summary row (status, latest and earliest recoverable point, ages at answer time, counts of problems and lost gaps, the last restore drill), worst status first, then the longest recovery point lag. Filters by status, scope and id; `cursor` pages on. The answer has a weak `ETag`: with `If-None-Match` an unchanged page answers 304 (ages move on by the clock, not the tag).",
+    request: { query: fleetQuerySchema },
     responses: {
-      200: json(z.strictObject({ generatedAt: isoTime, clusters: z.array(fleetEntrySchema) }), 'The fleet.'),
+      200: json(fleetPageSchema, 'One page of the fleet.'),
+      304: { description: 'The page is unchanged since the `ETag` given in `If-None-Match`.' },
+      400: errors[400],
     },
   }),
   cluster: createRoute({
@@ -279,9 +261,12 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
   };
 
   app.openapi(routes.fleet, async (c) => {
-    const now = deps.now();
-    const reports = await loadAllReports(deps.data, now, deps.thresholds, deps.drills);
-    return c.json({ generatedAt: new Date(now).toISOString(), clusters: reports.map(summarizeCluster) }, 200);
+    const read = await readFleetPage(deps.data, c.req.valid('query'), deps.now());
+    if (!read.ok) return fail(c, 400, 'bad-request', read.message);
+    c.header('ETag', read.etag);
+    c.header('Cache-Control', 'no-cache');
+    if (matchesEtag(c.req.header('if-none-match'), read.etag)) return c.body(null, 304);
+    return c.json(read.page, 200);
   });
   app.openapi(routes.cluster, (c) =>
     withCluster(c, c.req.valid('param').id, (cluster, generatedAt) => c.json({ generatedAt, cluster }, 200)),
@@ -377,6 +362,8 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
           },
           409,
         );
+      // The gap no longer counts as lost in the fleet list (a retry redoes a refresh that was lost).
+      await refreshFleetRow(deps.data, report.id, deps.now(), deps.thresholds, deps.drills);
       return c.json({ ok: true as const, gap: gapId, acknowledgement }, 200);
     });
   });

@@ -7,6 +7,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { DRILL_HISTORY } from '../core/drill-status.js';
+import { MAX_FLEET_PAGE } from '../store/fleet-rows.js';
 
 const lsn = z
   .string()
@@ -195,6 +196,9 @@ export const clusterReportSchema = z
   })
   .openapi('ClusterReport');
 
+const count = (description: string) => z.number().int().openapi({ description });
+
+/** One row of the fleet list: the stored summary of a cluster, with its ages at answer time. */
 export const fleetEntrySchema = z
   .strictObject({
     id: z.string(),
@@ -202,18 +206,108 @@ export const fleetEntrySchema = z
     uid: z.string().nullable(),
     pgMajor: z.string().nullable(),
     status: statusSchema,
+    worstProblem: problemSchema
+      .nullable()
+      .openapi({ description: 'The first problem of the highest severity; `null` when none.' }),
     latestRecoverable: latestRecoverableSchema.nullable(),
     earliestRecoverable: earliestRecoverableSchema.nullable(),
-    archiveAgeSeconds: z.number().nullable(),
-    backupAgeSeconds: z.number().nullable(),
-    recoveryPointLagSeconds: z.number().nullable(),
-    problems: z.number().int().openapi({ description: 'Warning and critical problems.' }),
-    gaps: z.number().int().openapi({ description: 'Lost gaps.' }),
+    recoveryPointAt: isoTime.nullable().openapi({
+      description: 'What the recovery point lag is measured from (last commit, else archive time).',
+    }),
+    lastArchivedAt: isoTime.nullable(),
+    lastBackupAt: isoTime.nullable().openapi({ description: 'When the newest restorable backup finished.' }),
+    problems: count('Warning and critical problems.'),
+    criticalProblems: count('Critical problems.'),
+    gaps: count('Lost gaps.'),
+    lostGapSegments: count('Segments the lost gaps miss.'),
+    pendingGaps: count('Gaps still within their grace period.'),
+    backups: count('Base backups.'),
+    restorableBackups: count('Restorable base backups.'),
+    analyzedAt: isoTime.openapi({ description: 'When the analysis this row comes from ran.' }),
     lastDrill: z
       .strictObject({ finishedAt: isoTime, verdict: drillVerdictSchema, lastVerifiedAt: isoTime.nullable() })
       .nullable(),
+    archiveAgeSeconds: z.number().nullable(),
+    backupAgeSeconds: z.number().nullable(),
+    recoveryPointLagSeconds: z.number().nullable(),
   })
   .openapi('FleetEntry');
+
+export const fleetCountsSchema = z
+  .strictObject({
+    critical: z.number().int(),
+    warning: z.number().int(),
+    ok: z.number().int(),
+    total: z.number().int(),
+  })
+  .openapi('FleetCounts');
+
+/** One page of `GET /clusters`. */
+export const fleetPageSchema = z
+  .strictObject({
+    generatedAt: isoTime,
+    clusters: z.array(fleetEntrySchema),
+    cursor: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Pass as `cursor` for the next page; `null` on the last page.' }),
+    counts: fleetCountsSchema
+      .nullable()
+      .openapi({ description: 'Clusters per status at the last sweep (the whole fleet, not the filter).' }),
+    countsAt: isoTime.nullable().openapi({ description: 'When the last sweep wrote the counts.' }),
+  })
+  .openapi('FleetPage');
+
+const STATUS_LIST = /^(critical|warning|ok)(,(critical|warning|ok))*$/;
+
+/** The query of `GET /clusters`: unknown parameters are refused. */
+export const fleetQuerySchema = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int(`limit must be 1 to ${MAX_FLEET_PAGE}`)
+    .min(1, `limit must be 1 to ${MAX_FLEET_PAGE}`)
+    .max(MAX_FLEET_PAGE, `limit must be 1 to ${MAX_FLEET_PAGE}`)
+    .default(MAX_FLEET_PAGE)
+    .openapi({
+      param: { name: 'limit', in: 'query' },
+      description: `Rows per page, 1 to ${MAX_FLEET_PAGE}.`,
+      example: 100,
+    }),
+  cursor: z
+    .string()
+    .min(1, 'cursor must not be empty')
+    .max(4096, 'cursor must be at most 4096 characters')
+    .optional()
+    .openapi({
+      param: { name: 'cursor', in: 'query' },
+      description: 'The `cursor` of the previous page.',
+    }),
+  status: z
+    .string()
+    .max(64, 'status must be at most 64 characters')
+    .regex(STATUS_LIST, 'status must be critical, warning or ok, comma-separated')
+    .optional()
+    .openapi({
+      param: { name: 'status', in: 'query' },
+      description: 'Only clusters with any of these statuses, comma-separated.',
+      example: 'critical,warning',
+    }),
+  scope: z
+    .string()
+    .min(1, 'scope must not be empty')
+    .max(256, 'scope must be at most 256 characters')
+    .optional()
+    .openapi({
+      param: { name: 'scope', in: 'query' },
+      description: 'Only clusters whose Spilo scope starts with this.',
+    }),
+  q: z
+    .string()
+    .min(1, 'q must not be empty')
+    .max(256, 'q must be at most 256 characters')
+    .optional()
+    .openapi({ param: { name: 'q', in: 'query' }, description: 'Only cluster ids containing this.' }),
+});
 
 export const restorePlanSchema = z
   .strictObject({

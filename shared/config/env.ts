@@ -68,6 +68,24 @@ export const ENV = {
   drillTargets: 'WALWATCH_DRILL_TARGETS',
   /** The drill task: the recovery target, `latest`, an ISO time or an LSN. @default latest */
   drillTarget: 'WALWATCH_DRILL_TARGET',
+  /**
+   * Which clusters get CloudWatch metrics with the `Cluster` dimension (`shared/config/cluster-metrics.ts`):
+   * `on`, `off` or `auto` (default: on up to 50 clusters), with overrides such as `off; on=spilo/orders/*`.
+   */
+  clusterMetrics: 'WALWATCH_CLUSTER_METRICS',
+  /** URL of the queue the sweeper sends shards of clusters to when the fleet is large (fan-out). */
+  sweepQueueUrl: 'WALWATCH_SWEEP_QUEUE_URL',
+  /** Fleet size above which the sweeper fans out to the sweep worker instead of sweeping itself. @default 1000 */
+  sweepFanOutAbove: 'WALWATCH_SWEEP_FAN_OUT_ABOVE',
+  /** Clusters per shard of a fanned-out sweep. @default 250 */
+  sweepShardSize: 'WALWATCH_SWEEP_SHARD_SIZE',
+  /**
+   * Where the archive bucket's S3 Inventory lands: `s3://<bucket>/<prefix>/<source bucket>/<config id>/`
+   * (the folder holding the dated manifest folders). Unset: full reconciles list the bucket.
+   */
+  inventoryLocation: 'WALWATCH_INVENTORY_LOCATION',
+  /** URL of the queue reconcile sends the inventory's data files to, one message per file. */
+  reconcileQueueUrl: 'WALWATCH_RECONCILE_QUEUE_URL',
 } as const;
 
 /** One of the environment variable names in {@link ENV}. */

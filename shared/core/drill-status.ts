@@ -116,6 +116,28 @@ export function drillProblems(
 }
 
 /**
+ * The next time after `now` when `drillProblems` answers otherwise with no new drill: the moment
+ * `drill-stale` opens. `null` when drills are not expected or the problem is already open.
+ */
+export function nextDrillCrossingAt(
+  drills: readonly DrillRecord[],
+  now: number,
+  expectation?: DrillExpectation,
+): number | null {
+  if (!expectation) return null;
+  const verified = drills.find((drill) => drill.verdict === 'verified');
+  const oldest = drills[drills.length - 1];
+  const from = verified
+    ? parseTime(verified.finishedAt)
+    : oldest
+      ? parseTime(oldest.startedAt)
+      : expectation.since;
+  if (from === undefined || !Number.isFinite(from)) return null;
+  const at = from + expectation.staleAfterMs + 1;
+  return at > now ? at : null;
+}
+
+/**
  * The report with its `lastDrill` set and the drill problems added; the status becomes the worst of the
  * report's and theirs.
  */

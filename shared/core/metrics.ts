@@ -2,6 +2,7 @@
  * The freshness and restore drill metrics of a cluster, the same on CloudWatch and on the local monitor's
  * `/metrics`.
  */
+import { type FleetRow, fleetRowAges } from './fleet-row.js';
 import type { ClusterReport } from './report.js';
 import { parseTime } from './time.js';
 
@@ -41,13 +42,23 @@ export function clusterMetrics(report: ClusterReport, now?: number): ClusterMetr
   if (report.backupAgeSeconds !== null) metrics.BackupAgeSeconds = report.backupAgeSeconds;
   if (report.recoveryPointLagSeconds !== null)
     metrics.RecoveryPointLagSeconds = report.recoveryPointLagSeconds;
-  if (report.lastDrill) {
-    metrics.LastDrillVerified = report.lastDrill.verdict === 'verified' ? 1 : 0;
-    const finished = parseTime(report.lastDrill.finishedAt);
-    if (now !== undefined && Number.isFinite(finished))
-      metrics.LastDrillAgeSeconds = Math.max(0, Math.round((now - finished) / 1000));
-  }
+  Object.assign(metrics, drillMetrics(report.lastDrill ?? null, now));
   return metrics;
+}
+
+/** The drill metrics of a cluster's newest drill; the age needs `now` (epoch ms). */
+function drillMetrics(
+  lastDrill: Pick<NonNullable<ClusterReport['lastDrill']>, 'finishedAt' | 'verdict'> | null,
+  now: number | undefined,
+): Pick<ClusterMetrics, 'LastDrillAgeSeconds' | 'LastDrillVerified'> {
+  if (!lastDrill) return {};
+  const finished = parseTime(lastDrill.finishedAt);
+  return {
+    LastDrillVerified: lastDrill.verdict === 'verified' ? 1 : 0,
+    ...(now !== undefined && Number.isFinite(finished)
+      ? { LastDrillAgeSeconds: Math.max(0, Math.round((now - finished) / 1000)) }
+      : {}),
+  };
 }
 
 /**
@@ -56,10 +67,29 @@ export function clusterMetrics(report: ClusterReport, now?: number): ClusterMetr
  * (`no-restorable-backup` is critical).
  */
 export function fleetMetrics(reports: readonly ClusterReport[], now?: number): ClusterMetrics {
-  const all = reports.map((report) => clusterMetrics(report, now));
+  return fleetMaxima(reports.map((report) => clusterMetrics(report, now)));
+}
+
+/** The metrics of a fleet summary row at `now`: those of its report, aged to `now`. */
+export function fleetRowMetrics(row: FleetRow, now: number): ClusterMetrics {
+  const aged = fleetRowAges(row, now);
+  const metrics: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
+    LostGapSegments: row.lostGapSegments,
+    CriticalProblems: row.criticalProblems,
+  };
+  if (aged.archiveAgeSeconds !== null) metrics.ArchiveAgeSeconds = aged.archiveAgeSeconds;
+  if (aged.backupAgeSeconds !== null) metrics.BackupAgeSeconds = aged.backupAgeSeconds;
+  if (aged.recoveryPointLagSeconds !== null) metrics.RecoveryPointLagSeconds = aged.recoveryPointLagSeconds;
+  Object.assign(metrics, drillMetrics(row.lastDrill ?? null, now));
+  return metrics;
+}
+
+/** Fleet-wide maxima of per-cluster metrics (see `fleetMetrics`). */
+export function fleetMaxima(all: readonly ClusterMetrics[]): ClusterMetrics {
   const max = (name: keyof ClusterMetrics): number | undefined => {
     const values = all.map((m) => m[name]).filter((v): v is number => v !== undefined);
-    return values.length === 0 ? undefined : Math.max(...values);
+    // A loop, not `Math.max(...values)`: a fleet of 100,000 clusters would overflow the argument list.
+    return values.length === 0 ? undefined : values.reduce((a, b) => Math.max(a, b));
   };
   const fleet: { -readonly [K in keyof ClusterMetrics]: ClusterMetrics[K] } = {
     LostGapSegments: max('LostGapSegments') ?? 0,
@@ -75,6 +105,31 @@ export function fleetMetrics(reports: readonly ClusterReport[], now?: number): C
   const drillAge = max('LastDrillAgeSeconds');
   if (drillAge !== undefined) fleet.LastDrillAgeSeconds = drillAge;
   const verified = all.map((m) => m.LastDrillVerified).filter((v): v is number => v !== undefined);
-  if (verified.length > 0) fleet.LastDrillVerified = Math.min(...verified);
+  if (verified.length > 0) fleet.LastDrillVerified = verified.reduce((a, b) => Math.min(a, b));
   return fleet;
 }
+
+/**
+ * How many clusters have each status. Fleet-wide, without a dimension: shards of one sweep each emit their
+ * own counts and CloudWatch's `Sum` over the minute adds them up.
+ */
+export interface StatusCounts {
+  readonly ClustersCritical: number;
+  readonly ClustersWarning: number;
+  readonly ClustersOk: number;
+}
+
+/** Names of the status counts, in the order they are documented. */
+export const STATUS_COUNT_NAMES = ['ClustersCritical', 'ClustersWarning', 'ClustersOk'] as const;
+
+/** The status counts as metrics, from the fleet counts of some rows. */
+export function statusCountMetrics(counts: {
+  readonly critical: number;
+  readonly warning: number;
+  readonly ok: number;
+}): StatusCounts {
+  return { ClustersCritical: counts.critical, ClustersWarning: counts.warning, ClustersOk: counts.ok };
+}
+
+/** What a sweep (or one shard of it) emits without the `Cluster` dimension. */
+export type FleetMetrics = ClusterMetrics & StatusCounts;

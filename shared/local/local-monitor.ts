@@ -13,6 +13,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { refreshFleetRows } from '../api/fleet-summary.js';
 import {
   answerErrors,
   answerUnmatchedWithJson,
@@ -20,7 +21,7 @@ import {
   limitBody,
   requireJsonBody,
 } from '../api/http-guards.js';
-import { loadAllReports } from '../api/reports.js';
+import { type DrillExpectations, loadAllReports } from '../api/reports.js';
 import { createApiRouter } from '../api/router.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
 import { type ClusterSetting, settingFor } from '../config/cluster-setting.js';
@@ -53,6 +54,7 @@ import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
 import { type LocalDrillOptions, type LocalDrills, startLocalDrills } from './local-drills.js';
 import { renderPrometheus } from './prometheus.js';
+import { cacheReads } from './read-cache.js';
 import { answerNotification } from './webhook.js';
 
 /**
@@ -216,11 +218,11 @@ async function startServices(
         }
       : undefined;
   /** The content steps of one cluster: chain-end commits, then (mode `all`) the segment scan. */
-  const readContent = async (clusterId: string): Promise<void> => {
+  const readContent = async (clusterId: string, steps: 'chain-ends' | 'scan' | 'both' = 'both') => {
     const mode = contentModeFor(contentPolicy, clusterId);
     if (!content || mode === 'off') return;
-    await refreshChainCommits(content, clusterId);
-    if (mode !== 'all') return;
+    if (steps !== 'scan') await refreshChainCommits(content, clusterId);
+    if (mode !== 'all' || steps === 'chain-ends') return;
     const scan = await scanSegmentContent({ ...content, db: store.db, table: store.table }, clusterId, {
       maxReads: 256,
     });
@@ -230,6 +232,9 @@ async function startServices(
       );
     for (const error of scan.errors) log(`walwatch: ${clusterId}: segment content unreadable: ${error}`);
   };
+  // Drills start after the watcher, which may ingest at once: until then no cluster expects drills.
+  let localDrills: LocalDrills | undefined;
+  const drillExpectation: DrillExpectations = (clusterId) => localDrills?.expectation(clusterId);
   /** Folds events; returns the failures by index in `events`. */
   const ingest = async (
     events: Parameters<typeof foldEvents>[1][number]['event'][],
@@ -254,6 +259,16 @@ async function startServices(
           log(`walwatch: ${id}: segment content after ingest: ${(error as Error).message}`),
         );
     }
+    // The fleet list follows each batch at once; the sweeper settles the alerts on its next run.
+    await refreshFleetRows(
+      data,
+      events
+        .map((event) => parseObjectKey(event.key)?.clusterId)
+        .filter((id): id is string => id !== undefined && isStorableClusterId(id)),
+      Date.now(),
+      options.thresholds,
+      drillExpectation,
+    );
     return result.failures;
   };
 
@@ -295,12 +310,20 @@ async function startServices(
     options.queueUrl && options.bucket
       ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log, async (clusters) => {
           for (const id of clusters) await readContent(id);
+          await refreshFleetRows(data, clusters, Date.now(), options.thresholds, drillExpectation);
         })
       : undefined;
 
   const drills = await startLocalDrills(
     {
-      data,
+      data: {
+        ...data,
+        // The fleet list shows a drill as soon as it is stored; the sweeper settles its alerts.
+        putDrill: async (record) => {
+          await data.putDrill(record);
+          await refreshFleetRows(data, [record.cluster], Date.now(), options.thresholds, drillExpectation);
+        },
+      },
       archive: options.bucket
         ? {
             kind: 's3',
@@ -317,18 +340,23 @@ async function startServices(
     },
     options.drills,
   );
+  localDrills = drills;
 
   const sns = options.alertTopicArn ? new SNSClient({}) : undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   const runSweep = (): Promise<unknown> => {
     sweeping = sweeping
-      .then(async () => {
-        if (content) for (const id of await data.listClusterIds()) await readContent(id);
-      })
       .then(() =>
         sweep({
           data,
           now: Date.now,
+          // Only the clusters due: changed since the last sweep, or at a threshold crossing.
+          beforeAnalysis: async (due, all) => {
+            if (!content) return;
+            for (const id of due) await readContent(id, 'chain-ends');
+            // A scan reads at most 256 segments a run: its backlog goes on whether the cluster is due or not.
+            for (const id of all) await readContent(id, 'scan');
+          },
           emitMetrics: () => undefined,
           ...(options.thresholds ? { thresholds: options.thresholds } : {}),
           drills: drills.expectation,
@@ -398,6 +426,10 @@ async function startServices(
   });
   mountDashboard(app, log);
   mountApiDocs(app);
+  // A burst of reads costs one store read per distinct URL and second (health stays answered at once).
+  const reads = cacheReads({ ttlMs: 1_000, maxEntries: 1_000, now: Date.now });
+  app.use('/clusters', reads);
+  app.use('/clusters/*', reads);
   app.route(
     '/',
     createApiRouter({

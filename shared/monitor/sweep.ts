@@ -1,7 +1,13 @@
 /**
- * One sweep over every known cluster: re-evaluates time-dependent state at `now` (archive and backup ages,
- * gaps turning from pending to lost, backups turning failed), emits the freshness metrics, and sends each
- * alert transition exactly once per decision.
+ * One sweep over the fleet: re-evaluates time-dependent state at `now` (archive and backup ages, gaps
+ * turning from pending to lost, backups turning failed), emits the freshness metrics, sends each alert
+ * transition exactly once per decision, and keeps the fleet summary rows and counts right.
+ *
+ * Selective re-analysis: each cluster's row stores when its answer can next change with time alone (the
+ * next threshold crossing, `nextCrossingAt`, capped at `maxSkipMs` after the analysis) and whether its
+ * state changed since (every state write marks it). A sweep reads the rows (one `BatchGetItem` per 100
+ * clusters) and analyses only the clusters that are due, a bounded number at once; the others' metrics
+ * come from their rows, aged to `now`.
  *
  * Exactly-once across retries and concurrent sweeps rests on the alert-state item: a run decides the
  * transitions, writes the new open alerts plus an outbox of notifications claimed by it (conditional on the
@@ -10,12 +16,22 @@
  * the claim is older than `claimTimeoutMs` (at-least-once only in that crash window).
  */
 
+import pMap from 'p-map';
 import type { MonitorData, OutboxEntry } from '../api/monitor-data.js';
-import { type DrillExpectations, loadAllReports } from '../api/reports.js';
+import { type DrillExpectations, loadClusterAnalysis } from '../api/reports.js';
 import { type AlertNotification, diffAlerts } from '../core/alerts.js';
 import type { Thresholds } from '../core/config.js';
-import { type ClusterMetrics, clusterMetrics, fleetMetrics } from '../core/metrics.js';
+import { nextDrillCrossingAt } from '../core/drill-status.js';
+import {
+  countFleetRows,
+  type FleetCounts,
+  type FleetRow,
+  nextCrossingAt,
+  summarizeFleetRow,
+} from '../core/fleet-row.js';
+import { type ClusterMetrics, fleetMaxima, fleetRowMetrics, statusCountMetrics } from '../core/metrics.js';
 import type { ClusterReport } from '../core/report.js';
+import type { StoredFleetRow } from '../store/fleet-rows.js';
 
 /** What a sweep needs from its host (Lambda with SNS and EMF, or the local monitor). */
 export interface SweepDependencies {
@@ -31,46 +47,212 @@ export interface SweepDependencies {
   readonly drills?: DrillExpectations;
   /** How long a claimed notification may stay unsent before another run sends it. @default 5 min */
   readonly claimTimeoutMs?: number;
+  /** Clusters analysed at once. @default 16 */
+  readonly concurrency?: number;
+  /**
+   * Longest time a cluster goes without re-analysis when nothing marks it: a backstop for a state write
+   * whose mark was lost (a crash between the two). @default 15 min
+   */
+  readonly maxSkipMs?: number;
+  /**
+   * Runs before the analyses with the clusters due and every cluster (content reads that may move their
+   * state: chain ends of the clusters due, the segment scan's backlog of any).
+   */
+  readonly beforeAnalysis?: (due: readonly string[], all: readonly string[]) => Promise<void>;
+  /**
+   * Sweep only these clusters, one shard of a fanned-out sweep (`sweep-shards.ts`): orphan rows and the
+   * fleet counts item are left to the sweeper that planned the shards. @default every cluster
+   */
+  readonly clusterIds?: readonly string[];
+  /** Whether a cluster's own metrics (the `Cluster` dimension) are emitted. @default every cluster */
+  readonly clusterMetrics?: (clusterId: string) => boolean;
 }
 
 /** What one sweep did. */
 export interface SweepResult {
+  /** Clusters with a state. */
   readonly clusters: number;
+  /** Clusters analysed (due: changed, at a threshold crossing, new, or past `maxSkipMs`). */
+  readonly analyzed: number;
+  /** Rows of clusters whose state is gone, deleted. */
+  readonly removed: number;
   readonly sent: AlertNotification['transition'][];
   readonly publishFailures: number;
   readonly conflicts: number;
+  /** Reports of the clusters analysed. */
   readonly reports: ClusterReport[];
+  readonly counts: FleetCounts;
 }
 
+/** Clusters analysed at once by default. */
+export const DEFAULT_SWEEP_CONCURRENCY = 16;
+
+/** Default longest time between two analyses of an unchanged cluster. */
+export const DEFAULT_MAX_SKIP_MS = 15 * 60_000;
+
 const MAX_ATTEMPTS = 8;
+
+/** Whether a cluster must be analysed at `now`. */
+export function isDue(stored: StoredFleetRow | undefined, now: number): boolean {
+  return (
+    !stored ||
+    stored.row === null ||
+    stored.changed ||
+    stored.nextCheckAt === null ||
+    stored.nextCheckAt <= now
+  );
+}
 
 /** Runs one sweep. */
 export async function sweep(deps: SweepDependencies): Promise<SweepResult> {
   const now = deps.now();
-  const reports = await loadAllReports(deps.data, now, deps.thresholds, deps.drills);
+  const maxSkip = deps.maxSkipMs ?? DEFAULT_MAX_SKIP_MS;
+  const shard = deps.clusterIds !== undefined;
+  const ids = deps.clusterIds ? [...deps.clusterIds] : await deps.data.listClusterIds();
+  const stored = await deps.data.getFleetRows(ids);
+  const due = ids.filter((id) => isDue(stored.get(id), now));
+  await deps.beforeAnalysis?.(due, ids);
+
+  const rows = new Map<string, FleetRow>();
+  for (const id of ids) {
+    const row = stored.get(id)?.row;
+    if (row) rows.set(id, row);
+  }
   const sent: AlertNotification['transition'][] = [];
+  const reports: ClusterReport[] = [];
   let publishFailures = 0;
   let conflicts = 0;
-  for (const report of reports) {
-    deps.emitMetrics(report.id, clusterMetrics(report, now));
-    const outcome = await settleAlerts(deps, report, now);
-    sent.push(...outcome.sent);
-    publishFailures += outcome.publishFailures;
-    conflicts += outcome.conflicts;
+  let removed = 0;
+  await pMap(
+    due,
+    async (id) => {
+      const outcome = await sweepCluster(deps, id, stored.get(id), now, maxSkip);
+      if (outcome.kind === 'removed') {
+        rows.delete(id);
+        removed += 1;
+        return;
+      }
+      rows.set(id, outcome.row);
+      reports.push(outcome.report);
+      sent.push(...outcome.sent);
+      publishFailures += outcome.publishFailures;
+      conflicts += outcome.conflicts;
+    },
+    { concurrency: deps.concurrency ?? DEFAULT_SWEEP_CONCURRENCY },
+  );
+  if (!shard) removed += await removeOrphanRows(deps.data, new Set(ids));
+
+  const all: ClusterMetrics[] = [];
+  const wanted = deps.clusterMetrics ?? (() => true);
+  for (const [id, row] of rows) {
+    const metrics = fleetRowMetrics(row, now);
+    all.push(metrics);
+    if (wanted(id)) deps.emitMetrics(id, metrics);
   }
-  deps.emitMetrics(null, fleetMetrics(reports, now));
-  return { clusters: reports.length, sent, publishFailures, conflicts, reports };
+  const counts = countFleetRows(rows.values());
+  // Shards of one sweep each emit their own maxima (CloudWatch's Maximum) and counts (its Sum).
+  deps.emitMetrics(null, { ...fleetMaxima(all), ...statusCountMetrics(counts) });
+  if (!shard) await writeFleetCounts(deps.data, counts, now);
+  return {
+    clusters: ids.length,
+    analyzed: due.length,
+    removed,
+    sent,
+    publishFailures,
+    conflicts,
+    reports,
+    counts,
+  };
 }
 
-async function settleAlerts(
+type ClusterOutcome =
+  | { kind: 'removed' }
+  | {
+      kind: 'analyzed';
+      row: FleetRow;
+      report: ClusterReport;
+      sent: AlertNotification['transition'][];
+      publishFailures: number;
+      conflicts: number;
+    };
+
+/** Analyses one cluster, settles its alerts and writes its row (conditional on the row it read). */
+async function sweepCluster(
   deps: SweepDependencies,
+  id: string,
+  stored: StoredFleetRow | undefined,
+  now: number,
+  maxSkip: number,
+): Promise<ClusterOutcome> {
+  const analysis = await loadClusterAnalysis(deps.data, id, now, deps.thresholds, deps.drills);
+  if (!analysis) {
+    if (stored) await deps.data.deleteFleetRow(id, stored.ver);
+    return { kind: 'removed' };
+  }
+  const { report, state, drills, expectation } = analysis;
+  const alerts = await settleAlerts(deps, report, now);
+  const row = summarizeFleetRow(report, now);
+  const crossing = nextCrossingAt(state, report, now, deps.thresholds);
+  const drillCrossing = nextDrillCrossingAt(drills, now, expectation);
+  const checks = [
+    crossing ?? Number.POSITIVE_INFINITY,
+    drillCrossing ?? Number.POSITIVE_INFINITY,
+    now + maxSkip,
+    alerts.retryAt ?? Number.POSITIVE_INFINITY,
+  ];
+  // A notification that failed to go out keeps the cluster due: the next run publishes it.
+  const written = await deps.data.putFleetRow(
+    { row, changed: alerts.publishFailures > 0, nextCheckAt: Math.min(...checks) },
+    stored?.ver ?? 0,
+  );
+  // A lost write means the state changed meanwhile: the row stays marked, and the next run analyses it.
+  return { kind: 'analyzed', row, report, ...alerts, conflicts: alerts.conflicts + (written ? 0 : 1) };
+}
+
+/** Writes the fleet counts item when the counts changed. */
+export async function writeFleetCounts(data: MonitorData, counts: FleetCounts, now: number): Promise<void> {
+  const before = await data.getFleetCounts();
+  if (!before || JSON.stringify(before.counts) !== JSON.stringify(counts))
+    await data.putFleetCounts(counts, now);
+}
+
+/** Deletes the rows of clusters no longer known; returns how many. */
+export async function removeOrphanRows(data: MonitorData, known: ReadonlySet<string>): Promise<number> {
+  const orphans = (await data.listFleetRowIds()).filter((id) => !known.has(id));
+  if (orphans.length === 0) return 0;
+  let removed = 0;
+  const rows = await data.getFleetRows(orphans);
+  for (const id of orphans) {
+    const row = rows.get(id);
+    // The cluster index is eventually consistent: a state that exists after all keeps its row.
+    if (!row || (await data.getClusterState(id))) continue;
+    if (await data.deleteFleetRow(id, row.ver)) removed += 1;
+  }
+  return removed;
+}
+
+/**
+ * Decides and sends one cluster's alert transitions at `now` (see the module note); safe to run for the same
+ * cluster from any number of concurrent sweeps or shards.
+ */
+export async function settleAlerts(
+  deps: Pick<SweepDependencies, 'data' | 'publish' | 'apiUrl' | 'claimTimeoutMs'>,
   report: ClusterReport,
   now: number,
-): Promise<{ sent: AlertNotification['transition'][]; publishFailures: number; conflicts: number }> {
+): Promise<{
+  sent: AlertNotification['transition'][];
+  publishFailures: number;
+  conflicts: number;
+  /** When a notification another run claimed may be claimed again (that run may have died). */
+  retryAt: number | null;
+}> {
   const claimTimeout = deps.claimTimeoutMs ?? 5 * 60_000;
   let conflicts = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const stored = await deps.data.getAlertState(report.id);
+    // A later sweep decided already: this one's report may be older than what that one saw.
+    if (stored.decidedAt !== undefined && stored.decidedAt > now)
+      return { sent: [], publishFailures: 0, conflicts, retryAt: null };
     const decided = diffAlerts(stored.open, report, now, deps.apiUrl ? { apiUrl: deps.apiUrl } : {});
     const outbox: Record<string, OutboxEntry> = { ...stored.outbox };
     for (const notification of decided.notifications) {
@@ -85,11 +267,17 @@ async function settleAlerts(
       const claimedAt = outbox[id]?.claimedAt ?? null;
       return claimedAt === null || now - claimedAt >= claimTimeout;
     });
+    const theirs = Object.values(outbox)
+      .map((entry) => (entry.claimedAt === null ? null : entry.claimedAt + claimTimeout))
+      .filter((at): at is number => at !== null && at > now);
+    const retryAt = theirs.length === 0 ? null : Math.min(...theirs);
     if (mine.length === 0 && decided.notifications.length === 0 && sameKeys(stored.open, decided.open)) {
-      return { sent: [], publishFailures: 0, conflicts };
+      return { sent: [], publishFailures: 0, conflicts, retryAt };
     }
     for (const id of mine) outbox[id] = { ...(outbox[id] as OutboxEntry), claimedAt: now };
-    if (!(await deps.data.putAlertState(report.id, { open: decided.open, outbox }, stored.ver))) {
+    if (
+      !(await deps.data.putAlertState(report.id, { open: decided.open, outbox, decidedAt: now }, stored.ver))
+    ) {
       conflicts += 1;
       continue;
     }
@@ -107,9 +295,10 @@ async function settleAlerts(
     }
     await removeFromOutbox(deps.data, report.id, published);
     const transitions = published.map((id) => (outbox[id] as OutboxEntry).transition);
-    return { sent: transitions, publishFailures, conflicts };
+    return { sent: transitions, publishFailures, conflicts, retryAt };
   }
-  return { sent: [], publishFailures: 0, conflicts };
+  // Out of attempts: the next run decides again.
+  return { sent: [], publishFailures: 0, conflicts, retryAt: now + 1 };
 }
 
 /** Removes published entries; idempotent, so a conflict only means re-reading and trying again. */
@@ -119,7 +308,8 @@ async function removeFromOutbox(data: MonitorData, clusterId: string, ids: reado
     const state = await data.getAlertState(clusterId);
     const outbox = { ...state.outbox };
     for (const id of ids) delete outbox[id];
-    if (await data.putAlertState(clusterId, { open: state.open, outbox }, state.ver)) return;
+    const kept = state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt };
+    if (await data.putAlertState(clusterId, { open: state.open, outbox, ...kept }, state.ver)) return;
   }
 }
 

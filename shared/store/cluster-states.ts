@@ -13,6 +13,9 @@
  * The core's derivations never mix the two (`applyBackupObject` touches only `backups`, nothing else
  * touches `backups`), so each part is a function of its own facts and may be locked on its own.
  *
+ * Every write marks the cluster's fleet row as changed (`markFleetRowChanged`), so the sweeper re-analyses
+ * it on its next run.
+ *
  * Two consistent reads answer "latest recoverable point", "gaps", "backups" and "timelines": the analysis
  * needs the state only. Compression keeps large archives far below the 400 KB item limit; a part that
  * would still not fit fails loudly with `StateTooLargeError` instead of being cut.
@@ -26,6 +29,7 @@ import {
   StateTooLargeError,
   translateStoreError,
 } from './errors.js';
+import { markFleetRowChanged } from './fleet-rows.js';
 import {
   backupPartsKey,
   CLUSTER_INDEX,
@@ -234,8 +238,12 @@ export async function putClusterStateParts(
   if (versions.core !== undefined) {
     const pk = clusterStateKey(state.id);
     const index = { gc: CLUSTERS_PARTITION, gn: pk };
-    return putPart(db, table, state.id, pk, { ...core, backups: {} }, versions.core, index);
+    const written = await putPart(db, table, state.id, pk, { ...core, backups: {} }, versions.core, index);
+    if (written === 'conflict') return written;
   }
+  // After the state: a sweeper that reads the mark then reads the new state (see `fleet-rows.ts`).
+  if (versions.core !== undefined || versions.backups !== undefined || (versions.parts?.size ?? 0) > 0)
+    await markFleetRowChanged(db, table, state.id);
   return 'written';
 }
 

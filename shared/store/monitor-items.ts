@@ -4,7 +4,7 @@
  * | item | `pk` | holds |
  * |---|---|---|
  * | acknowledgements | `k#<cluster>` | `acks`: gap id → `{ reason, by, at }` |
- * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `ver` |
+ * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `decidedAt`, `ver` |
  *
  * `createDynamoMonitorData` puts them together with the cluster states and the drill records
  * (`drill-items.ts`) into the API's `MonitorData`.
@@ -14,6 +14,16 @@ import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor
 import { getClusterState, listClusterIds } from './cluster-states.js';
 import { listDrillRecords, putDrillRecord } from './drill-items.js';
 import { InconsistentStateError, isConditionFailure, translateStoreError } from './errors.js';
+import {
+  deleteFleetRow,
+  getFleetCounts,
+  getFleetRows,
+  listFleetRowIds,
+  markFleetRowChanged,
+  putFleetCounts,
+  putFleetRow,
+  queryFleetPage,
+} from './fleet-rows.js';
 import { getSegmentSummary } from './segment-summaries.js';
 
 /** Partition key of a cluster's gap acknowledgements. */
@@ -32,7 +42,19 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
     getSegmentSummary: (clusterId, walFile) => getSegmentSummary(db, table, clusterId, walFile),
     listClusterIds: () => listClusterIds(db, table),
     listDrills: (clusterId, limit) => listDrillRecords(db, table, clusterId, limit),
-    putDrill: (record) => putDrillRecord(db, table, record),
+    putDrill: async (record) => {
+      await putDrillRecord(db, table, record);
+      // A new drill changes the cluster's report: the sweeper re-analyses it.
+      await markFleetRowChanged(db, table, record.cluster);
+    },
+    getFleetRows: (ids) => getFleetRows(db, table, ids),
+    listFleetRowIds: () => listFleetRowIds(db, table),
+    putFleetRow: (write, expectedVer) => putFleetRow(db, table, write, expectedVer),
+    deleteFleetRow: (id, expectedVer) => deleteFleetRow(db, table, id, expectedVer),
+    markFleetRowChanged: (id) => markFleetRowChanged(db, table, id),
+    queryFleet: (query) => queryFleetPage(db, table, query),
+    getFleetCounts: () => getFleetCounts(db, table),
+    putFleetCounts: (counts, at) => putFleetCounts(db, table, counts, at),
     getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
     getAcknowledgements: async (clusterId) => {
       const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
@@ -60,17 +82,20 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
             ExpressionAttributeValues: { ':ack': acknowledgement },
           }),
         );
-        return acknowledgement;
       } catch (error) {
         if (!isConditionFailure(error)) throw translateStoreError('UpdateItem (acknowledgement)', error);
+        // A second acknowledgement of the gap: the first stays, and the row already knows of it.
+        const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
+        const earlier = (item?.acks as Record<string, GapAcknowledgement> | undefined)?.[gapId];
+        if (!earlier)
+          throw new InconsistentStateError(
+            `acknowledgement of ${gapId} in ${clusterId} vanished after a conflict`,
+          );
+        return earlier;
       }
-      const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
-      const earlier = (item?.acks as Record<string, GapAcknowledgement> | undefined)?.[gapId];
-      if (!earlier)
-        throw new InconsistentStateError(
-          `acknowledgement of ${gapId} in ${clusterId} vanished after a conflict`,
-        );
-      return earlier;
+      // An acknowledged gap stops alerting: the sweeper re-analyses the cluster.
+      await markFleetRowChanged(db, table, clusterId);
+      return acknowledgement;
     },
     getAlertState: async (clusterId) => {
       const item = await getItem(db, table, alertStateKey(clusterId), 'alert state');
@@ -78,6 +103,7 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
       return {
         open: (item.open as AlertState['open'] | undefined) ?? {},
         outbox: (item.outbox as AlertState['outbox'] | undefined) ?? {},
+        ...(typeof item.decidedAt === 'number' ? { decidedAt: item.decidedAt } : {}),
         ver: item.ver as number,
       };
     },
@@ -90,6 +116,7 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
               pk: alertStateKey(clusterId),
               open: state.open,
               outbox: state.outbox,
+              ...(state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt }),
               ver: expectedVer + 1,
             },
             ...(expectedVer === 0

@@ -20,7 +20,7 @@ describe('function bundles', { timeout: SYNTH_TIMEOUT_MS }, () => {
   const outdir = mkdtempSync(join(TMP, 'bundling-'));
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it('bundles the four handlers with the local esbuild into ESM that Node loads', async () => {
+  it('bundles the six handlers with the local esbuild into ESM that Node loads', async () => {
     const context = testContext();
     delete context['aws:cdk:bundling-stacks'];
     const app = new App({ context, outdir });
@@ -29,6 +29,7 @@ describe('function bundles', { timeout: SYNTH_TIMEOUT_MS }, () => {
     new WalBackupMonitor(stack, 'Monitor', {
       archiveBucket: archive.bucket,
       archiveRoots: archive.archiveRoots,
+      archiveInventory: archive.inventory,
     });
     app.synth();
 
@@ -36,7 +37,7 @@ describe('function bundles', { timeout: SYNTH_TIMEOUT_MS }, () => {
       .filter((name) => name.startsWith('asset.'))
       .map((name) => join(outdir, name, 'index.mjs'))
       .filter((file) => existsSync(file));
-    expect(bundles).toHaveLength(4);
+    expect(bundles).toHaveLength(6);
     for (const bundle of bundles) {
       const code = readFileSync(bundle, 'utf8');
       // esbuild's dynamic-require shim throws at run time in ESM; no dependency may need it.

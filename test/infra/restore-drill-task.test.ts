@@ -77,9 +77,13 @@ describe('WalBackupMonitor restoreDrill', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(kms?.Condition?.StringEquals?.['kms:ViaService']).toBeDefined();
   });
 
-  it('lets the drill task write and trim drill items only', () => {
-    const dynamo = taskRoleStatements(built).filter((s) =>
-      list(s.Action).some((a) => a.startsWith('dynamodb:')),
+  it('lets the drill task write and trim drill items, and only mark fleet rows', () => {
+    const statements = taskRoleStatements(built);
+    const mark = statements.find((s) => s.Sid === 'MarkFleetRows');
+    expect(list(mark?.Action)).toEqual(['dynamodb:UpdateItem']);
+    expect(mark?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] } });
+    const dynamo = statements.filter(
+      (s) => s.Sid !== 'MarkFleetRows' && list(s.Action).some((a) => a.startsWith('dynamodb:')),
     );
     expect(dynamo.flatMap((s) => list(s.Action)).sort()).toEqual([
       'dynamodb:DeleteItem',

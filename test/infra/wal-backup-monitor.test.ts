@@ -5,7 +5,7 @@ import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { TABLE_ACCESS } from '../../infra/constructs/monitor-grants.js';
+import { FLEET_ACCESS, TABLE_ACCESS } from '../../infra/constructs/monitor-grants.js';
 import { WalArchiveBucket, WalArchiveEncryption } from '../../infra/constructs/wal-archive-bucket.js';
 import {
   WalBackupMonitor,
@@ -165,7 +165,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       });
     });
 
-    it('encrypts both queues with the queue key and redrives to the DLQ after 5 receives', () => {
+    it('encrypts its queues with the queue key and redrives ingest to the DLQ after 5 receives', () => {
       const built = build({ ingestTimeout: Duration.seconds(90) });
       const keyArn = built.stack.resolve(built.monitor.queueKey.keyArn);
       const dlqArn = built.stack.resolve(built.monitor.deadLetterQueue.queueArn);
@@ -174,7 +174,8 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         VisibilityTimeout: 540,
         RedrivePolicy: { deadLetterTargetArn: dlqArn, maxReceiveCount: 5 },
       });
-      built.template.resourcePropertiesCountIs('AWS::SQS::Queue', { KmsMasterKeyId: keyArn }, 2);
+      // Ingest and its DLQ, the sweep shards and theirs.
+      built.template.resourcePropertiesCountIs('AWS::SQS::Queue', { KmsMasterKeyId: keyArn }, 4);
       built.template.hasResourceProperties('AWS::Lambda::Function', {
         Timeout: 90,
         Environment: { Variables: Match.objectLike({ [ENV.archiveRoots]: ROOTS.join(',') }) },
@@ -218,12 +219,12 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
   });
 
   describe('functions', () => {
-    it('builds all four through the house construct: Node.js 24, arm64, tracing, own log group', () => {
+    it('builds all five through the house construct: Node.js 24, arm64, tracing, own log group', () => {
       const built = build();
       const functions = built.template.findResources('AWS::Lambda::Function', {
         Properties: { Runtime: 'nodejs24.x' },
       });
-      expect(Object.keys(functions)).toHaveLength(4);
+      expect(Object.keys(functions)).toHaveLength(5);
       for (const fn of Object.values(functions) as { Properties: Record<string, unknown> }[]) {
         expect(fn.Properties).toMatchObject({
           Architectures: ['arm64'],
@@ -233,7 +234,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           Timeout: expect.any(Number),
         });
       }
-      built.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 5);
+      built.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 6);
     });
 
     it('gives the sweeper and the API the thresholds the alarms use, and the sweeper the API URL', () => {
@@ -300,6 +301,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          'dynamodb:UpdateItem',
           'sqs:ChangeMessageVisibility',
           'sqs:DeleteMessage',
           'sqs:GetQueueAttributes',
@@ -476,6 +478,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          'dynamodb:UpdateItem',
         ].sort(),
       );
       const listing = statements.find((s) => list(s.Action).includes('s3:ListBucket'));
@@ -497,11 +500,14 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         [
           ...COMMON,
           'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
+          'dynamodb:UpdateItem',
           's3:GetObject',
           'sns:Publish',
+          'sqs:SendMessage',
           'kms:Decrypt',
           'kms:GenerateDataKey',
         ].sort(),
@@ -512,6 +518,10 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       });
       const drills = statements.find((s) => s.Sid === 'ReadDrillItems');
       expect(drills?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] } });
+      const fleet = statements.find((s) => s.Sid === 'WriteFleetSummary');
+      expect(fleet?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*', 'h#*'] },
+      });
       const publish = statements.find((s) => list(s.Action).includes('sns:Publish'));
       expect(publish?.Resource).toEqual({ Ref: logicalId(built, built.monitor.alertTopic) });
       const read = statements.find((s) => list(s.Action).includes('s3:GetObject'));
@@ -544,14 +554,16 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       });
     });
 
-    it('lets the API read the table and write only gap acknowledgements', () => {
+    it('lets the API read the table and write only gap acknowledgements and fleet rows', () => {
       const built = build();
       const statements = statementsOf(built, built.monitor.functions.api);
       expect(actionsOf(statements)).toEqual(
         [
           ...COMMON,
           'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
           'dynamodb:GetItem',
+          'dynamodb:PutItem',
           'dynamodb:Query',
           'dynamodb:UpdateItem',
         ].sort(),
@@ -560,8 +572,23 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       expect(statements.find((s) => list(s.Action).includes('dynamodb:BatchGetItem'))?.Condition).toEqual({
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['d#*'] },
       });
+      // ... and fleet rows (the row of a cluster whose gap it acknowledged).
+      expect(statements.find((s) => s.Sid === 'ReadFleetRows')?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] },
+      });
       const update = statements.find((s) => list(s.Action).includes('dynamodb:UpdateItem'));
       expect(update?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['k#*'] } });
+      const fleet = statements.find((s) => s.Sid === 'WriteFleetSummary');
+      expect(fleet?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] } });
+    });
+
+    it('lets ingest and reconcile mark only fleet rows besides folding', () => {
+      const built = build();
+      for (const fn of [built.monitor.functions.ingest, built.monitor.functions.reconcile]) {
+        const mark = statementsOf(built, fn).find((s) => s.Sid === 'MarkFleetRows');
+        expect(list(mark?.Action)).toEqual(['dynamodb:UpdateItem']);
+        expect(mark?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['f#*'] } });
+      }
     });
 
     it('grants every DynamoDB operation the store code calls to some function', () => {
@@ -582,13 +609,14 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         .filter((file) => file.endsWith('.ts'))
         .flatMap((file) => [...readFileSync(new URL(file, storeDir), 'utf8').matchAll(/new (\w+Command)\(/g)])
         .map((match) => match[1] as string);
-      const granted = new Set(
-        Object.values(TABLE_ACCESS).flatMap((access) => [
+      const granted = new Set([
+        ...Object.values(TABLE_ACCESS).flatMap((access) => [
           ...access.table,
           ...access.index,
           ...('writes' in access ? access.writes : []),
         ]),
-      );
+        ...FLEET_ACCESS.writes,
+      ]);
       expect(called.length).toBeGreaterThan(3);
       for (const command of called) {
         expect(operations[command], `${command} has no known IAM action`).toBeDefined();
@@ -704,7 +732,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
       });
-      expect(alarms(built).filter((a) => a.MetricName === 'Errors')).toHaveLength(4);
+      expect(alarms(built).filter((a) => a.MetricName === 'Errors')).toHaveLength(5);
       for (const alarm of alarms(built)) {
         expect(alarm.AlarmActions).toEqual([topic]);
         expect(alarm.OKActions).toEqual([topic]);

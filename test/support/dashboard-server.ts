@@ -11,9 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { refreshFleetRows } from '../../shared/api/fleet-summary.js';
 import { createMemoryMonitorData } from '../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../shared/api/router.js';
 import type { DrillRecord } from '../../shared/core/drill.js';
+import { countFleetRows, type FleetRow } from '../../shared/core/fleet-row.js';
 import type { StoredSegmentSummary } from '../../shared/core/segment-summary.js';
 import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
 import { buildDashboard } from '../../web/build.js';
@@ -167,8 +169,10 @@ export function fixtureDrills(now: number): DrillRecord[] {
   ];
 }
 
-/** Starts the fixture server on 127.0.0.1 with a free port. */
-export async function startDashboardServer(): Promise<DashboardServer> {
+/** Starts the fixture server on 127.0.0.1 with a free port; `fleet` adds rows of clusters without a state. */
+export async function startDashboardServer(
+  options: { fleet?: readonly FleetRow[] } = {},
+): Promise<DashboardServer> {
   const startedAt = Date.now();
   let clockOffset = 0;
   const now = () => Date.now() + clockOffset;
@@ -189,6 +193,18 @@ export async function startDashboardServer(): Promise<DashboardServer> {
     new Map([[`${FIXTURE_CLUSTERS.critical}|1:10`, CORRUPT_SEGMENT]]),
   );
   for (const drill of fixtureDrills(startedAt)) await data.putDrill(drill);
+  for (const row of options.fleet ?? [])
+    await data.putFleetRow({ row, changed: false, nextCheckAt: null }, 0);
+  // As the local monitor does after each change: the fleet rows follow the states before each list.
+  app.use('/clusters', async (_c, next) => {
+    await refreshFleetRows(data, states.keys(), now());
+    const rows = await data.getFleetRows([...(await data.listFleetRowIds())]);
+    await data.putFleetCounts(
+      countFleetRows([...rows.values()].flatMap((r) => (r.row ? [r.row] : []))),
+      now(),
+    );
+    await next();
+  });
   app.route(
     '/',
     createApiRouter({

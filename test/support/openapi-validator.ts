@@ -75,6 +75,17 @@ export async function loadOpenApiValidator(app: RequestableApp) {
       const pathname = new URL(path, 'http://api.test').pathname;
       const template = match(pathname);
       const lower = method.toLowerCase();
+      if (response.status === 304) {
+        // Not Modified has no body: the document must declare it for the route.
+        const responses = template === undefined ? {} : (document.paths[template]?.[lower]?.responses ?? {});
+        if (!('304' in responses))
+          throw new OpenApiMismatchError(
+            `${method.toUpperCase()} ${pathname} answered 304, not in the document`,
+          );
+        if ((await response.clone().text()) !== '')
+          throw new OpenApiMismatchError(`${method} ${pathname} 304: the answer has a body`);
+        return;
+      }
       const body: unknown = await response.clone().json();
       if (template === undefined || !document.paths[template]?.[lower]) {
         // Unknown routes and methods answer the document's error shape.

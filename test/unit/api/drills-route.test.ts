@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshFleetRows } from '../../../shared/api/fleet-summary.js';
 import { createMemoryMonitorData, type MonitorData } from '../../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../../../shared/core/state.js';
@@ -99,6 +100,8 @@ describe.each(['memory', 'dynalite'] as const)('drill routes over the %s store',
   });
 
   it('GET /clusters shows each cluster’s last verdict and when a drill last verified it', async () => {
+    // The fleet list reads the summary rows the sweeper (or the local monitor) writes.
+    await refreshFleetRows(data, [DRILLED, QUIET], NOW);
     const { body } = await get('/clusters');
     const rows = body.clusters as Array<{ id: string; lastDrill: unknown; problems: number }>;
     expect(rows.find((row) => row.id === DRILLED)?.lastDrill).toEqual({

@@ -1,6 +1,7 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { refreshFleetRows } from '../../../shared/api/fleet-summary.js';
 import { createMemoryMonitorData, type MonitorData } from '../../../shared/api/monitor-data.js';
 import { createApiRouter, MAX_API_BODY_BYTES } from '../../../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../../../shared/core/state.js';
@@ -84,7 +85,9 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
   });
 
   it('lists clusters worst first with their recoverable points', async () => {
-    const response = await api().app.request('/clusters');
+    const { app, data } = api();
+    await refreshFleetRows(data, await data.listClusterIds(), NOW);
+    const response = await app.request('/clusters');
     expect(response.status).toBe(200);
     const body = (await response.json()) as {
       clusters: Array<{ id: string; status: string; gaps: number; latestRecoverable: { lsn: string } }>;
@@ -94,6 +97,21 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
       ['spilo/calm/wal/16', 'ok', 0],
     ]);
     expect(body.clusters[0]?.latestRecoverable.lsn).toBe('0/1A000000');
+  });
+
+  it('answers an unchanged fleet page 304 to its ETag, and a bad fleet query 400, as the document says', async () => {
+    const { app, data } = api();
+    await refreshFleetRows(data, await data.listClusterIds(), NOW);
+    const first = await app.request('/clusters?limit=1&status=critical,ok');
+    expect(first.status).toBe(200);
+    const tag = first.headers.get('etag') as string;
+    expect(tag).toMatch(/^W\//);
+    const again = await app.request('/clusters?limit=1&status=critical,ok', {
+      headers: { 'if-none-match': tag },
+    });
+    expect(again.status).toBe(304);
+    for (const query of ['limit=0', 'status=fine', 'sort=id', 'cursor=x'])
+      expect((await app.request(`/clusters?${query}`)).status, query).toBe(400);
   });
 
   it('serves the full report and its parts under a URL-encoded cluster id', async () => {

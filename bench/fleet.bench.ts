@@ -1,0 +1,173 @@
+/**
+ * Fleet benchmark: 10,000 generated cluster states in the local DynamoDB-API server (dynalite), swept by
+ * one process with the bounded pool, then listed through the router; DynamoDB requests counted by SDK
+ * middleware. Then the dashboard's fleet view in Chromium with 10,000 rows.
+ * Targets: first page in ≤ 3 requests, p99 ≤ 50 ms; sweeper peak RSS ≤ 512 MB.
+ */
+import { chromium } from 'playwright-core';
+import { createApiRouter } from '../shared/api/router.js';
+import { buildClusterStates, type ClusterState } from '../shared/core/state.js';
+import { startEmbeddedStore } from '../shared/local/embedded-store.js';
+import { sweep } from '../shared/monitor/sweep.js';
+import { putClusterState } from '../shared/store/cluster-states.js';
+import { createDynamoMonitorData } from '../shared/store/monitor-items.js';
+import { contentLookup, generateArchive } from '../test/support/archive-generator.js';
+import { startDashboardServer } from '../test/support/dashboard-server.js';
+import { syntheticFleetRow } from '../test/support/fleet-rows.js';
+
+const CLUSTERS = Number(process.env.WALWATCH_BENCH_CLUSTERS ?? 10_000);
+const MIB = 1024 * 1024;
+const START = Date.parse('2026-11-01T00:00:00Z');
+const MINUTE = 60_000;
+
+function stateOf(n: number): ClusterState {
+  const clusterId = `spilo/team-${n % 97}-db-${n}/wal/16`;
+  const objects = generateArchive({
+    clusterId,
+    segmentSize: 16 * MIB,
+    segments: 12,
+    switches: [],
+    backups: [1],
+    // One cluster in ten has a hole, one in 25 a failed backup upload.
+    holes: n % 10 === 0 ? [8] : [],
+    failed: n % 25 === 0 ? [0] : [],
+    startAt: START + (n % 600) * 1000,
+  });
+  return buildClusterStates(objects, contentLookup(objects), () => 16 * MIB).get(clusterId) as ClusterState;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+}
+
+export default async function benchFleet(): Promise<void> {
+  const store = await startEmbeddedStore();
+  let requests = 0;
+  store.db.middlewareStack.add(
+    (next) => async (args) => {
+      requests += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  try {
+    const loaded = performance.now();
+    for (let start = 0; start < CLUSTERS; start += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, CLUSTERS - start) }, (_, i) =>
+          putClusterState(store.db, store.table, stateOf(start + i), 0),
+        ),
+      );
+    }
+    process.stdout.write(
+      `${CLUSTERS} cluster states stored in ${((performance.now() - loaded) / 1000).toFixed(1)} s\n`,
+    );
+    const data = createDynamoMonitorData(store.db, store.table);
+    const now = START + 20 * MINUTE;
+    const sweepAt = async (at: number, label: string) => {
+      requests = 0;
+      const rssBefore = process.memoryUsage().rss;
+      peakRss = rssBefore;
+      const started = performance.now();
+      const result = await sweep({
+        data,
+        now: () => at,
+        publish: async () => undefined,
+        emitMetrics: () => undefined,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      process.stdout.write(
+        `sweep ${label.padEnd(38)} ${seconds.toFixed(1)} s wall, ${result.analyzed} analysed, ` +
+          `${(requests / CLUSTERS).toFixed(3)} requests per cluster, ${result.sent.length} alerts, ` +
+          `peak RSS ${(peakRss / MIB).toFixed(0)} MB (target 512 MB, ratio ${(peakRss / MIB / 512).toFixed(2)}; ` +
+          `includes dynalite in the same process)\n`,
+      );
+    };
+    await sweepAt(now, '(every cluster new)');
+    await sweepAt(now + MINUTE, 'a minute later (nothing changed)');
+    await sweepAt(now + 2 * MINUTE, 'two minutes later');
+
+    const app = createApiRouter({ data, now: () => now + 2 * MINUTE, callerOf: () => 'bench' });
+    for (const route of [
+      '/clusters?limit=100',
+      '/clusters?limit=100&status=critical',
+      '/clusters?limit=100&q=db-77',
+      '/clusters?limit=100&scope=team-5',
+    ]) {
+      const times: number[] = [];
+      let perPage = 0;
+      const runs = 200;
+      for (let i = 0; i < runs + 10; i++) {
+        requests = 0;
+        const started = performance.now();
+        const response = await app.request(route);
+        await response.arrayBuffer();
+        if (i >= 10) {
+          times.push(performance.now() - started);
+          perPage += requests;
+        }
+        if (response.status !== 200) throw new Error(`${route} answered ${response.status}`);
+      }
+      times.sort((a, b) => a - b);
+      const p99 = percentile(times, 0.99);
+      process.stdout.write(
+        `GET ${route.padEnd(38)} p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms ` +
+          `(target 50 ms, ratio ${(p99 / 50).toFixed(2)}), ${(perPage / runs).toFixed(2)} DynamoDB requests per page (target 3)\n`,
+      );
+    }
+    const first = await app.request('/clusters?limit=100');
+    const etag = first.headers.get('etag') ?? '';
+    let notModified = 0;
+    for (let i = 0; i < 100; i++) {
+      const response = await app.request('/clusters?limit=100', { headers: { 'if-none-match': etag } });
+      if (response.status === 304) notModified += 1;
+    }
+    process.stdout.write(`304 rate for an unchanged fleet: ${notModified}/100 polls\n`);
+  } finally {
+    clearInterval(sampler);
+    await store.stop();
+  }
+  await benchDashboard();
+}
+
+/** The fleet view in Chromium over 10,000 rows: time of a first draw and of an update. */
+async function benchDashboard(): Promise<void> {
+  const now = Date.now();
+  const fleet = Array.from({ length: CLUSTERS }, (_, n) => syntheticFleetRow(n + 1, now));
+  const server = await startDashboardServer({ fleet });
+  const browser = await chromium.launch({
+    executablePath: process.env.WALWATCH_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(server.url);
+    const view = page.locator('section.fleet');
+    await page.locator('tr[data-cluster]').nth(99).waitFor();
+    const firstDraw = Number(await view.getAttribute('data-draw-ms'));
+    const updates: number[] = [];
+    let last = '';
+    for (let i = 0; i < 6; i++) {
+      await page.waitForTimeout(2_100);
+      const drawn = (await view.getAttribute('data-draw-ms')) ?? '';
+      if (drawn !== last) updates.push(Number(drawn));
+      last = drawn;
+    }
+    // A page change redraws every row.
+    await page.locator('select[name="status"]').selectOption('warning');
+    await page.waitForTimeout(1_000);
+    const filterDraw = Number(await view.getAttribute('data-draw-ms'));
+    process.stdout.write(
+      `dashboard (Chromium, ${CLUSTERS} clusters, pages of 100): first draw ${firstDraw.toFixed(1)} ms, ` +
+        `update between polls ${updates.map((ms) => ms.toFixed(1)).join(', ')} ms, new filter ${filterDraw.toFixed(1)} ms\n`,
+    );
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
