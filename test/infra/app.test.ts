@@ -135,11 +135,11 @@ describe('readAppConfig', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
-  it('documents every context key in the README', async () => {
+  it('documents every context key in the AWS deployment docs', async () => {
     const { readFile } = await import('node:fs/promises');
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const docs = await readFile(new URL('../../docs/aws.md', import.meta.url), 'utf8');
     for (const key of CONTEXT_KEYS) {
-      expect(readme, key).toContain(`\`${key}\``);
+      expect(docs, key).toContain(`\`${key}\``);
     }
   });
 });

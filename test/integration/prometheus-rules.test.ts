@@ -143,7 +143,7 @@ describe.runIf(PROMTOOL || process.env.CI)('Prometheus rules and metrics', () =>
                   exp_annotations: {
                     summary: `${BROKEN}: wal-gap (critical)`,
                     description: `WAL segments are missing: point-in-time recovery stops before them: 1 open on ${BROKEN}.`,
-                    runbook_url: 'README.md#wal-gap',
+                    runbook_url: 'docs/alerts.md#wal-gap',
                   },
                 },
               ],
@@ -157,7 +157,7 @@ describe.runIf(PROMTOOL || process.env.CI)('Prometheus rules and metrics', () =>
                   exp_annotations: {
                     summary: `${BROKEN}: archive-stale (critical)`,
                     description: `No WAL segment has been archived for longer than the archive-age threshold: 1 open on ${BROKEN}.`,
-                    runbook_url: 'README.md#archive-stale',
+                    runbook_url: 'docs/alerts.md#archive-stale',
                   },
                 },
               ],
@@ -201,7 +201,7 @@ describe.runIf(PROMTOOL || process.env.CI)('Prometheus rules and metrics', () =>
                       summary: 'walwatch exports no metrics',
                       description:
                         'Prometheus has scraped no walwatch_clusters series for 5 minutes; the monitor is down or not scraped, and no other walwatch alert can fire.',
-                      runbook_url: 'README.md#the-local-monitor-npm-start--walwatch-serve',
+                      runbook_url: 'docs/local-monitor.md#the-local-monitor-npm-start--walwatch-serve',
                     },
                   },
                 ],
@@ -216,10 +216,10 @@ describe.runIf(PROMTOOL || process.env.CI)('Prometheus rules and metrics', () =>
     expect(result.status).toBe(0);
   });
 
-  it('has a rule and a README section for every alert kind walwatch sends', async () => {
-    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  it('has a rule and a section in docs/alerts.md for every alert kind walwatch sends', async () => {
+    const alertsDoc = await readFile(join(ROOT, 'docs', 'alerts.md'), 'utf8');
     const anchors = new Set(
-      [...readme.matchAll(/^#{2,6} (.+)$/gm)].map((m) =>
+      [...alertsDoc.matchAll(/^#{2,6} (.+)$/gm)].map((m) =>
         (m[1] as string)
           .toLowerCase()
           .replace(/[^a-z0-9 _-]/g, '')
@@ -228,10 +228,18 @@ describe.runIf(PROMTOOL || process.env.CI)('Prometheus rules and metrics', () =>
     );
     for (const kind of ALERT_KINDS) {
       expect(rules, `rule for ${kind}`).toContain(`kind="${kind}"`);
-      expect(anchors.has(kind), `README section for ${kind}`).toBe(true);
+      expect(anchors.has(kind), `docs/alerts.md section for ${kind}`).toBe(true);
     }
-    for (const link of rules.matchAll(/runbook_url: README\.md#(\S+)/g))
-      expect(anchors.has(link[1] as string), `README anchor ${link[1]}`).toBe(true);
+    for (const link of rules.matchAll(/runbook_url: (\S+)#(\S+)/g)) {
+      const doc = await readFile(join(ROOT, link[1] as string), 'utf8');
+      const headings = [...doc.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        (m[1] as string)
+          .toLowerCase()
+          .replace(/[^a-z0-9 _-]/g, '')
+          .replace(/ /g, '-'),
+      );
+      expect(headings, `runbook ${link[1]}#${link[2]}`).toContain(link[2]);
+    }
   });
 
   it('ships a Grafana dashboard whose every query names a metric /metrics exports', async () => {
