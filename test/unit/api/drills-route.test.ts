@@ -8,6 +8,7 @@ import { createDynamoMonitorData } from '../../../shared/store/monitor-items.js'
 import { contentLookup, generateArchive } from '../../support/archive-generator.js';
 import { drillRecord } from '../../support/drill-records.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
+import { validatingApp } from '../../support/openapi-validator.js';
 
 const MIB = 1024 * 1024;
 const START = Date.parse('2026-11-01T00:00:00Z');
@@ -45,12 +46,14 @@ describe.each(['memory', 'dynalite'] as const)('drill routes over the %s store',
     await dynamo?.stop();
   });
   const api = () =>
-    createApiRouter({
-      data,
-      now: () => NOW,
-      callerOf: () => 'local',
-      drills: (id) => (id === QUIET ? { staleAfterMs: HOUR, since: NOW - 2 * HOUR } : undefined),
-    });
+    validatingApp(
+      createApiRouter({
+        data,
+        now: () => NOW,
+        callerOf: () => 'local',
+        drills: (id) => (id === QUIET ? { staleAfterMs: HOUR, since: NOW - 2 * HOUR } : undefined),
+      }),
+    );
   const get = async (path: string) => {
     const response = await api().request(path);
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };

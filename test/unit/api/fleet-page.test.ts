@@ -6,6 +6,7 @@ import type { Status } from '../../../shared/core/report.js';
 import { createDynamoMonitorData } from '../../../shared/store/monitor-items.js';
 import { type LocalDynamo, startDynalite } from '../../support/dynalite.js';
 import { syntheticFleetRow } from '../../support/fleet-rows.js';
+import { validatingApp } from '../../support/openapi-validator.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const FLEET = Array.from({ length: 240 }, (_, n) => syntheticFleetRow(n + 1, NOW));
@@ -50,7 +51,8 @@ describe.each(['memory', 'dynalite'] as const)('GET /clusters over the %s store'
     for (const fleetRow of FLEET)
       expect(await data.putFleetRow({ row: fleetRow, changed: false, nextCheckAt: null }, 0)).toBe(true);
     await data.putFleetCounts({ critical: 48, warning: 48, ok: 144, total: 240 }, NOW - 30_000);
-    app = createApiRouter({ data, now: () => NOW, callerOf: () => 'test' });
+    // Every page a test reads is first held to the API's OpenAPI document.
+    app = validatingApp(createApiRouter({ data, now: () => NOW, callerOf: () => 'test' }));
   });
   afterAll(async () => {
     await dynamo?.stop();
