@@ -190,7 +190,7 @@ export async function startDashboardServer(
   app.get('/dashboard.css', (c) => c.body(page.css, 200, { 'content-type': 'text/css; charset=utf-8' }));
   const data = createMemoryMonitorData(
     states,
-    new Map([[`${FIXTURE_CLUSTERS.critical}|1:10`, CORRUPT_SEGMENT]]),
+    new Map([[`${FIXTURE_CLUSTERS.critical}|00000001000000000000000A`, CORRUPT_SEGMENT]]),
   );
   for (const drill of fixtureDrills(startedAt)) await data.putDrill(drill);
   for (const row of options.fleet ?? [])
