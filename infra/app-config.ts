@@ -21,7 +21,7 @@ export interface AppConfig {
 }
 
 /**
- * The context keys the app reads, each documented in the README's deploy walkthrough. CLI values
+ * The context keys the app reads, each documented in docs/aws.md (context values). CLI values
  * arrive as strings, `cdk.json` values may be typed; both are accepted.
  */
 export const CONTEXT_KEYS = [

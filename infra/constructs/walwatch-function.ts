@@ -68,7 +68,7 @@ export class WalwatchFunctionError extends Error {
  *
  * The AWS SDK is external because the Node.js 24 runtime ships a v3 SDK newer than every feature the
  * handlers use (checksum options, `lib-dynamodb`); that keeps bundles near 100 KB and cold starts
- * short (README, event pipeline benchmark). Bundle it instead (`externalModules: []`) only if an exact
+ * short (docs/architecture.md, event pipeline benchmark). Bundle it instead (`externalModules: []`) only if an exact
  * SDK version matters more than start-up time.
  *
  * @example

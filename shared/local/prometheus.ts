@@ -2,7 +2,7 @@
  * The local monitor's `/metrics` in Prometheus' text exposition format: the freshness metrics the sweeper
  * sends to CloudWatch (one gauge per metric with a `cluster` label), problems by kind and severity (what
  * `deploy/prometheus/walwatch-rules.yml` alerts on), the backup and PITR facts WAL-G's exporters publish,
- * under walwatch's names (the README maps them side by side), and the newest restore drill's outcome.
+ * under walwatch's names (docs/alerts.md maps them side by side), and the newest restore drill's outcome.
  */
 import { type ClusterMetrics, clusterMetrics, METRIC_NAMES } from '../core/metrics.js';
 import type { BackupReport, ClusterReport } from '../core/report.js';
