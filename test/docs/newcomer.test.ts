@@ -64,15 +64,13 @@ describe('the README five-minute tour', () => {
     });
     expect((await fetch(`${url}/`)).headers.get('content-type')).toContain('text/html');
 
-    const results = steps
-      .slice(1)
-      .map((step) =>
-        spawnSync('bash', ['-c', step], {
-          cwd: copy,
-          encoding: 'utf8',
-          env: { ...process.env, NO_COLOR: '1' },
-        }),
-      );
+    const results = steps.slice(1).map((step) =>
+      spawnSync('bash', ['-c', step], {
+        cwd: copy,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      }),
+    );
     const [sample, analyze] = results;
     expect(sample?.status, sample?.stderr).toBe(0);
     expect(analyze?.stdout).toContain('spilo/payments/wal/15  CRITICAL');
