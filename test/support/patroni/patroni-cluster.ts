@@ -78,6 +78,7 @@ const GROUPS_FILE = 'process-groups';
  * Patroni's timing, shortened from Spilo's (ttl 30, loop_wait 10, retry_timeout 10) so that a failover takes
  * seconds; the same proportions (loop_wait + 2 × retry_timeout ≤ ttl).
  */
+const DCS_NAMESPACE = '/walwatch/';
 const DCS_TIMING = { ttl: 8, loop_wait: 1, retry_timeout: 3 } as const;
 const SUPERUSER = { username: 'postgres', password: 'walwatch-super' } as const;
 const REPLICATION = { username: 'standby', password: 'walwatch-standby' } as const;
@@ -311,6 +312,11 @@ export class PatroniCluster {
             m.timeline === leader.timeline,
         );
         if (following.length < replicas) return undefined;
+        // Patroni 3.0 skips its pg_rewind check, and starts a diverged former leader as a replica that never
+        // becomes consistent, while the new leader's member record in the DCS still says `replica` (it is
+        // rewritten a loop after the promotion): healthy means the DCS says so too.
+        if (!['master', 'primary'].includes((await this.readDcsMember(leader.name))?.role ?? ''))
+          return undefined;
         // The leader must accept writes (Patroni reports "running" a moment before promotion completes).
         const node = this.node(leader.name);
         return (await node.runSql('SELECT pg_is_in_recovery()', 5_000)) === 'f' ? leader.name : undefined;
@@ -318,10 +324,46 @@ export class PatroniCluster {
       {
         timeoutMs: options.timeoutMs ?? 90_000,
         intervalMs: 250,
-        describe: () => `cluster not healthy; members ${JSON.stringify(last)}`,
+        describe: () => `cluster not healthy; members ${JSON.stringify(last)}${this.describeLaggards(last)}`,
       },
     );
     return this.node(name);
+  }
+
+  /**
+   * The tails of the Patroni and PostgreSQL logs of every node that is not a running leader or a
+   * streaming replica, so that a failed wait says why a node is stuck.
+   */
+  private describeLaggards(members: readonly PatroniMember[]): string {
+    const healthy = (name: string) =>
+      members.some((m) => m.name === name && (m.state === 'running' || m.state === 'streaming'));
+    return this.nodes
+      .filter((node) => !healthy(node.name))
+      .map((node) => {
+        const tail = (path: string) => {
+          try {
+            return readFileSync(path, 'utf8').slice(-3000);
+          } catch {
+            return '(no log)';
+          }
+        };
+        return `\n--- ${node.name} patroni.log\n${tail(node.logFile)}\n--- ${node.name} postgresql.log\n${tail(join(node.dir, 'pg_log', 'postgresql.log'))}`;
+      })
+      .join('');
+  }
+
+  /** A member's record in the DCS (`<namespace>/<scope>/members/<name>` in etcd), as Patroni wrote it. */
+  async readDcsMember(name: string): Promise<{ role?: string } | undefined> {
+    const key = Buffer.from(`${DCS_NAMESPACE}${this.scope}/members/${name}`).toString('base64');
+    const response = await fetch(`${this.etcdUrl}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key }),
+      signal: AbortSignal.timeout(2_000),
+    });
+    const value = ((await response.json()) as { kvs?: { value: string }[] }).kvs?.[0]?.value;
+    return value
+      ? (JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as { role?: string })
+      : undefined;
   }
 
   /** The node Patroni reports as the running leader, or `undefined` during an election. */
@@ -628,7 +670,7 @@ function renderPatroniConfig(input: {
   const { node } = input;
   const config = {
     scope: input.scope,
-    namespace: '/walwatch/',
+    namespace: DCS_NAMESPACE,
     name: node.name,
     log: { level: 'INFO' },
     restapi: { listen: `127.0.0.1:${node.apiPort}`, connect_address: `127.0.0.1:${node.apiPort}` },
