@@ -3,7 +3,12 @@
  * 0 fetched, 1 no such file in the archive, 2 any other failure (one line on stderr), 3 usage.
  */
 import { parseArgs } from 'node:util';
-import { fetchWalFile, WalFetchError } from '../shared/drill/wal-fetch.js';
+import {
+  fetchWalFile,
+  parseWalFetchBound,
+  type WalFetchBound,
+  WalFetchError,
+} from '../shared/drill/wal-fetch.js';
 import { type ObjectReader, SourceAccessError } from '../shared/sources/archive-source.js';
 import { openDirSource } from '../shared/sources/dir-source.js';
 import { UsageError } from './options.js';
@@ -23,6 +28,8 @@ options:
   --endpoint URL            S3-compatible endpoint (also AWS_ENDPOINT_URL)
   --path-style              path-style S3 addressing
   --region REGION           AWS region (default from the environment)
+  --until SEGMENTS          serve the archive as it was: per timeline, the newest segment to fetch
+                            (comma-separated WAL file names); later ones count as absent
 
 exit codes: 0 fetched, 1 not in the archive, 2 any other failure, 3 usage error
 `;
@@ -33,6 +40,7 @@ export async function run(args: string[]): Promise<number> {
   let root: string;
   let file: string;
   let dest: string;
+  let bound: WalFetchBound | undefined;
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -43,6 +51,7 @@ export async function run(args: string[]): Promise<number> {
         endpoint: { type: 'string' },
         'path-style': { type: 'boolean', default: false },
         region: { type: 'string' },
+        until: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -52,6 +61,13 @@ export async function run(args: string[]): Promise<number> {
     }
     if (positionals.length !== 2) throw new UsageError('expected FILE and DEST');
     [file, dest] = positionals as [string, string];
+    if (values.until !== undefined) {
+      try {
+        bound = parseWalFetchBound(values.until);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+    }
     if ((values.from === undefined) === (values.dir === undefined))
       throw new UsageError('give either --from s3://BUCKET/ROOT or --dir DIR/ROOT');
     if (values.dir !== undefined) {
@@ -77,7 +93,7 @@ export async function run(args: string[]): Promise<number> {
     return error instanceof SourceAccessError ? 2 : 3;
   }
   try {
-    const result = await fetchWalFile(reader, root, file, dest);
+    const result = await fetchWalFile(reader, root, file, dest, bound);
     return result.status === 'absent' ? 1 : 0;
   } catch (error) {
     // Every failure but absence must exit 2: an uncaught error would exit 1, which PostgreSQL reads as

@@ -229,7 +229,10 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
     await prepareDataDir(
       paths,
       user,
-      recoverySettings(options, target, targetText, recoverToEnd, paths, walFetch),
+      recoverySettings(options, target, targetText, recoverToEnd, paths, [
+        ...walFetch,
+        ...archiveAsPredicted(report),
+      ]),
     );
 
     progress({ phase: 'start', message: `starting PostgreSQL on ${paths.socketDir}` });
@@ -440,6 +443,15 @@ async function bundleWalFetch(): Promise<Uint8Array | undefined> {
 }
 
 /** The `postgresql.auto.conf` lines of a drill: recovery from the archive, private socket, no archiving. */
+/**
+ * `wal-fetch --until` with the newest segment of each timeline the prediction saw: WAL archived while the
+ * drill restores (a live cluster keeps archiving) must not carry recovery past the predicted point.
+ */
+function archiveAsPredicted(report: ClusterReport): string[] {
+  const newest = report.timelines.flatMap((timeline) => (timeline.lastSegment ? [timeline.lastSegment] : []));
+  return newest.length > 0 ? ['--until', newest.join(',')] : [];
+}
+
 function recoverySettings(
   options: RunDrillOptions,
   target: RestoreTarget,

@@ -29,6 +29,34 @@ export function isFetchableWalName(name: string): boolean {
   return isWalFileName(name) || /^[0-9A-F]{8}\.history$/.test(name);
 }
 
+/**
+ * The archive as a restore should see it: per timeline, the newest segment to serve. A segment after it, a
+ * segment of a timeline not listed, and the history file of a timeline newer than every listed one count as
+ * absent. A drill bounds its `restore_command` so to the archive its prediction saw, so that WAL archived
+ * while it restores does not carry recovery past the point it holds the restore against.
+ */
+export type WalFetchBound = ReadonlyMap<number, bigint>;
+
+/** Parses `--until`'s comma-separated segment names into a {@link WalFetchBound}. */
+export function parseWalFetchBound(text: string): WalFetchBound {
+  const bound = new Map<number, bigint>();
+  for (const name of text.split(',').map((part) => part.trim())) {
+    if (!isWalFileName(name)) throw new Error(`--until: ${name || '(empty)'} is not a WAL segment name`);
+    const timeline = Number.parseInt(name.slice(0, 8), 16);
+    const segment = BigInt(`0x${name.slice(8)}`);
+    if ((bound.get(timeline) ?? -1n) < segment) bound.set(timeline, segment);
+  }
+  return bound;
+}
+
+/** Whether a bound leaves `fileName` out of the archive (see {@link WalFetchBound}). */
+export function isBeyondBound(fileName: string, bound: WalFetchBound): boolean {
+  const timeline = Number.parseInt(fileName.slice(0, 8), 16);
+  if (fileName.endsWith('.history')) return timeline > Math.max(...bound.keys());
+  const last = bound.get(timeline);
+  return last === undefined || BigInt(`0x${fileName.slice(8, 24)}`) > last;
+}
+
 /** The file could not be fetched for another reason than its absence (a damaged body, no access). */
 export class WalFetchError extends Error {
   override readonly name = 'WalFetchError';
@@ -43,6 +71,7 @@ export class WalFetchError extends Error {
  *
  * @param reader - reads full keys of the bucket
  * @param root - the archive root (cluster id), `''` for the bucket root
+ * @param bound - serve only what this bound leaves in the archive (see {@link WalFetchBound})
  * @returns `absent` when no object of that name exists under any extension, else the bytes written
  * @throws {WalFetchError} for a body that cannot be read or decompressed, or a write that fails
  */
@@ -51,11 +80,13 @@ export async function fetchWalFile(
   root: string,
   fileName: string,
   dest: string,
+  bound?: WalFetchBound,
 ): Promise<
   { readonly status: 'fetched'; readonly bytes: number; readonly key: string } | { readonly status: 'absent' }
 > {
   if (!isFetchableWalName(fileName))
     throw new WalFetchError(`${fileName} is neither a WAL segment nor a timeline history file name`);
+  if (bound !== undefined && isBeyondBound(fileName, bound)) return { status: 'absent' };
   const base = `${root === '' ? '' : `${root.replace(/\/+$/, '')}/`}wal_005/${fileName}`;
   let passing: string | undefined;
   for (const [extension, method] of WAL_EXTENSIONS) {

@@ -77,6 +77,31 @@ describe('walwatch wal-fetch', () => {
     expect(await readFile(dest, 'utf8')).toBe(history);
   });
 
+  it('--until serves the archive as it was: later segments, unlisted timelines and newer histories are absent', async () => {
+    const root = await archiveRoot('until');
+    const names = [
+      '000000010000000000000029',
+      SEGMENT,
+      '00000001000000000000002B',
+      '000000020000000000000029',
+      '00000002.history',
+      '00000003.history',
+    ];
+    for (const name of names) await writeFile(join(root, 'wal_005', name), segment);
+    const fetch = (name: string, until: string) =>
+      run([name, join(dir, `until-${name}`), '--dir', root, '--until', until]);
+    const until = `000000010000000000000028,${SEGMENT}`;
+    expect(await fetch('000000010000000000000029', until)).toBe(0);
+    expect(await fetch(SEGMENT, until)).toBe(0);
+    expect(await fetch('00000001000000000000002B', until)).toBe(1);
+    expect(await fetch('000000020000000000000029', until)).toBe(1);
+    expect(await fetch('00000002.history', until)).toBe(1);
+    expect(await fetch('00000002.history', `${until},000000020000000000000029`)).toBe(0);
+    expect(await fetch('00000003.history', `${until},000000020000000000000029`)).toBe(1);
+    expect(await fetch('00000001000000000000002B', '')).toBe(3);
+    expect(await fetch('00000001000000000000002B', 'not-a-segment')).toBe(3);
+  });
+
   it('exits 1 and writes nothing when the file is not in the archive, as PostgreSQL expects', async () => {
     const root = await archiveRoot('absent');
     const dest = join(dir, 'absent-dest');

@@ -126,6 +126,30 @@ describe.concurrent('runDrill on a steady archive', () => {
     expect(record, JSON.stringify(record)).toMatchObject({ verdict: 'verified', checkResult: '3000' });
   }, 60_000);
 
+  it('holds the restore to the archive its prediction saw while WAL keeps arriving', async ({ expect }) => {
+    // The prediction is made while the last batch is not archived yet; it arrives before the restore.
+    const dir = await copyBucket(pg, 'bucket-growing');
+    const wal = join(dir, cluster, 'wal_005');
+    const later = (await readdir(wal)).filter(
+      (name) => /^[0-9A-F]{24}\.lz4$/.test(name) && name.slice(0, 24) > String(batches[1]?.last),
+    );
+    expect(later.length).toBeGreaterThan(0);
+    for (const name of later) await rm(join(wal, name));
+    const earlier = (
+      await analyzeArchive(await openDirSource(dir), {
+        now: Date.now(),
+        content: true,
+        segmentSizeOf: () => pg.walSegmentSize,
+      })
+    ).clusters[0] as ClusterReport;
+    for (const name of later) await cp(join(pg.bucketDir, cluster, 'wal_005', name), join(wal, name));
+    const record = await runDrill(
+      drillOptions(pg, cluster, { archive: { kind: 'dir', dir }, prediction: earlier }),
+    );
+    expect(record, JSON.stringify(record)).toMatchObject({ verdict: 'verified', checkResult: '6000' });
+    expect(record.reached.lsn).toBe(record.predicted.lsn);
+  }, 60_000);
+
   it('reports a mismatch when the prediction still believes a deleted segment present', async ({
     expect,
   }) => {
