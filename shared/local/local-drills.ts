@@ -23,6 +23,7 @@ import type { DrillExpectation } from '../core/drill-status.js';
 import type { ClusterReport } from '../core/report.js';
 import type { SegmentSizeSetting } from '../core/segment-size.js';
 import { type DrillArchive, type RunDrillOptions, runDrill } from '../drill/run-drill.js';
+import { isSampleCluster } from '../sample/sample-archive.js';
 import { startDrillScheduler } from './drill-scheduler.js';
 import {
   describePostgresBinaries,
@@ -106,6 +107,8 @@ export async function startLocalDrills(
     cannotDrill: async (clusterId) => {
       const report = await reportOf(clusterId);
       if (!report) return 'the cluster is not in the store';
+      if (isSampleCluster(report))
+        return 'a `walwatch sample` cluster: its backups hold no data directory to restore';
       const major = majorOf(report);
       if (major === undefined) return 'its PostgreSQL major version is unknown (no backup sentinel names it)';
       if (!binaries.has(major)) return `no PostgreSQL ${major} server binaries found (found: ${found})`;

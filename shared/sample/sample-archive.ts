@@ -28,6 +28,19 @@ export interface SampleObject {
 export const SAMPLE_SEGMENT_SIZE = 16 * 1024 * 1024;
 
 const SYSTEM_IDENTIFIER = 7_400_000_000_000_000_123n;
+
+/**
+ * Whether a cluster is one `walwatch sample` wrote: its backups carry the sample's system identifier. Their
+ * tar partitions hold no data directory, so there is nothing to restore-drill.
+ */
+export function isSampleCluster(report: {
+  readonly backups: readonly { systemIdentifier: string | null }[];
+}): boolean {
+  return (
+    report.backups.length > 0 &&
+    report.backups.every((backup) => backup.systemIdentifier === String(SYSTEM_IDENTIFIER))
+  );
+}
 const MINUTE = 60_000;
 
 interface ClusterPlan {

@@ -4,6 +4,7 @@ import { parseDrillPolicy } from '../../../shared/config/drill-policy.js';
 import { analyzeCluster } from '../../../shared/core/analyze.js';
 import { buildClusterStates } from '../../../shared/core/state.js';
 import { type LocalDrillContext, majorOf, startLocalDrills } from '../../../shared/local/local-drills.js';
+import { sampleArchive } from '../../../shared/sample/sample-archive.js';
 import { contentLookup, generateArchive } from '../../support/archive-generator.js';
 
 const MIB = 1024 * 1024;
@@ -61,6 +62,49 @@ describe('startLocalDrills', () => {
     expect(drills.summary).toBe(
       'Restore drills: off (--drill-every); PostgreSQL binaries found: 15 (/usr/lib/postgresql/15/bin).',
     );
+  });
+});
+
+describe('scheduled drills of a `walwatch sample` archive', () => {
+  it('skips the sample clusters, whose backups hold no data directory, and drills the others', async () => {
+    const now = Date.parse('2026-11-20T12:00:00Z');
+    const sample = sampleArchive(now);
+    const text = new Map(sample.map((o) => [o.key, new TextDecoder().decode(o.body)]));
+    const real = generateArchive({
+      clusterId: 'spilo/real/wal/15',
+      segmentSize: 16 * MIB,
+      segments: 6,
+      switches: [],
+      backups: [1],
+    });
+    const realContent = contentLookup(real);
+    const states = buildClusterStates(
+      [...sample.map((o) => ({ key: o.key, at: o.storedAt, size: o.body.length })), ...real],
+      (key) => realContent(key) ?? (key.endsWith('.json') ? { text: text.get(key) as string } : undefined),
+      () => 16 * MIB,
+    );
+    expect(states.size).toBe(4);
+    const lines: string[] = [];
+    const drilled: string[] = [];
+    const drills = await startLocalDrills(
+      { ...context, data: createMemoryMonitorData(states), log: (line) => lines.push(line) },
+      {
+        binaries: new Map([[15, '/usr/lib/postgresql/15/bin']]),
+        checkEveryMs: 3_600_000,
+        runDrill: async (options) => {
+          drilled.push(options.cluster);
+          throw new Error('no server here');
+        },
+      },
+    );
+    try {
+      await drills.runDue();
+    } finally {
+      await drills.stop();
+    }
+    expect(drilled).toEqual(['spilo/real/wal/15']);
+    const skipped = lines.filter((line) => line.includes('a `walwatch sample` cluster'));
+    expect(skipped).toHaveLength(3);
   });
 });
 
