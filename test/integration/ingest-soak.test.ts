@@ -103,7 +103,7 @@ describe('foldEvents through SQS-like delivery', () => {
       }),
       { numRuns: 8 },
     );
-  });
+  }, 90_000);
 
   it('agrees with the in-memory reference folding the same scrambled events', async () => {
     const seed = 4242;
@@ -148,5 +148,5 @@ describe('foldEvents through SQS-like delivery', () => {
       }),
       { numRuns: 4 },
     );
-  });
+  }, 90_000);
 });

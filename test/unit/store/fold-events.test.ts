@@ -180,7 +180,7 @@ describe('foldEvents', () => {
       }),
       { numRuns: 15 },
     );
-  });
+  }, 90_000);
 
   it('finds the next newest segment through the index when the newest one is removed', async () => {
     const { deps, at, events } = await foldThreeSegments();
