@@ -2,13 +2,20 @@
  * A short-lived cache of the local monitor's read answers, so a burst of requests costs one store read
  * per distinct URL and second instead of one per request: concurrent identical GETs share one answer
  * (single flight), and an answer is reused for `ttlMs`. Any other method clears it (an acknowledgement
- * changes what the reads answer).
+ * changes what the reads answer). A 5xx answer (the store failed, or its queue was full) goes to the
+ * requests that shared its flight and is not kept.
  */
 import type { MiddlewareHandler } from 'hono';
 
+interface Answer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array<ArrayBuffer> | null;
+}
+
 interface Entry {
   readonly at: number;
-  readonly answer: Promise<{ status: number; headers: [string, string][]; body: ArrayBuffer }>;
+  readonly answer: Promise<Answer>;
 }
 
 /** Builds the middleware; `now` is the clock (epoch ms). */
@@ -26,34 +33,32 @@ export function cacheReads(options: {
     }
     const key = `${c.req.url}\n${c.req.header('if-none-match') ?? ''}\n${c.req.header('authorization') ?? ''}`;
     const now = options.now();
-    let entry = entries.get(key);
+    const entry = entries.get(key);
     if (!entry || now - entry.at >= options.ttlMs) {
       if (entries.size >= options.maxEntries) entries.clear();
-      const answer = (async () => {
+      const answer = (async (): Promise<Answer> => {
         await next();
         const response = c.res;
-        return {
-          status: response.status,
-          headers: headerList(response.headers),
-          body: await response.clone().arrayBuffer(),
-        };
+        const body = response.body === null ? null : new Uint8Array(await response.clone().arrayBuffer());
+        const headers: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          headers[name] = value;
+        });
+        return { status: response.status, headers, body };
       })();
-      entry = { at: now, answer };
-      entries.set(key, entry);
+      const started: Entry = { at: now, answer };
+      entries.set(key, started);
+      const forget = () => {
+        if (entries.get(key) === started) entries.delete(key);
+      };
       // A failed read is not kept.
-      answer.catch(() => entries.delete(key));
+      answer.then((kept) => kept.status >= 500 && forget(), forget);
       await answer;
       return;
     }
     const { status, headers, body } = await entry.answer;
-    c.res = new Response(status === 304 ? null : body.slice(0), { status, headers });
+    // A byte array and a plain header record keep the Node adapter on its fast path (no web streams);
+    // the array is shared by every copy and never written to.
+    c.res = new Response(status === 304 ? null : body, { status, headers: { ...headers } });
   };
-}
-
-function headerList(headers: Headers): [string, string][] {
-  const list: [string, string][] = [];
-  headers.forEach((value, name) => {
-    list.push([name, value]);
-  });
-  return list;
 }
