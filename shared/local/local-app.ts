@@ -41,6 +41,8 @@ export interface LocalAppDependencies {
   /** The port the server listens on (known once it is bound), for the `Host` check. */
   readonly listenPort: () => number;
   readonly log: (line: string) => void;
+  /** The read cache's clock (epoch ms). @default Date.now */
+  readonly cacheClock?: () => number;
   /** Limits of the store queue. @default STORE_QUEUE_LIMITS */
   readonly storeQueue?: StoreQueueLimits;
 }
@@ -88,7 +90,7 @@ export function createLocalApp(deps: LocalAppDependencies): Hono {
   mountApiDocs(app);
   // A burst of reads costs one store read per distinct URL and second; what still reaches the store waits
   // in a bounded queue (503 beyond it). Health, the dashboard and the API document are answered before.
-  const reads = cacheReads({ ttlMs: 1_000, maxEntries: 1_000, now: Date.now });
+  const reads = cacheReads({ ttlMs: 1_000, maxEntries: 1_000, now: deps.cacheClock ?? Date.now });
   app.use('/clusters/*', reads, queue);
   app.route(
     '/',

@@ -69,7 +69,11 @@ afterEach(async () => {
   }
 });
 
-async function start(data: MonitorData, storeQueue?: StoreQueueLimits): Promise<Running> {
+async function start(
+  data: MonitorData,
+  storeQueue?: StoreQueueLimits,
+  cacheClock?: () => number,
+): Promise<Running> {
   let port = 0;
   const app = createLocalApp({
     options: { dataDir: 'unused', host: '127.0.0.1', port: 0, segmentSize: 16 * MIB },
@@ -79,6 +83,7 @@ async function start(data: MonitorData, storeQueue?: StoreQueueLimits): Promise<
     listenPort: () => port,
     log: () => undefined,
     ...(storeQueue ? { storeQueue } : {}),
+    ...(cacheClock ? { cacheClock } : {}),
   });
   const server = await new Promise<ServerType>((resolve) => {
     const started = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(started));
@@ -171,6 +176,28 @@ describe('the local monitor under a burst', () => {
 
     store.open();
     expect((await stalled).status).toBe(200);
+  });
+
+  it('answers a stale URL from its last answer at once and refreshes it once in the background', async () => {
+    const store = gatedStore();
+    let clock = Date.parse('2026-11-01T00:00:00Z');
+    const server = await start(store.data, undefined, () => clock);
+    const path = `${server.url}/clusters/${id}`;
+    const first = await (await fetch(path)).text();
+    expect(store.reads).toHaveLength(1);
+
+    clock += 5_000;
+    store.shut();
+    // The store is stalled: the stale answer comes anyway, and one refresh is under way.
+    const during = await Promise.all([fetch(path), fetch(path), fetch(path)]);
+    expect(during.map((response) => response.status)).toEqual([200, 200, 200]);
+    expect(await Promise.all(during.map((response) => response.text()))).toEqual([first, first, first]);
+    expect(store.reads).toHaveLength(2);
+
+    store.open();
+    const after = await fetch(path);
+    expect(after.status).toBe(200);
+    expect(store.reads).toHaveLength(2);
   });
 
   it('passes the fleet page through the cache once (one flight, not a flight waiting on itself)', async () => {
