@@ -41,6 +41,8 @@ export interface LocalAppDependencies {
   /** The port the server listens on (known once it is bound), for the `Host` check. */
   readonly listenPort: () => number;
   readonly log: (line: string) => void;
+  /** Counts the monitor's store writes: a new value empties the read cache. @default constant */
+  readonly storeVersion?: () => number;
   /** The read cache's clock (epoch ms). @default Date.now */
   readonly cacheClock?: () => number;
   /** Limits of the store queue. @default STORE_QUEUE_LIMITS */
@@ -90,7 +92,12 @@ export function createLocalApp(deps: LocalAppDependencies): Hono {
   mountApiDocs(app);
   // A burst of reads costs one store read per distinct URL and second; what still reaches the store waits
   // in a bounded queue (503 beyond it). Health, the dashboard and the API document are answered before.
-  const reads = cacheReads({ ttlMs: 1_000, maxEntries: 1_000, now: deps.cacheClock ?? Date.now });
+  const reads = cacheReads({
+    ttlMs: 1_000,
+    maxEntries: 1_000,
+    now: deps.cacheClock ?? Date.now,
+    ...(deps.storeVersion ? { storeVersion: deps.storeVersion } : {}),
+  });
   app.use('/clusters/*', reads, queue);
   app.route(
     '/',

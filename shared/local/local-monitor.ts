@@ -226,6 +226,14 @@ async function startServices(
   // Drills start after the watcher, which may ingest at once: until then no cluster expects drills.
   let localDrills: LocalDrills | undefined;
   const drillExpectation: DrillExpectations = (clusterId) => localDrills?.expectation(clusterId);
+  /**
+   * Counts the writes that change what the API reads (a folded batch, a listing, a sweep, a drill): the
+   * read cache starts over at each, so a read after a change never gets the answer from before it.
+   */
+  let storeVersion = 0;
+  const changed = () => {
+    storeVersion++;
+  };
   /** Folds events; returns the failures by index in `events`. */
   const ingest = async (
     events: Parameters<typeof foldEvents>[1][number]['event'][],
@@ -233,7 +241,7 @@ async function startServices(
     const result = await foldEvents(
       fold,
       events.map((event, index) => ({ id: String(index), event })),
-    );
+    ).finally(changed);
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
     for (const note of result.notes)
       if (note.kind === 'unstorable-key') log(`walwatch: ignored ${note.key}: ${note.reason}`);
@@ -261,6 +269,7 @@ async function startServices(
       options.thresholds,
       drillExpectation,
     ).catch((error) => log(`walwatch: fleet rows after ingest: ${(error as Error).message}`));
+    changed();
     return result.failures;
   };
 
@@ -293,7 +302,8 @@ async function startServices(
         )
         .catch((error) =>
           log(`walwatch: listing s3://${bucket.name}/${bucket.prefix}: ${(error as Error).message}`),
-        );
+        )
+        .finally(changed);
     };
     list();
     timers.push(setInterval(list, options.listIntervalMs ?? 60_000));
@@ -302,7 +312,9 @@ async function startServices(
     options.queueUrl && options.bucket
       ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log, async (clusters) => {
           for (const id of clusters) await readContent(id);
-          await refreshFleetRows(data, clusters, Date.now(), options.thresholds, drillExpectation);
+          await refreshFleetRows(data, clusters, Date.now(), options.thresholds, drillExpectation).finally(
+            changed,
+          );
         })
       : undefined;
 
@@ -312,8 +324,14 @@ async function startServices(
         ...data,
         // The fleet list shows a drill as soon as it is stored; the sweeper settles its alerts.
         putDrill: async (record) => {
-          await data.putDrill(record);
-          await refreshFleetRows(data, [record.cluster], Date.now(), options.thresholds, drillExpectation);
+          await data.putDrill(record).finally(changed);
+          await refreshFleetRows(
+            data,
+            [record.cluster],
+            Date.now(),
+            options.thresholds,
+            drillExpectation,
+          ).finally(changed);
         },
       },
       archive: options.bucket
@@ -374,7 +392,8 @@ async function startServices(
           },
         }),
       )
-      .catch((error) => log(`walwatch: sweep failed: ${(error as Error).message}`));
+      .catch((error) => log(`walwatch: sweep failed: ${(error as Error).message}`))
+      .finally(changed);
     return sweeping;
   };
 
@@ -385,6 +404,7 @@ async function startServices(
     drills: drills.expectation,
     ingest,
     listenPort: () => listenPort,
+    storeVersion: () => storeVersion,
     log,
   });
 

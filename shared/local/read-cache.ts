@@ -8,8 +8,10 @@
  *   at once, as is every request until the refresh lands, so only the first read of a URL ever waits for
  *   the store (answers are at most `ttlMs` plus one store read old).
  *
- * Any other method clears it (an acknowledgement changes what the reads answer). A 5xx answer (the store
- * failed, or its queue was full) goes to the requests that shared its flight and is not kept.
+ * Any other method clears it (an acknowledgement changes what the reads answer), and so does a change of
+ * `storeVersion` (the monitor counts its writes: an ingested batch, a sweep, a drill), so the first read
+ * after a change waits for the changed answer. A 5xx answer (the store failed, or its queue was full) goes
+ * to the requests that shared its flight and is not kept.
  */
 import type { Context, MiddlewareHandler, Next } from 'hono';
 
@@ -34,8 +36,12 @@ export function cacheReads(options: {
   ttlMs: number;
   maxEntries: number;
   now: () => number;
+  /** Changes whenever what the reads answer may have changed. @default constant */
+  storeVersion?: () => number;
 }): MiddlewareHandler {
   const entries = new Map<string, Entry>();
+  const version = options.storeVersion ?? (() => 0);
+  let cachedVersion = version();
   const fly = (c: Context, next: Next, key: string, now: number, last?: Answer): Entry => {
     if (entries.size >= options.maxEntries) entries.clear();
     const answer = (async (): Promise<Answer> => {
@@ -64,6 +70,10 @@ export function cacheReads(options: {
       entries.clear();
       await next();
       return;
+    }
+    if (version() !== cachedVersion) {
+      entries.clear();
+      cachedVersion = version();
     }
     const key = `${c.req.url}\n${c.req.header('if-none-match') ?? ''}\n${c.req.header('authorization') ?? ''}`;
     const now = options.now();

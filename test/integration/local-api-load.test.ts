@@ -73,6 +73,7 @@ async function start(
   data: MonitorData,
   storeQueue?: StoreQueueLimits,
   cacheClock?: () => number,
+  storeVersion?: () => number,
 ): Promise<Running> {
   let port = 0;
   const app = createLocalApp({
@@ -84,6 +85,7 @@ async function start(
     log: () => undefined,
     ...(storeQueue ? { storeQueue } : {}),
     ...(cacheClock ? { cacheClock } : {}),
+    ...(storeVersion ? { storeVersion } : {}),
   });
   const server = await new Promise<ServerType>((resolve) => {
     const started = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(started));
@@ -198,6 +200,26 @@ describe('the local monitor under a burst', () => {
     const after = await fetch(path);
     expect(after.status).toBe(200);
     expect(store.reads).toHaveLength(2);
+  });
+
+  it('waits for a fresh answer after the store changed, never answering from before the change', async () => {
+    const store = gatedStore();
+    let version = 0;
+    const server = await start(store.data, undefined, undefined, () => version);
+    const path = `${server.url}/clusters/${id}`;
+    expect((await fetch(path)).status).toBe(200);
+    version++;
+    store.shut();
+    let settled = false;
+    const after = fetch(path).then((response) => {
+      settled = true;
+      return response;
+    });
+    await server.received(2);
+    expect(store.reads).toHaveLength(2);
+    expect(settled).toBe(false);
+    store.open();
+    expect((await after).status).toBe(200);
   });
 
   it('passes the fleet page through the cache once (one flight, not a flight waiting on itself)', async () => {
