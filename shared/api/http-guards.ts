@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'events-dropped'
+  | 'overloaded'
   | 'internal';
 
 /** A JSON error answer. */

@@ -70,7 +70,7 @@ export interface ApiDependencies {
   readonly drills?: DrillExpectations;
 }
 
-type ErrorStatus = 400 | 404 | 409 | 413 | 415 | 500;
+type ErrorStatus = 400 | 404 | 409 | 413 | 415 | 500 | 503;
 
 /** The largest request body the API reads: an acknowledgement is a reason of at most 1,000 characters. */
 export const MAX_API_BODY_BYTES = 16_384;
@@ -91,9 +91,23 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({
   content: { 'application/json': { schema } },
   description,
 });
+/**
+ * The local monitor's answer when its store queue is full (`shared/local/store-queue.ts`); API Gateway
+ * throttles before the Lambda instead.
+ */
+const overloaded = {
+  ...json(
+    errorSchema,
+    'Local monitor only: too many requests are already running or waiting for the store (`overloaded`). Retry after the seconds in `Retry-After`.',
+  ),
+  headers: z.object({
+    'Retry-After': z.string().openapi({ description: 'Seconds to wait before retrying.', example: '1' }),
+  }),
+};
 const errors = {
   400: json(errorSchema, 'The request is malformed: the message says what to change.'),
   404: json(errorSchema, 'No such cluster (or gap, or segment read).'),
+  503: overloaded,
 };
 const isoTime = acknowledgementSchema.shape.at;
 const clusterParams = z.object({ id: clusterIdParam });
@@ -110,6 +124,7 @@ const routes = {
       200: json(fleetPageSchema, 'One page of the fleet.'),
       304: { description: 'The page is unchanged since the `ETag` given in `If-None-Match`.' },
       400: errors[400],
+      503: errors[503],
     },
   }),
   cluster: createRoute({

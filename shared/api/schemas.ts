@@ -389,6 +389,7 @@ export const errorSchema = z
         'payload-too-large',
         'unsupported-media-type',
         'events-dropped',
+        'overloaded',
         'internal',
       ]),
       message: z.string(),

@@ -176,10 +176,16 @@ export function guardAccess(options: AccessOptions, port: () => number): Middlew
     const path = c.req.path;
     const open = (c.req.method === 'GET' || c.req.method === 'HEAD') && OPEN_PATHS.has(path);
     const exempt = open || path === '/webhook/s3';
-    return corsFor(c, async () => {
+    const answer = async () => {
       if (exempt || !tokenCheck) await next();
       else await tokenCheck(c, next);
-    });
+    };
+    if (origin !== undefined) return corsFor(c, answer);
+    // No Origin, no CORS headers to add. Hono's cors would add `Vary` through `c.header` after the answer,
+    // which rebuilds it around a web stream; setting it on the answer's headers keeps Node's fast path.
+    await answer();
+    c.res.headers.append('vary', 'Origin');
+    return undefined;
   };
 }
 

@@ -5,24 +5,15 @@
  * and the dashboard, behind the access rules of `access-policy.ts`.
  */
 
-import { timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type ServerType, serve } from '@hono/node-server';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { createAdaptorServer, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
 import { refreshFleetRows } from '../api/fleet-summary.js';
-import {
-  answerErrors,
-  answerUnmatchedWithJson,
-  jsonError,
-  limitBody,
-  requireJsonBody,
-} from '../api/http-guards.js';
-import { type DrillExpectations, loadAllReports } from '../api/reports.js';
-import { createApiRouter } from '../api/router.js';
+import type { DrillExpectations } from '../api/reports.js';
 import { type DocumentRead, decodeDocument } from '../codec/document.js';
 import { type ClusterSetting, settingFor } from '../config/cluster-setting.js';
 import {
@@ -47,21 +38,14 @@ import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
 import { createDynamoMonitorData } from '../store/monitor-items.js';
 import { isStorableClusterId } from '../store/table.js';
-import { checkAccessOptions, guardAccess } from './access-policy.js';
-import { mountApiDocs } from './api-docs.js';
+import { checkAccessOptions } from './access-policy.js';
 import { lockDataFolder } from './data-lock.js';
 import { DirectoryWatcher } from './dir-watcher.js';
 import { type EmbeddedStore, startEmbeddedStore } from './embedded-store.js';
+import { createLocalApp } from './local-app.js';
 import { type LocalDrillOptions, type LocalDrills, startLocalDrills } from './local-drills.js';
-import { renderPrometheus } from './prometheus.js';
-import { cacheReads } from './read-cache.js';
-import { answerNotification } from './webhook.js';
 
-/**
- * The largest webhook body read: S3 sends one record of a few KB a notification, SQS allows 256 KB, and
- * a notification parses at no more than that.
- */
-export const MAX_WEBHOOK_BODY_BYTES = 262_144;
+export { MAX_WEBHOOK_BODY_BYTES } from './local-app.js';
 
 /** Settings of the local monitor. */
 export interface LocalMonitorOptions {
@@ -148,19 +132,26 @@ interface Listening {
   close(): Promise<void>;
 }
 
+/**
+ * Connections the kernel holds for the server before it accepts them. Node's default (511) is below a
+ * burst of 2,000 connections at once: the rest are dropped and the clients retry after a second. The
+ * kernel caps it at `net.core.somaxconn`.
+ */
+const LISTEN_BACKLOG = 4_096;
+
 async function listen(host: string, port: number): Promise<Listening> {
   let handler: Hono['fetch'] | undefined;
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const started = serve(
-      {
-        fetch: (request, env) =>
-          handler ? handler(request, env) : new Response('walwatch is starting', { status: 503 }),
-        hostname: host,
-        port,
-      },
-      () => resolve(started),
-    );
-    started.once('error', reject);
+  const server = createAdaptorServer({
+    fetch: (request, env) =>
+      handler ? handler(request, env) : new Response('walwatch is starting', { status: 503 }),
+    hostname: host,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return {
     server,
@@ -235,6 +226,14 @@ async function startServices(
   // Drills start after the watcher, which may ingest at once: until then no cluster expects drills.
   let localDrills: LocalDrills | undefined;
   const drillExpectation: DrillExpectations = (clusterId) => localDrills?.expectation(clusterId);
+  /**
+   * Counts the writes that change what the API reads (a folded batch, a listing, a sweep, a drill): the
+   * read cache starts over at each, so a read after a change never gets the answer from before it.
+   */
+  let storeVersion = 0;
+  const changed = () => {
+    storeVersion++;
+  };
   /** Folds events; returns the failures by index in `events`. */
   const ingest = async (
     events: Parameters<typeof foldEvents>[1][number]['event'][],
@@ -242,7 +241,7 @@ async function startServices(
     const result = await foldEvents(
       fold,
       events.map((event, index) => ({ id: String(index), event })),
-    );
+    ).finally(changed);
     for (const [, error] of result.failures) log(`walwatch: could not fold an event: ${error.message}`);
     for (const note of result.notes)
       if (note.kind === 'unstorable-key') log(`walwatch: ignored ${note.key}: ${note.reason}`);
@@ -270,6 +269,7 @@ async function startServices(
       options.thresholds,
       drillExpectation,
     ).catch((error) => log(`walwatch: fleet rows after ingest: ${(error as Error).message}`));
+    changed();
     return result.failures;
   };
 
@@ -302,7 +302,8 @@ async function startServices(
         )
         .catch((error) =>
           log(`walwatch: listing s3://${bucket.name}/${bucket.prefix}: ${(error as Error).message}`),
-        );
+        )
+        .finally(changed);
     };
     list();
     timers.push(setInterval(list, options.listIntervalMs ?? 60_000));
@@ -311,7 +312,9 @@ async function startServices(
     options.queueUrl && options.bucket
       ? startQueuePoller(options.queueUrl, options.bucket.name, fold, log, async (clusters) => {
           for (const id of clusters) await readContent(id);
-          await refreshFleetRows(data, clusters, Date.now(), options.thresholds, drillExpectation);
+          await refreshFleetRows(data, clusters, Date.now(), options.thresholds, drillExpectation).finally(
+            changed,
+          );
         })
       : undefined;
 
@@ -321,8 +324,14 @@ async function startServices(
         ...data,
         // The fleet list shows a drill as soon as it is stored; the sweeper settles its alerts.
         putDrill: async (record) => {
-          await data.putDrill(record);
-          await refreshFleetRows(data, [record.cluster], Date.now(), options.thresholds, drillExpectation);
+          await data.putDrill(record).finally(changed);
+          await refreshFleetRows(
+            data,
+            [record.cluster],
+            Date.now(),
+            options.thresholds,
+            drillExpectation,
+          ).finally(changed);
         },
       },
       archive: options.bucket
@@ -383,66 +392,21 @@ async function startServices(
           },
         }),
       )
-      .catch((error) => log(`walwatch: sweep failed: ${(error as Error).message}`));
+      .catch((error) => log(`walwatch: sweep failed: ${(error as Error).message}`))
+      .finally(changed);
     return sweeping;
   };
 
-  const app = new Hono();
   let listenPort = options.port;
-  app.use(
-    '*',
-    guardAccess(options, () => listenPort),
-  );
-  answerUnmatchedWithJson(app);
-  answerErrors(app, (error) => log(`walwatch: HTTP error: ${(error as Error).stack ?? String(error)}`));
-  app.get('/healthz', (c) => c.json({ ok: true }));
-  app.get('/metrics', async (c) => {
-    const now = Date.now();
-    const reports = await loadAllReports(data, now, options.thresholds, drills.expectation);
-    return c.body(renderPrometheus(reports, now), 200, {
-      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-    });
+  const app = createLocalApp({
+    options,
+    data,
+    drills: drills.expectation,
+    ingest,
+    listenPort: () => listenPort,
+    storeVersion: () => storeVersion,
+    log,
   });
-  const webhookAuth: MiddlewareHandler = async (c, next) => {
-    if (!options.webhookSecret || !options.bucket)
-      return jsonError(c, 404, 'not-found', 'webhook not enabled: start with --bucket and --webhook-secret');
-    // Only the documented form: a secret in the URL ends up in logs, a bare header is no scheme at all.
-    if (c.req.query('secret') !== undefined)
-      return jsonError(
-        c,
-        400,
-        'bad-request',
-        'the secret goes in Authorization: Bearer <secret>, not the URL',
-      );
-    const given = /^Bearer (.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    if (given === undefined || !safeEqual(given, options.webhookSecret))
-      return jsonError(c, 401, 'unauthorized', 'send the webhook secret as Authorization: Bearer <secret>', {
-        'www-authenticate': 'Bearer realm="walwatch-webhook"',
-      });
-    return next();
-  };
-  app.post('/webhook/s3', webhookAuth, requireJsonBody(), limitBody(MAX_WEBHOOK_BODY_BYTES), async (c) => {
-    const answer = await answerNotification(await c.req.text(), options.bucket?.name as string, ingest);
-    return c.json(answer.body, answer.status);
-  });
-  mountDashboard(app, log);
-  mountApiDocs(app);
-  // A burst of reads costs one store read per distinct URL and second (health stays answered at once).
-  const reads = cacheReads({ ttlMs: 1_000, maxEntries: 1_000, now: Date.now });
-  app.use('/clusters', reads);
-  app.use('/clusters/*', reads);
-  app.route(
-    '/',
-    createApiRouter({
-      data,
-      now: Date.now,
-      callerOf: () => 'local',
-      ...(options.bucket ? { bucket: options.bucket.name } : {}),
-      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
-      drills: drills.expectation,
-      onError: (error) => log(`walwatch: API error: ${(error as Error).stack ?? String(error)}`),
-    }),
-  );
 
   const server = listening.server;
   listening.serve(app.fetch);
@@ -479,12 +443,6 @@ async function startServices(
 async function ensureFolder(path: string): Promise<string> {
   await mkdir(path, { recursive: true });
   return path;
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 async function readLocalDocument(root: string, key: string, compression: Compression): Promise<DocumentRead> {
@@ -549,38 +507,4 @@ function startQueuePoller(
       sqs.destroy();
     },
   };
-}
-
-/** Serves the dashboard when its sources are present; a plain pointer to the API otherwise. */
-function mountDashboard(app: Hono, log: (line: string) => void): void {
-  let built: Promise<{ html: string; js: string; css: string } | undefined> | undefined;
-  const dashboard = () => {
-    // Resolved at run time: the dashboard sources ship beside the monitor, not inside its bundle.
-    const source = '../../web/build.js';
-    built ??= import(source)
-      .then((module: { buildDashboard: () => Promise<{ html: string; js: string; css: string }> }) =>
-        module.buildDashboard(),
-      )
-      .catch((error) => {
-        log(`walwatch: dashboard unavailable: ${(error as Error).message}`);
-        return undefined;
-      });
-    return built;
-  };
-  app.get('/', async (c) => {
-    const page = await dashboard();
-    if (!page)
-      return c.html(
-        '<!doctype html><title>walwatch</title><p>walwatch is running: see <a href="/clusters">/clusters</a>.</p>',
-      );
-    return c.html(page.html);
-  });
-  app.get('/dashboard.js', async (c) => {
-    const page = await dashboard();
-    return page ? c.body(page.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }) : c.notFound();
-  });
-  app.get('/dashboard.css', async (c) => {
-    const page = await dashboard();
-    return page ? c.body(page.css, 200, { 'content-type': 'text/css; charset=utf-8' }) : c.notFound();
-  });
 }
