@@ -7,7 +7,7 @@
  * ratio and the spread are printed. Target: walwatch unpacks within 1.5× of the CLI pipe (median), and the
  * drill is replay-bound.
  */
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runDrill } from '../shared/drill/run-drill.js';
@@ -74,6 +74,47 @@ export default async function benchDrill(): Promise<void> {
     process.stdout.write(
       `drill: ${record.verdict} (${record.reason ?? 'predicted = reached'}), ${record.checkResult} pgbench_history rows\n` +
         `  download ${t?.downloadMs} ms (${(record.downloadedBytes / 2 ** 20).toFixed(0)} MiB), unpack ${t?.unpackMs} ms, replay ${t?.replayMs} ms\n`,
+    );
+
+    // The bound on any prefetch of the next segments (WAL-G's wal-prefetch): the same drill with every
+    // segment already decompressed on local disk, restore_command a shell cp. A prefetching wal-fetch
+    // cannot beat that, and it would still start Node once per segment.
+    const ready = join(pg.dir, 'prefetched');
+    await mkdir(ready, { recursive: true });
+    const walDir = join(pg.archive.root, 'wal_005');
+    for (const name of await readdir(walDir)) {
+      const path = join(walDir, name);
+      if (name.endsWith('.lz4'))
+        await runCommand('lz4', ['-q', '-d', '-f', path, join(ready, name.slice(0, -4))], {
+          timeoutMs: 60_000,
+        });
+      else await runCommand('cp', [path, join(ready, name)]);
+    }
+    const copy = join(pg.dir, 'restore-prefetched.sh');
+    // Called as: <script> wal-fetch <file> <dest> --dir <root>; exit 1 for a file not there, as wal-fetch does.
+    await writeFile(
+      copy,
+      `#!/bin/sh\n[ -f ${JSON.stringify(ready)}/"$2" ] || exit 1\nexec cp ${JSON.stringify(ready)}/"$2" "$3"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    await chmod(pg.dir, 0o755);
+    const bound = await runDrill({
+      archive: { kind: 'dir', dir: pg.bucketDir },
+      cluster,
+      segmentSize: 16 * 1024 * 1024,
+      ...(isRoot() ? { pgUser: POSTGRES_OS_USER } : {}),
+      checkSql: 'SELECT count(*) FROM pgbench_history',
+      scratchParent: pg.dir,
+      walwatchCommand: [copy],
+      now: Date.now,
+    });
+    const boundReplayMs = bound.timings?.replayMs ?? Number.NaN;
+    process.stdout.write(
+      `replay with every segment prefetched (restore_command cp): ${bound.verdict}, ${boundReplayMs} ms against ${t?.replayMs} ms ` +
+        `through wal-fetch: a prefetch could save at most ${t ? (((t.replayMs - boundReplayMs) / t.replayMs) * 100).toFixed(0) : '?'}% of the replay; ` +
+        `load average ${loadavg()[0]?.toFixed(1)}\n`,
     );
 
     // The same parts unpacked by walwatch and by the CLI pipe, each into a fresh folder, alternately and
