@@ -7,11 +7,11 @@
  * shows up as a body whose magic number is wrong for its extension: it is reported as unreadable.
  */
 import { promisify } from 'node:util';
-import { brotliDecompress, gunzip } from 'node:zlib';
+import { brotliDecompress, createBrotliDecompress, createGunzip, gunzip } from 'node:zlib';
 import { Decompress as ZstdStream } from 'fzstd';
 import type { Compression } from '../core/keys.js';
 import { ContentTooLargeError, ContentUnreadableError, CorruptContentError } from './errors.js';
-import { decodeLz4Frames } from './lz4-frame.js';
+import { decodeLz4FrameBlocks, decodeLz4Frames } from './lz4-frame.js';
 import { decodeLzmaAlone } from './lzma.js';
 
 export { ContentTooLargeError, ContentUnreadableError, CorruptContentError } from './errors.js';
@@ -70,24 +70,32 @@ async function decompressZlib(
   }
 }
 
-function decompressZstd(body: Uint8Array, maxBytes: number): Uint8Array {
+/** Decodes zstd a slice of input at a time, yielding what each slice produced. */
+function* decodeZstdChunks(body: Uint8Array, maxBytes: number): Generator<Uint8Array> {
   if (!startsWith(body, ZSTD_MAGIC)) throw unrecognised('zstd');
-  const chunks: Uint8Array[] = [];
+  let chunks: Uint8Array[] = [];
   let total = 0;
   const stream = new ZstdStream((chunk) => {
     total += chunk.length;
     if (total > maxBytes) throw new ContentTooLargeError(maxBytes);
     chunks.push(chunk);
   });
-  try {
-    for (let at = 0; at < body.length; at += ZSTD_SLICE) {
-      const end = Math.min(body.length, at + ZSTD_SLICE);
+  for (let at = 0; at < body.length; at += ZSTD_SLICE) {
+    const end = Math.min(body.length, at + ZSTD_SLICE);
+    try {
       stream.push(body.subarray(at, end), end === body.length);
+    } catch (error) {
+      if (error instanceof ContentTooLargeError) throw error;
+      throw new CorruptContentError(`zstd body is damaged: ${(error as Error).message}`, { cause: error });
     }
-  } catch (error) {
-    if (error instanceof ContentTooLargeError) throw error;
-    throw new CorruptContentError(`zstd body is damaged: ${(error as Error).message}`, { cause: error });
+    yield* chunks;
+    chunks = [];
   }
+}
+
+function decompressZstd(body: Uint8Array, maxBytes: number): Uint8Array {
+  const chunks = [...decodeZstdChunks(body, maxBytes)];
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
   const output = new Uint8Array(total);
   let at = 0;
   for (const chunk of chunks) {
@@ -145,5 +153,69 @@ export async function decompress(
         `unknown compression method '${String(method)}'`,
         'unsupported-method',
       );
+  }
+}
+
+/** Slices of an uncompressed body handed on at a time. */
+const PLAIN_SLICE = 4 * 1024 * 1024;
+
+/** Streams a zlib decoder's output (it runs on the thread pool), counting it against `maxBytes`. */
+async function* decodeZlibChunks(
+  body: Uint8Array,
+  method: 'gzip' | 'brotli',
+  maxBytes: number,
+): AsyncGenerator<Uint8Array> {
+  if (method === 'gzip' && !startsWith(body, GZIP_MAGIC)) throw unrecognised('gzip');
+  const decoder = method === 'gzip' ? createGunzip() : createBrotliDecompress();
+  decoder.end(body);
+  let total = 0;
+  try {
+    for await (const chunk of decoder as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) throw new ContentTooLargeError(maxBytes);
+      yield chunk;
+    }
+  } catch (error) {
+    if (error instanceof ContentTooLargeError) throw error;
+    throw translateZlibError(error, method, maxBytes);
+  } finally {
+    decoder.destroy();
+  }
+}
+
+/**
+ * Decompresses an archive object body a piece at a time, for callers that pass the output on (a tar
+ * unpack) and need not hold all of it: LZ4 block by block, decoded on the thread pool while the caller
+ * works; gzip and brotli through zlib streams; zstd a slice of input at a time; LZMA at once.
+ *
+ * Same methods, errors and limit as {@link decompress}; an error can come after some pieces were yielded
+ * (a checksum is checked at the end), so a consumer must treat it as the end of the data, not of a file.
+ *
+ * @example
+ * for await (const piece of decompressChunks(body, 'lz4', { maxBytes: 2 ** 32 })) unpack.write(piece);
+ */
+export async function* decompressChunks(
+  body: Uint8Array,
+  method: CompressionMethod,
+  options: DecompressOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  switch (method) {
+    case 'none':
+      if (body.length > maxBytes) throw new ContentTooLargeError(maxBytes);
+      for (let at = 0; at < body.length; at += PLAIN_SLICE) yield body.subarray(at, at + PLAIN_SLICE);
+      return;
+    case 'lz4':
+      yield* decodeLz4FrameBlocks(body, maxBytes);
+      return;
+    case 'zstd':
+      yield* decodeZstdChunks(body, maxBytes);
+      return;
+    case 'gzip':
+    case 'brotli':
+      yield* decodeZlibChunks(body, method, maxBytes);
+      return;
+    default:
+      yield await decompress(body, method, options);
   }
 }

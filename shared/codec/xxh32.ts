@@ -63,3 +63,64 @@ export function computeXxh32(bytes: Uint8Array, start = 0, end = bytes.length, s
   hash ^= hash >>> 16;
   return hash >>> 0;
 }
+
+/**
+ * xxHash32 over bytes given in pieces (`update` in order, then `digest`), for checking an LZ4 content
+ * checksum while its blocks stream past. Gives the same value as {@link computeXxh32} over the joined bytes.
+ */
+export class Xxh32Stream {
+  #v1 = (PRIME1 + PRIME2) | 0;
+  #v2 = PRIME2 | 0;
+  #v3 = 0;
+  #v4 = -PRIME1 | 0;
+  #length = 0;
+  /** Bytes not yet folded into the lanes (fewer than 16). */
+  #pending = new Uint8Array(16);
+  #pendingLength = 0;
+
+  /** Adds `bytes` to the hashed input. */
+  update(bytes: Uint8Array): this {
+    this.#length += bytes.length;
+    let at = 0;
+    if (this.#pendingLength > 0) {
+      const take = Math.min(16 - this.#pendingLength, bytes.length);
+      this.#pending.set(bytes.subarray(0, take), this.#pendingLength);
+      this.#pendingLength += take;
+      at = take;
+      if (this.#pendingLength < 16) return this;
+      this.#stripe(this.#pending, 0);
+      this.#pendingLength = 0;
+    }
+    for (const limit = bytes.length - 16; at <= limit; at += 16) this.#stripe(bytes, at);
+    this.#pending.set(bytes.subarray(at));
+    this.#pendingLength = bytes.length - at;
+    return this;
+  }
+
+  /** The hash of everything added so far. */
+  digest(): number {
+    const tail = this.#pending.subarray(0, this.#pendingLength);
+    if (this.#length < 16) return computeXxh32(tail);
+    let hash = (rotl(this.#v1, 1) + rotl(this.#v2, 7) + rotl(this.#v3, 12) + rotl(this.#v4, 18)) | 0;
+    // The length is folded in modulo 2^32, as the specification's 32-bit total does.
+    hash = (hash + (this.#length % 0x1_0000_0000)) | 0;
+    let at = 0;
+    for (; at + 4 <= tail.length; at += 4)
+      hash = Math.imul(rotl((hash + Math.imul(readU32(tail, at), PRIME3)) | 0, 17), PRIME4);
+    for (; at < tail.length; at++)
+      hash = Math.imul(rotl((hash + Math.imul(tail[at] as number, PRIME5)) | 0, 11), PRIME1);
+    hash ^= hash >>> 15;
+    hash = Math.imul(hash, PRIME2);
+    hash ^= hash >>> 13;
+    hash = Math.imul(hash, PRIME3);
+    hash ^= hash >>> 16;
+    return hash >>> 0;
+  }
+
+  #stripe(bytes: Uint8Array, at: number): void {
+    this.#v1 = round(this.#v1, readU32(bytes, at));
+    this.#v2 = round(this.#v2, readU32(bytes, at + 4));
+    this.#v3 = round(this.#v3, readU32(bytes, at + 8));
+    this.#v4 = round(this.#v4, readU32(bytes, at + 12));
+  }
+}

@@ -48,6 +48,7 @@ export interface DrillRecord {
 
 /** Milliseconds spent downloading, unpacking and replaying. */
 export interface DrillTimings {
+  /** Time spent waiting for tar partitions: the next part downloads while one unpacks. */
   readonly downloadMs: number;
   readonly unpackMs: number;
   readonly replayMs: number;

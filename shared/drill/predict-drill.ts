@@ -62,7 +62,7 @@ export async function predictDrill(
     notes.push('the target lies after the last archived transaction: recovery replays all archived WAL');
   const end = await readChainEnd(reader, report, chainEnd);
   if ('error' in end) notes.push(`the last segment of the chain could not be read: ${end.error}`);
-  const endLsn = 'error' in end ? (parseLsn(lrp.lsn) as Lsn) : end.endLsn;
+  const endLsn = 'error' in end ? (parseLsn(lrp.lsn) as Lsn) : replayPositionAfter(end.endLsn);
   return {
     point: { timeline: lrp.timeline, lsn: formatLsn(endLsn), lastCommitTime: lrp.lastCommitTime },
     lastRecordLsn: 'error' in end ? (parseLsn(lrp.lastCommitLsn ?? '') ?? null) : end.lastRecordLsn,
@@ -147,19 +147,22 @@ async function scanToTarget(
     }
     if (stop) {
       const stopLsn = stop.last.lsn;
-      const last =
-        ends
-          .filter((r) => r.lsn <= stopLsn && (target.kind !== 'time' || r.timeMicros <= target.micros))
-          .at(-1) ?? undefined;
+      // PostgreSQL stops after the record an LSN target reaches before it notes that record's commit time
+      // (xlogrecovery.c, recoveryStopsAfter): the target's own commit is replayed but is not the "last
+      // completed transaction". A time target stops before a commit, after the one before it.
+      const counts = (r: { lsn: Lsn; timeMicros: bigint }): boolean =>
+        target.kind === 'time' ? r.lsn <= stopLsn && r.timeMicros <= target.micros : r.lsn < stopLsn;
+      const last = ends.filter(counts).at(-1);
       if (last) lastTransaction = { time: last.time, lsn: last.lsn };
+      const end = replayPositionAfter(stop.end);
       return {
         point: {
           timeline,
-          lsn: formatLsn(stop.end),
+          lsn: formatLsn(end),
           lastCommitTime: lastTransaction?.time ?? null,
         },
         lastRecordLsn: stop.last.lsn,
-        endLsn: stop.end,
+        endLsn: end,
         stopsAtTarget: true,
         notes: [],
       };
@@ -172,10 +175,20 @@ async function scanToTarget(
 }
 
 const PAGE = 8192n;
+/** PostgreSQL's MAXALIGN: records start on 8-byte boundaries. */
+const MAXALIGN = 8n;
+
+/**
+ * The replay position PostgreSQL reports after a record ending at `end` (`pg_last_wal_replay_lsn()`, the
+ * reader's `EndRecPtr`): the end rounded up to the next 8-byte boundary, where the next record would start.
+ */
+export function replayPositionAfter(end: Lsn): Lsn {
+  return ((end + MAXALIGN - 1n) / MAXALIGN) * MAXALIGN;
+}
 
 /**
  * Where a record of `totalLength` bytes starting at `lsn` ends, past the page headers it crosses (24
- * bytes, 40 at a segment's first page): PostgreSQL's `EndRecPtr`.
+ * bytes, 40 at a segment's first page); {@link replayPositionAfter} gives PostgreSQL's `EndRecPtr`.
  */
 export function recordEnd(lsn: Lsn, totalLength: number, segmentSize: number): Lsn {
   const segment = BigInt(segmentSize);

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Unpack } from 'tar';
 import { compressionMethodOfKey } from '../codec/compression-method.js';
-import { decompress } from '../codec/decompress.js';
+import { decompressChunks } from '../codec/decompress.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
 
 /** One tar partition of a backup. */
@@ -83,7 +83,10 @@ export function orderTarParts(backup: string, parts: readonly TarPart[]): TarPar
   return [...data, ...others, label as TarPart, control as TarPart];
 }
 
-/** How long each step took, in ms, and how many bytes moved. */
+/**
+ * How long each step held the unpack up, in ms, and how many bytes moved. The next part downloads while
+ * one unpacks, so `downloadMs` is the time spent waiting for a download, not its whole length.
+ */
 export interface UnpackTimings {
   downloadMs: number;
   unpackMs: number;
@@ -92,8 +95,9 @@ export interface UnpackTimings {
 }
 
 /**
- * Downloads, decompresses and unpacks `parts` into `dataDir`, one after another, files owned by `owner`
- * when given (this process is root).
+ * Downloads, decompresses and unpacks `parts` into `dataDir` in order, files owned by `owner` when given
+ * (this process is root). One part downloads ahead while the one before it unpacks, so at most two
+ * compressed parts are held at once.
  */
 export async function unpackTarParts(
   source: ArchiveSource,
@@ -113,17 +117,23 @@ export async function unpackTarParts(
   const timings: UnpackTimings = { downloadMs: 0, unpackMs: 0, downloadedBytes: 0, unpackedBytes: 0 };
   const totalBytes = parts.reduce((sum, part) => sum + (part.size ?? 0), 0);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const download = (part: TarPart): Promise<Uint8Array> => {
+    const body = source.read(part.key).catch((error: unknown) => {
+      throw new UnpackError(`cannot download ${part.name}: ${(error as Error).message}`, { cause: error });
+    });
+    // Awaited in its turn; a failure while the part before it unpacks must not go unhandled meanwhile.
+    body.catch(() => {});
+    return body;
+  };
+  let next = parts[0] ? download(parts[0]) : null;
   for (const [index, part] of parts.entries()) {
     let started = clock();
-    let body: Uint8Array;
-    try {
-      body = await source.read(part.key);
-    } catch (error) {
-      throw new UnpackError(`cannot download ${part.name}: ${(error as Error).message}`, { cause: error });
-    }
+    const body = await (next as Promise<Uint8Array>);
     timings.downloadMs += clock() - started;
     timings.downloadedBytes += body.length;
     options.onProgress?.({ phase: 'download', part: part.name, bytes: timings.downloadedBytes, totalBytes });
+    const following = parts[index + 1];
+    next = following ? download(following) : null;
     started = clock();
     const unpacked = await unpackTar(part, body, dataDir, options.owner);
     timings.unpackMs += clock() - started;
@@ -133,23 +143,19 @@ export async function unpackTarParts(
   return timings;
 }
 
-const WRITE_CHUNK = 4 * 1024 * 1024;
-
-/** Decompresses one partition and extracts it with node-tar; returns the tar's size. */
+/**
+ * Decompresses one partition and extracts it with node-tar as the pieces come (LZ4 blocks decode on the
+ * thread pool while node-tar writes the ones before); returns the tar's size. node-tar's strict mode keeps
+ * its safety checks: no member leaves `dataDir` (`..`, absolute paths, writes through a symlink).
+ *
+ * @throws {UnpackError} when the body cannot be decompressed or the tar cannot be unpacked
+ */
 export async function unpackTar(
   part: Pick<TarPart, 'key' | 'name'>,
   body: Uint8Array,
   dataDir: string,
   owner?: { readonly uid: number; readonly gid: number },
 ): Promise<number> {
-  let tar: Uint8Array;
-  try {
-    tar = await decompress(body, compressionMethodOfKey(part.key).method, { maxBytes: constants.MAX_LENGTH });
-  } catch (error) {
-    throw new UnpackError(`${part.name} cannot be decompressed: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
   const unpack = new Unpack({
     cwd: dataDir,
     strict: true,
@@ -161,17 +167,38 @@ export async function unpackTar(
     unpack.on('close', () => resolve());
     unpack.on('error', reject);
   });
-  try {
-    for (let at = 0; at < tar.length; at += WRITE_CHUNK) {
-      const chunk = Buffer.from(tar.buffer, tar.byteOffset + at, Math.min(WRITE_CHUNK, tar.length - at));
-      if (!unpack.write(chunk)) await once(unpack, 'drain');
+  // Seen below when the unpack is awaited; an earlier decompression failure must not leave it unhandled.
+  done.catch(() => {});
+  const pieces = decompressChunks(body, compressionMethodOfKey(part.key).method, {
+    maxBytes: constants.MAX_LENGTH,
+  });
+  let size = 0;
+  for (;;) {
+    let piece: IteratorResult<Uint8Array>;
+    try {
+      piece = await pieces.next();
+    } catch (error) {
+      throw new UnpackError(`${part.name} cannot be decompressed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
+    if (piece.done) break;
+    size += piece.value.length;
+    try {
+      const chunk = Buffer.from(piece.value.buffer, piece.value.byteOffset, piece.value.byteLength);
+      if (!unpack.write(chunk)) await Promise.race([once(unpack, 'drain'), done]);
+    } catch (error) {
+      await pieces.return(undefined);
+      throw new UnpackError(`${part.name} cannot be unpacked: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  try {
     unpack.end();
     await done;
   } catch (error) {
     throw new UnpackError(`${part.name} cannot be unpacked: ${(error as Error).message}`, { cause: error });
   }
-  return tar.length;
+  return size;
 }
 
 /** Folders WAL-G leaves empty in a backup; PostgreSQL needs them to exist. */

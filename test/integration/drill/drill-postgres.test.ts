@@ -2,7 +2,8 @@
  * Restore drills with PostgreSQL 15 on archives written during the test: the drill restores the backup
  * the plan chooses, PostgreSQL replays the archive through `walwatch wal-fetch`, and what it reached is
  * held against walwatch's prediction. Each verified drill also counts, on the restored server, the rows
- * inserted before the target.
+ * inserted before the target. LSN targets are held to `recovery_target_lsn`'s inclusive meaning: the
+ * first record starting at or past the target is replayed, and nothing after it.
  */
 import { spawn } from 'node:child_process';
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,10 +14,18 @@ import type { ClusterReport } from '../../../shared/core/report.js';
 import { DrillSetupError, type RunDrillOptions, runDrill } from '../../../shared/drill/run-drill.js';
 import { analyzeArchive } from '../../../shared/sources/analyze-archive.js';
 import { openDirSource } from '../../../shared/sources/dir-source.js';
-import { type BaseBackupFacts, type PostgresHarness, startPostgres } from '../../support/postgres.js';
+import {
+  type BaseBackupFacts,
+  formatPgLsn,
+  type PostgresHarness,
+  parsePgLsn,
+  startPostgres,
+} from '../../support/postgres.js';
 import { isRoot, POSTGRES_OS_USER } from '../../support/postgres-exec.js';
 
 const COUNT_ROWS = 'SELECT count(*) FROM walwatch_load';
+const COUNT_BOTH =
+  "SELECT (SELECT count(*) FROM walwatch_load) || '/' || (SELECT count(*) FROM walwatch_single)";
 const LAUNCHER = new URL('../../../bin/walwatch.js', import.meta.url).pathname;
 
 /** Runs the `walwatch` CLI; resolves with its exit code and output. */
@@ -53,6 +62,12 @@ function drillOptions(
   };
 }
 
+/** Whether `lsn` lies after the start of `record` and no later than the start of the next one. */
+function isAfterRecordStart(lsn: string | null, record: { lsn: string; next: string }): boolean {
+  const at = parsePgLsn(String(lsn));
+  return at > parsePgLsn(record.lsn) && at <= parsePgLsn(record.next);
+}
+
 async function copyBucket(pg: PostgresHarness, name: string): Promise<string> {
   const dir = join(pg.dir, name);
   await cp(pg.bucketDir, dir, { recursive: true });
@@ -65,6 +80,11 @@ describe.concurrent('runDrill on a steady archive', () => {
   let pg: PostgresHarness;
   let backup: BaseBackupFacts;
   let midTime: string;
+  /**
+   * The three single-row transactions after the first batch: where each COMMIT record starts, where the
+   * record before it starts, and where the next record starts (the COMMIT ends at or before it).
+   */
+  let singleCommits: Array<{ lsn: string; prev: string; next: string }>;
   /** The first and last segment of each load batch after the backup. */
   const batches: Array<{ first: string; last: string }> = [];
 
@@ -81,6 +101,15 @@ describe.concurrent('runDrill on a steady archive', () => {
     await batch(1000);
     backup = await primary.takeBaseBackup();
     batches.push(await batch(2000));
+    await primary.runSql('CREATE TABLE walwatch_single (id int PRIMARY KEY)');
+    const beforeSingles = await primary.readCurrentLsn();
+    for (const id of [1, 2, 3]) await primary.runSql(`INSERT INTO walwatch_single VALUES (${id})`);
+    const afterSingles = await primary.readCurrentLsn();
+    const { records } = await primary.dumpWal({ startLsn: beforeSingles, endLsn: afterSingles });
+    singleCommits = records
+      .map((record, index) => ({ ...record, next: records[index + 1]?.lsn ?? afterSingles }))
+      .filter((record) => record.rmgr === 'Transaction' && record.description.startsWith('COMMIT'))
+      .map(({ lsn, prev, next }) => ({ lsn, prev, next }));
     midTime = await primary.runSql(
       `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
     );
@@ -118,6 +147,57 @@ describe.concurrent('runDrill on a steady archive', () => {
     expect(record, JSON.stringify(record)).toMatchObject({ verdict: 'verified', checkResult: '6500' });
     expect(record.notes?.join(' ')).toContain('after the last archived transaction');
   }, 60_000);
+
+  it('verifies an LSN target at a COMMIT record: recovery stops just after it (inclusive)', async ({
+    expect,
+  }) => {
+    expect(singleCommits).toHaveLength(3);
+    const second = singleCommits[1] as (typeof singleCommits)[number];
+    const record = await runDrill(drillOptions(pg, cluster, { target: second.lsn, checkSql: COUNT_BOTH }));
+    // The second single row is restored, the third is not: the target record itself is replayed.
+    expect(record, JSON.stringify(record)).toMatchObject({
+      verdict: 'verified',
+      target: second.lsn,
+      checkResult: '3000/2',
+    });
+    expect(isAfterRecordStart(record.predicted.lsn, second)).toBe(true);
+    expect(isAfterRecordStart(record.reached.lsn, second)).toBe(true);
+    expect(record.reached.lastCommitTime).toBe(record.predicted.lastCommitTime);
+  }, 60_000);
+
+  it('walwatch drill --target with an LSN inside a record stops after the next record to start', async ({
+    expect,
+  }) => {
+    const third = singleCommits[2] as (typeof singleCommits)[number];
+    // One byte before the third COMMIT lies inside the record before it; the COMMIT is the first to start
+    // at or past the target, so it is replayed too.
+    const inside = formatPgLsn(parsePgLsn(third.lsn) - 1n);
+    expect(parsePgLsn(inside) > parsePgLsn(third.prev)).toBe(true);
+    const result = await runCli([
+      'drill',
+      '--dir',
+      pg.bucketDir,
+      '--cluster',
+      cluster,
+      '--target',
+      inside,
+      '--json',
+      '--quiet',
+      '--check-sql',
+      COUNT_BOTH,
+      '--scratch',
+      pg.dir,
+      '--segment-size',
+      String(pg.walSegmentSize),
+      ...(isRoot() ? ['--pg-user', POSTGRES_OS_USER] : []),
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const record = JSON.parse(result.stdout) as DrillRecord;
+    expect(record).toMatchObject({ verdict: 'verified', target: inside, checkResult: '3000/3' });
+    expect(isAfterRecordStart(record.predicted.lsn, third)).toBe(true);
+    expect(isAfterRecordStart(record.reached.lsn, third)).toBe(true);
+    expect(record.reached.lastCommitTime).toBe(record.predicted.lastCommitTime);
+  }, 90_000);
 
   it('verifies a restore that ends at a segment deleted after the newest backup', async ({ expect }) => {
     const dir = await copyBucket(pg, 'bucket-hole');

@@ -7,6 +7,7 @@ import {
   ContentUnreadableError,
   CorruptContentError,
   decompress,
+  decompressChunks,
 } from '../../../shared/codec/decompress.js';
 
 /** Runs a Debian compression CLI on `input` (stdin → stdout), the way archive objects are really made. */
@@ -211,5 +212,74 @@ describe('decompress', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+async function collect(pieces: AsyncIterable<Uint8Array>): Promise<{ bytes: Buffer; count: number }> {
+  const chunks: Uint8Array[] = [];
+  for await (const piece of pieces) chunks.push(piece);
+  return { bytes: Buffer.concat(chunks), count: chunks.length };
+}
+
+describe('decompressChunks', () => {
+  const large = makeSample(9 * 1024 * 1024 + 5, 13);
+
+  it.each(METHODS)('yields pieces that join into the original bytes of a %s body', async (method) => {
+    const { bytes } = await collect(decompressChunks(compress(method, large), method, { maxBytes: 2 ** 30 }));
+    expect(bytes.equals(Buffer.from(large))).toBe(true);
+  });
+
+  it.each([
+    ['independent 4 MiB blocks', []],
+    ['linked 64 KiB blocks with block checksums and a content size', ['-BD', '-B4', '-BX', '--content-size']],
+  ])('yields an lz4 body with %s a block at a time, in order', async (_name, flags) => {
+    const body = compress('lz4', large, flags);
+    const { bytes, count } = await collect(decompressChunks(body, 'lz4', { maxBytes: 2 ** 30 }));
+    expect(bytes.equals(Buffer.from(large))).toBe(true);
+    expect(count).toBeGreaterThan(2);
+  });
+
+  it('yields the body itself in slices for none', async () => {
+    const { bytes } = await collect(decompressChunks(large, 'none'));
+    expect(bytes.equals(Buffer.from(large))).toBe(true);
+  });
+
+  it.each(METHODS)('throws ContentTooLargeError when %s output passes maxBytes', async (method) => {
+    const body = compress(method, new Uint8Array(2 * 1024 * 1024));
+    const error = await failureOf(collect(decompressChunks(body, method, { maxBytes: 1024 * 1024 })));
+    expect(error).toBeInstanceOf(ContentTooLargeError);
+  });
+
+  it.each(METHODS)('throws CorruptContentError when a %s body is truncated', async (method) => {
+    const body = compress(method, large);
+    const error = await failureOf(collect(decompressChunks(body.subarray(0, body.length - 1), method)));
+    expect(error).toBeInstanceOf(CorruptContentError);
+  });
+
+  it('throws CorruptContentError when a linked lz4 block points before the start of its frame', async () => {
+    // Frame: FLG 0x40 (version 1, linked blocks, no checksums), BD 0x40 (64 KiB), header checksum 0xC0;
+    // one block: literal 'A', then a match 5 bytes back where only 1 byte exists.
+    const block = [0x10, 0x41, 0x05, 0x00, 0x10, 0x42];
+    const body = Uint8Array.from([
+      0x04,
+      0x22,
+      0x4d,
+      0x18,
+      0x40,
+      0x40,
+      0xc0,
+      block.length,
+      0,
+      0,
+      0,
+      ...block,
+      0,
+      0,
+      0,
+      0,
+    ]);
+    const error = await failureOf(collect(decompressChunks(body, 'lz4')));
+    expect(error).toBeInstanceOf(CorruptContentError);
+    expect((error as Error).message).toContain('lz4 block is damaged');
   });
 });

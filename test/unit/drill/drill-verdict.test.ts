@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeDrill, normalizeMicros } from '../../../shared/core/drill.js';
-import { recordEnd } from '../../../shared/drill/predict-drill.js';
+import { recordEnd, replayPositionAfter } from '../../../shared/drill/predict-drill.js';
 import { parseRecoveryLog } from '../../../shared/drill/restore-server.js';
 import { MissingTarPartError, orderTarParts, type TarPart } from '../../../shared/drill/unpack-backup.js';
 
@@ -97,5 +97,16 @@ describe('recordEnd', () => {
     expect(recordEnd(0x1000n, 100, 16 * 1024 * 1024)).toBe(0x1064n);
     // 8000 bytes from 0x1F00: 256 on the first page, a 24-byte header, the rest on the next.
     expect(recordEnd(0x1f00n, 8000, 16 * 1024 * 1024)).toBe(0x1f00n + 8000n + 24n);
+  });
+});
+
+describe('replayPositionAfter', () => {
+  it.each([
+    [0x91e612n, 0x91e618n],
+    [0x91e618n, 0x91e618n],
+    [0x2000n, 0x2000n],
+    [0x1fffn, 0x2000n],
+  ])('rounds the end %s up to the 8-byte boundary where the next record starts', (end, position) => {
+    expect(replayPositionAfter(end)).toBe(position);
   });
 });
