@@ -10,6 +10,7 @@ import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RestoreStep } from '../core/delta-chain.js';
 import { type DrillPoint, type DrillRecord, judgeDrill, normalizeMicros } from '../core/drill.js';
 import { formatLsn, type Lsn, parseLsn } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
@@ -21,6 +22,7 @@ import type { ArchiveSource } from '../sources/archive-source.js';
 import { openDirSource } from '../sources/dir-source.js';
 import { openS3Source } from '../sources/s3-source.js';
 import { predictDrill, type StopTarget } from './predict-drill.js';
+import { planDeltaRestore, unpackDeltaChain } from './restore-chain.js';
 import {
   parseRecoveryLog,
   type RestoreServer,
@@ -118,10 +120,12 @@ export class DrillSetupError extends Error {
 /**
  * Runs one restore drill and returns its record. A restore that goes wrong is a `failed` or `mismatch`
  * record, not an exception; {@link DrillSetupError} means the drill could not start (usage, access, no
- * PostgreSQL binaries, a delta backup).
+ * PostgreSQL binaries, a delta backup walwatch cannot restore: one without files metadata, OrioleDB
+ * increments).
  *
  * Steps: analyse the archive (or take `prediction`) and plan the restore for the target; predict where
- * recovery ends; download and unpack the backup's tar partitions; write the recovery settings
+ * recovery ends; download and unpack the backup's tar partitions (for a delta backup: its chain, the full
+ * backup first and each delta over it, as `wal-g backup-fetch` does); write the recovery settings
  * (`restore_command` = `walwatch wal-fetch`, the target, `recovery_target_action = 'promote'`); start
  * PostgreSQL as an unprivileged user on a unix socket in a scratch folder; wait for recovery to end; read
  * what it reached; run `checkSql`; stop the server; remove the scratch folder unless `keep`.
@@ -165,11 +169,21 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
   const choice = chooseBackup(report, target, options.backup);
   if ('reason' in choice) return failed({ reason: choice.reason });
   const { backup, recoverToEnd } = choice;
-  if (backup.includes('_D_'))
-    throw new DrillSetupError(
-      `unsupported: delta backup ${backup}: walwatch restores full backups only; pass --backup with a full backup`,
-    );
   const backupReport = report.backups.find((b) => b.name === backup);
+  let chain: RestoreStep[] | null = null;
+  if (backupReport?.delta || backup.includes('_D_')) {
+    const planned = await planDeltaRestore(source, cluster, backup);
+    if (!planned.ok) {
+      if (planned.kind === 'unsupported')
+        throw new DrillSetupError(`unsupported: delta backup ${backup}: ${planned.error}`);
+      return failed({ backup, reason: `delta backup ${backup} cannot be restored: ${planned.error}` });
+    }
+    chain = planned.steps;
+    progress({
+      phase: 'plan',
+      message: `delta chain of ${backup}: ${chain.map((step) => step.backup).join(' → ')}`,
+    });
+  }
   const startLsn = parseLsn(backupReport?.startLsn ?? '');
   if (startLsn === undefined)
     return failed({ backup, reason: `backup ${backup} has no start LSN in the archive` });
@@ -208,13 +222,19 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
       await mkdir(dir, { mode: 0o700 });
       await chown(dir, user.uid, user.gid);
     }
-    let parts: Awaited<ReturnType<typeof listTarParts>>;
     try {
-      parts = await listTarParts(source, cluster, backup);
-      const unpacked = await unpackTarParts(source, parts, paths.dataDir, {
+      const unpackOptions = {
         ...(user.switchUser ? { owner: { uid: user.uid, gid: user.gid } } : {}),
         onProgress: progress,
-      });
+      };
+      const unpacked = chain
+        ? await unpackDeltaChain(source, cluster, chain, paths.dataDir, unpackOptions)
+        : await unpackTarParts(
+            source,
+            await listTarParts(source, cluster, backup),
+            paths.dataDir,
+            unpackOptions,
+          );
       downloadedBytes = unpacked.downloadedBytes;
       timings.downloadMs = Math.round(unpacked.downloadMs);
       timings.unpackMs = Math.round(unpacked.unpackMs);

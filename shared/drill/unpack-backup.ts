@@ -2,15 +2,19 @@
  * Downloads a WAL-G base backup's tar partitions and unpacks them into a data directory, in the order
  * `wal-g backup-fetch` does: the data parts (`part_001.tar.*` …), then `backup_label.tar.*`, and
  * `pg_control.tar.*` last, so that an interrupted unpack never leaves a control file that looks restorable.
+ * For one backup of a delta chain, a {@link TarSelection} says which files to take and which are
+ * increments to apply over the file already there (`docs/drills.md`, "Delta backups").
  */
 
 import { constants } from 'node:buffer';
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Unpack } from 'tar';
+import { Parser, type ReadEntry, Unpack } from 'tar';
 import { compressionMethodOfKey } from '../codec/compression-method.js';
 import { decompressChunks } from '../codec/decompress.js';
+import { dataPathOf, LABEL_FILES } from '../core/delta-chain.js';
+import { PAGE_SIZE, parseIncrement } from '../core/walg-increment.js';
 import type { ArchiveSource } from '../sources/archive-source.js';
 
 /** One tar partition of a backup. */
@@ -54,15 +58,32 @@ export async function listTarParts(
   cluster: string,
   backup: string,
 ): Promise<TarPart[]> {
-  const prefix = `${cluster === '' ? '' : `${cluster}/`}basebackups_005/${backup}/tar_partitions/`;
-  const parts: TarPart[] = [];
+  return (await listTarPartsOf(source, cluster, [backup])).get(backup) as TarPart[];
+}
+
+/**
+ * {@link listTarParts} for several backups (a delta chain) in one listing of the archive.
+ *
+ * @throws {MissingTarPartError} naming what is absent from the first backup that lacks a part
+ */
+export async function listTarPartsOf(
+  source: ArchiveSource,
+  cluster: string,
+  backups: readonly string[],
+): Promise<Map<string, TarPart[]>> {
+  const root = `${cluster === '' ? '' : `${cluster}/`}basebackups_005/`;
+  const found = new Map<string, TarPart[]>(backups.map((backup) => [backup, []]));
   for await (const object of source.list()) {
-    if (!object.key.startsWith(prefix)) continue;
+    if (!object.key.startsWith(root)) continue;
+    const rest = object.key.slice(root.length);
+    const slash = rest.indexOf('/');
+    const parts = found.get(rest.slice(0, slash));
+    if (slash === -1 || !parts || !rest.startsWith('tar_partitions/', slash + 1)) continue;
     const { baseName } = compressionMethodOfKey(object.key);
     if (!baseName.endsWith('.tar')) continue;
     parts.push({ key: object.key, name: baseName, size: object.size ?? null });
   }
-  return orderTarParts(backup, parts);
+  return new Map(backups.map((backup) => [backup, orderTarParts(backup, found.get(backup) ?? [])]));
 }
 
 /** Puts tar partitions in WAL-G's unpack order; throws {@link MissingTarPartError} when one is absent. */
@@ -82,6 +103,25 @@ export function orderTarParts(backup: string, parts: readonly TarPart[]): TarPar
   const others = parts.filter((part) => !DATA_PART.test(part.name) && part !== label && part !== control);
   return [...data, ...others, label as TarPart, control as TarPart];
 }
+
+/** Which regular files to take from a backup's tars when it is one step of a delta chain. */
+export interface TarSelection {
+  /** The backup, for messages. */
+  readonly backup: string;
+  /** Data paths (`base/1/1259`) of the regular files to take; other regular members are passed over. */
+  readonly files: ReadonlySet<string>;
+  /** Of `files`, those stored as WAL-G increments, applied over the file already in the data directory. */
+  readonly increments: ReadonlySet<string>;
+  /** Whether to take `global/pg_control`, `backup_label` and `tablespace_map` (the newest backup only). */
+  readonly labelFiles: boolean;
+  /** Collects the data path of every regular file taken, to check afterwards that none was missing. */
+  readonly seen: Set<string>;
+}
+
+/** A part downloaded or unpacked. */
+export type UnpackProgress =
+  | { phase: 'download'; part: string; bytes: number; totalBytes: number }
+  | { phase: 'unpack'; part: string; done: number; total: number };
 
 /**
  * How long each step held the unpack up, in ms, and how many bytes moved. The next part downloads while
@@ -105,12 +145,10 @@ export async function unpackTarParts(
   dataDir: string,
   options: {
     readonly owner?: { readonly uid: number; readonly gid: number };
-    readonly onProgress?: (
-      event:
-        | { phase: 'download'; part: string; bytes: number; totalBytes: number }
-        | { phase: 'unpack'; part: string; done: number; total: number },
-    ) => void;
+    readonly onProgress?: (event: UnpackProgress) => void;
     readonly clock?: () => number;
+    /** Take only these files, applying increments. @default every member */
+    readonly selection?: TarSelection;
   } = {},
 ): Promise<UnpackTimings> {
   const clock = options.clock ?? performance.now.bind(performance);
@@ -135,7 +173,7 @@ export async function unpackTarParts(
     const following = parts[index + 1];
     next = following ? download(following) : null;
     started = clock();
-    const unpacked = await unpackTar(part, body, dataDir, options.owner);
+    const unpacked = await unpackTar(part, body, dataDir, options.owner, options.selection);
     timings.unpackMs += clock() - started;
     timings.unpackedBytes += unpacked;
     options.onProgress?.({ phase: 'unpack', part: part.name, done: index + 1, total: parts.length });
@@ -148,6 +186,9 @@ export async function unpackTarParts(
  * thread pool while node-tar writes the ones before); returns the tar's size. node-tar's strict mode keeps
  * its safety checks: no member leaves `dataDir` (`..`, absolute paths, writes through a symlink).
  *
+ * With a `selection`, regular members outside it are passed over, and increments (collected as they pass)
+ * are applied after the rest of the part.
+ *
  * @throws {UnpackError} when the body cannot be decompressed or the tar cannot be unpacked
  */
 export async function unpackTar(
@@ -155,10 +196,25 @@ export async function unpackTar(
   body: Uint8Array,
   dataDir: string,
   owner?: { readonly uid: number; readonly gid: number },
+  selection?: TarSelection,
 ): Promise<number> {
+  const takes = (path: string): boolean =>
+    selection === undefined || selection.files.has(path) || (selection.labelFiles && LABEL_FILES.has(path));
+  const problems: string[] = [];
   const unpack = new Unpack({
     cwd: dataDir,
-    strict: true,
+    // WAL-G names members `/base/1/1259`: node-tar strips the `/` with an informational warning, which
+    // strict mode would turn into an error. Every other warning fails the part below.
+    onwarn: (code, message) => {
+      if (code !== 'TAR_ENTRY_INFO') problems.push(`${code}: ${message}`);
+    },
+    filter: (path, entry) => {
+      if (selection === undefined || !isRegularFile(entry)) return true;
+      const dataPath = dataPathOf(path);
+      if (!takes(dataPath) || selection.increments.has(dataPath)) return false;
+      selection.seen.add(dataPath);
+      return true;
+    },
     ...(owner ? { uid: owner.uid, gid: owner.gid, preserveOwner: false } : { preserveOwner: false }),
     // PostgreSQL wants its files private to its user: no group or other bits beyond what the tar holds.
     processUmask: 0o077,
@@ -169,6 +225,7 @@ export async function unpackTar(
   });
   // Seen below when the unpack is awaited; an earlier decompression failure must not leave it unhandled.
   done.catch(() => {});
+  const increments = selection && selection.increments.size > 0 ? collectIncrements(selection) : undefined;
   const pieces = decompressChunks(body, compressionMethodOfKey(part.key).method, {
     maxBytes: constants.MAX_LENGTH,
   });
@@ -186,6 +243,7 @@ export async function unpackTar(
     size += piece.value.length;
     try {
       const chunk = Buffer.from(piece.value.buffer, piece.value.byteOffset, piece.value.byteLength);
+      if (increments && !increments.parser.write(chunk)) await once(increments.parser, 'drain');
       if (!unpack.write(chunk)) await Promise.race([once(unpack, 'drain'), done]);
     } catch (error) {
       await pieces.return(undefined);
@@ -195,10 +253,93 @@ export async function unpackTar(
   try {
     unpack.end();
     await done;
+    if (problems.length > 0) throw new Error(problems.join('; '));
   } catch (error) {
     throw new UnpackError(`${part.name} cannot be unpacked: ${(error as Error).message}`, { cause: error });
   }
+  if (increments && selection) await applyIncrements(part, await increments.finish(), dataDir, selection);
   return size;
+}
+
+/** Whether a member is a regular file (node-tar hands filters a `ReadEntry` when unpacking). */
+function isRegularFile(entry: unknown): boolean {
+  const type = (entry as { readonly type?: unknown }).type;
+  return type === 'File' || type === 'OldFile' || type === 'ContiguousFile';
+}
+
+/**
+ * A second tar parser fed the same pieces as the unpack, keeping the bodies of the part's increment
+ * members (copied: the pieces' memory may be reused) until {@link applyIncrements} applies them.
+ */
+function collectIncrements(selection: TarSelection): {
+  readonly parser: Parser;
+  finish(): Promise<Map<string, Buffer>>;
+} {
+  const bodies = new Map<string, Buffer>();
+  const parser = new Parser({
+    filter: (path, entry) => isRegularFile(entry) && selection.increments.has(dataPathOf(path)),
+    onReadEntry: (entry: ReadEntry) => {
+      const chunks: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
+      entry.on('end', () => bodies.set(dataPathOf(entry.path), Buffer.concat(chunks)));
+    },
+  });
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('end', () => resolve());
+    parser.on('error', reject);
+  });
+  parsed.catch(() => {});
+  return {
+    parser,
+    finish: async () => {
+      parser.end();
+      await parsed;
+      return bodies;
+    },
+  };
+}
+
+/**
+ * Applies the part's increment members over the files already in the data directory, as WAL-G's
+ * `ApplyFileIncrement` does: truncate or extend the file to the increment's size, then write each page at
+ * its block. Each increment is checked whole before its file is touched.
+ */
+async function applyIncrements(
+  part: Pick<TarPart, 'name'>,
+  bodies: ReadonlyMap<string, Buffer>,
+  dataDir: string,
+  selection: TarSelection,
+): Promise<void> {
+  for (const [path, bytes] of bodies) {
+    const increment = parseIncrement(bytes);
+    if (!increment.ok)
+      throw new UnpackError(`corrupt increment ${path} in ${selection.backup}: ${increment.error}`);
+    selection.seen.add(path);
+    let file: Awaited<ReturnType<typeof open>>;
+    try {
+      file = await open(join(dataDir, ...path.split('/')), 'r+');
+    } catch (error) {
+      throw new UnpackError(
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? `${selection.backup} holds an increment of ${path} (${part.name}), but the backups before it left no such file`
+          : `cannot open ${path} to apply its increment from ${selection.backup}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    try {
+      const { fileSize, blocks } = increment.value;
+      await file.truncate(fileSize);
+      for (const [index, block] of blocks.entries())
+        await file.write(increment.value.page(index), 0, PAGE_SIZE, block * PAGE_SIZE);
+    } catch (error) {
+      throw new UnpackError(
+        `cannot apply the increment of ${path} from ${selection.backup}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    } finally {
+      await file.close();
+    }
+  }
 }
 
 /** Folders WAL-G leaves empty in a backup; PostgreSQL needs them to exist. */

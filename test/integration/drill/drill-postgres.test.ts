@@ -298,22 +298,29 @@ describe.concurrent('runDrill on a steady archive', () => {
     expect(result.stderr).toContain('--cluster ID is required');
   }, 30_000);
 
-  it('refuses a delta backup: increments are not applied', async ({ expect }) => {
+  it('refuses a delta backup without files metadata: which files are increments cannot be told', async ({
+    expect,
+  }) => {
     const dir = await copyBucket(pg, 'bucket-delta');
     const folder = join(dir, cluster, 'basebackups_005');
-    // A delta of the full backup, named and described as WAL-G names and describes one.
+    // A delta of the full backup, named and described as WAL-G names and describes one, but taken with
+    // WALG_WITHOUT_FILES_METADATA (the full backup's sentinel says FilesMetadataDisabled).
     const delta = `base_${batches[0]?.last}_D_${backup.name.slice('base_'.length)}`;
     await cp(join(folder, backup.name), join(folder, delta), { recursive: true });
-    const sentinel = JSON.parse(
-      await readFile(join(folder, `${backup.name}_backup_stop_sentinel.json`), 'utf8'),
-    );
+    const sentinel = await readFile(join(folder, `${backup.name}_backup_stop_sentinel.json`), 'utf8');
     await writeFile(
       join(folder, `${delta}_backup_stop_sentinel.json`),
-      JSON.stringify({ ...sentinel, DeltaFrom: backup.name, DeltaFullName: backup.name, DeltaCount: 1 }),
+      sentinel.replace(
+        /^\{"LSN":(\d+),/,
+        (_, lsn: string) =>
+          `{"LSN":${lsn},"DeltaLSN":${lsn},"DeltaFrom":"${backup.name}","DeltaFullName":"${backup.name}","DeltaCount":1,`,
+      ),
     );
     const drill = runDrill(drillOptions(pg, cluster, { archive: { kind: 'dir', dir }, backup: delta }));
     await expect(drill).rejects.toThrow(DrillSetupError);
-    await expect(drill).rejects.toThrow(`unsupported: delta backup ${delta}`);
+    await expect(drill).rejects.toThrow(
+      `unsupported: delta backup ${delta}: ${delta} has no files metadata (FilesMetadataDisabled)`,
+    );
   }, 60_000);
 
   it('fails and names the tar partition missing from the backup', async ({ expect }) => {
