@@ -131,8 +131,13 @@ export interface ClusterState {
   readonly segmentSizeSource?: SegmentSizeSource;
   /** Backup history files (`.backup`) by relative key: evidence of the segment size. */
   backupLabels?: Record<string, BackupLabelState>;
-  /** The segment size the long page header of a segment read gave (content modes). */
+  /** The segment size the long page header of a segment read gave (content modes; the event pipeline). */
   headerSegmentSize?: HeaderSegmentSize;
+  /**
+   * Why the page header of the segment the event pipeline read tells no size (encrypted, damaged, no WAL):
+   * kept so the pipeline reads one segment head per cluster, not one per event.
+   */
+  headerSizeError?: { readonly walFile: string; readonly error: string };
   /** Present segments per timeline (decimal timeline → runs). */
   segments: Record<string, Run[]>;
   /** Stored-at of present segments that are run edges or pins, by `"<timeline>:<segno>"`. */
