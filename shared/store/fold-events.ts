@@ -61,6 +61,7 @@ import {
 } from './cluster-states.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
+import { migrateSegmentItems } from './migrate-segment-items.js';
 import { queryNewestSegments } from './newest-segments.js';
 import {
   isStorableClusterId,
@@ -507,7 +508,14 @@ async function updateClusterState(
   // One segment head a fold reads, however often a conflict redoes the step.
   let headerRead: Promise<HeaderSizeRead> | undefined;
   for (let attempt = 1; ; attempt++) {
-    const stored = await getClusterState(deps.db, deps.table, clusterId);
+    let stored = await getClusterState(deps.db, deps.table, clusterId);
+    // A state stored by an older release may still have segment items keyed by timeline and number: move
+    // them before anything reads a segment item by WAL file name.
+    const migrating = stored !== undefined && stored.ver > 0 && !stored.segmentItemsMigrated;
+    if (migrating) {
+      await migrateSegmentItems(deps.db, deps.table, clusterId);
+      stored = await getClusterState(deps.db, deps.table, clusterId);
+    }
     const setting = deps.segmentSizeOf(clusterId);
     let state =
       stored?.state ??
@@ -552,7 +560,11 @@ async function updateClusterState(
       if (changed || partBackups.get(name)) parts.set(name, partsVer);
     }
     // The core part always exists once a cluster has a state: listing clusters and readers rely on it.
-    const writeCore = mustWriteCore || ver === 0 || JSON.stringify(coreAfter) !== before.core;
+    const writeCore =
+      mustWriteCore ||
+      ver === 0 ||
+      !stored?.segmentItemsMigrated ||
+      JSON.stringify(coreAfter) !== before.core;
     const writeBackups =
       mustWriteBackups ||
       inline.length > 0 ||
@@ -560,7 +572,7 @@ async function updateClusterState(
       storedBackupsJson(backupsAfter) !== before.backups;
     if (!writeCore && !writeBackups) return;
     const outcome = await putClusterStateParts(deps.db, deps.table, state, {
-      ...(writeCore ? { core: ver } : {}),
+      ...(writeCore ? { core: ver, segmentItemsMigrated: true } : {}),
       ...(writeBackups ? { backups: backupsVer, parts } : {}),
     });
     if (outcome === 'written') {
