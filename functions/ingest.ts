@@ -31,11 +31,15 @@ const logger = new Logger({ serviceName: 'walwatch-ingest' });
 const metrics = new Metrics({ namespace: 'walwatch', serviceName: 'ingest' });
 const s3 = createLazyS3Client();
 const db = createDocumentClient();
+const segments = lazyS3ObjectReader(s3, config.bucket);
 const deps: FoldDependencies = {
   db,
   table: config.table,
   segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
   readDocument: async (key, compression) => readArchiveDocument(await s3(), config.bucket, key, compression),
+  // Loaded on a cluster's first segment, not at cold start: one ranged GET of its head a cluster.
+  readSegmentHeader: async (key) =>
+    (await import('../shared/sources/read-segment-summary.js')).readSegmentHeaderSize(segments, key),
 };
 const processor = new BatchProcessor(EventType.SQS);
 const readsContent = widestContentMode(config.readContent) !== 'off';

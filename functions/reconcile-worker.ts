@@ -14,7 +14,8 @@ import { settingFor } from '../shared/config/cluster-setting.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
 import type { ReconcileDependencies } from '../shared/events/reconcile-archive.js';
 import { parseInventoryFileMessage, reconcileInventoryFile } from '../shared/events/reconcile-inventory.js';
-import { readArchiveDocument } from '../shared/events/s3-objects.js';
+import { lazyS3ObjectReader, readArchiveDocument } from '../shared/events/s3-objects.js';
+import { readSegmentHeaderSize } from '../shared/sources/read-segment-summary.js';
 import { createDocumentClient } from '../shared/store/client.js';
 
 const config = readPipelineConfig(process.env);
@@ -31,6 +32,11 @@ const deps: ReconcileDependencies = {
   bucket: config.bucket,
   segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
   readDocument: (key, compression) => readArchiveDocument(s3, config.bucket, key, compression),
+  readSegmentHeader: (key) =>
+    readSegmentHeaderSize(
+      lazyS3ObjectReader(async () => s3, config.bucket),
+      key,
+    ),
 };
 
 /** Objects of a data file could not be folded; the message is retried. */

@@ -25,7 +25,8 @@ import {
   reconcileArchive,
 } from '../shared/events/reconcile-archive.js';
 import { inventoryFileMessages } from '../shared/events/reconcile-inventory.js';
-import { readArchiveDocument } from '../shared/events/s3-objects.js';
+import { lazyS3ObjectReader, readArchiveDocument } from '../shared/events/s3-objects.js';
+import { readSegmentHeaderSize } from '../shared/sources/read-segment-summary.js';
 import { createDocumentClient } from '../shared/store/client.js';
 import { emptyFoldCounts } from '../shared/store/fold-events.js';
 
@@ -45,6 +46,11 @@ const deps: ReconcileDependencies = {
   bucket: config.bucket,
   segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
   readDocument: (key, compression) => readArchiveDocument(s3, config.bucket, key, compression),
+  readSegmentHeader: (key) =>
+    readSegmentHeaderSize(
+      lazyS3ObjectReader(async () => s3, config.bucket),
+      key,
+    ),
 };
 
 /** Objects of a run could not be folded; the next run lists them again. */

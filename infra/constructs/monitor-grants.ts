@@ -21,6 +21,9 @@ export const TABLE_ACCESS = {
   pipeline: {
     table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     index: ['dynamodb:Query'],
+    /** Segment items of the older layout, deleted once moved (`migrate-segment-items.ts`). */
+    deletes: ['dynamodb:DeleteItem'],
+    deletePrefixes: ['s#'],
   },
   sweeper: {
     table: ['dynamodb:GetItem'],
@@ -152,6 +155,31 @@ export function grantMonitorAccess(access: MonitorAccess): void {
         resources: [indexArn],
       }),
     );
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'MigrateSegmentItems',
+        actions: [...TABLE_ACCESS.pipeline.deletes],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': TABLE_ACCESS.pipeline.deletePrefixes.map((prefix) => `${prefix}*`),
+          },
+        },
+      }),
+    );
+    // The fold reads the first bytes of one segment a cluster for the size its page header gives, and
+    // backup history files for theirs: both live beside the segments.
+    const segmentHeads = archiveRoots.map((root) => archiveBucket.arnForObjects(`${root}wal_005/*`));
+    fn.function.addToRolePolicy(
+      new PolicyStatement({ sid: 'ReadSegmentHeads', actions: ['s3:GetObject'], resources: segmentHeads }),
+    );
+    for (const resource of segmentHeads) {
+      acknowledgeWildcardResource(
+        fn,
+        resource,
+        'WAL under the watched archive roots only: the fold reads the first bytes of one segment per cluster (its page header tells the segment size) and backup history files.',
+      );
+    }
   }
   for (const fn of [ingest, reconcile, ...(reconcileWorker ? [reconcileWorker] : [])]) {
     fn.function.addToRolePolicy(

@@ -11,7 +11,7 @@ import { brotliDecompress, createBrotliDecompress, createGunzip, gunzip } from '
 import { Decompress as ZstdStream } from 'fzstd';
 import type { Compression } from '../core/keys.js';
 import { ContentTooLargeError, ContentUnreadableError, CorruptContentError } from './errors.js';
-import { decodeLz4FrameBlocks, decodeLz4Frames } from './lz4-frame.js';
+import { decodeLz4FrameBlocks, decodeLz4Frames, decodeLz4Head } from './lz4-frame.js';
 import { decodeLzmaAlone } from './lzma.js';
 
 export { ContentTooLargeError, ContentUnreadableError, CorruptContentError } from './errors.js';
@@ -218,4 +218,91 @@ export async function* decompressChunks(
     default:
       yield await decompress(body, method, options);
   }
+}
+
+/**
+ * The first `want` bytes of the file an archive object holds, decoded from a prefix of its body (a ranged
+ * read): only as much is decompressed as those bytes need. Returns fewer bytes when the prefix does not
+ * hold them; the caller reads a longer prefix then. LZMA and lzop have no prefix decoder here: for them the
+ * body must be whole (`complete`).
+ *
+ * @param complete - whether `body` is the whole object
+ * @throws {ContentUnreadableError} as {@link decompress} does
+ * @throws {CorruptContentError} when what the prefix holds is damaged
+ *
+ * @example
+ * const head = await decompressHead(firstBytes, 'lz4', 40, false); // the long page header of a segment
+ */
+export async function decompressHead(
+  body: Uint8Array,
+  method: CompressionMethod,
+  want: number,
+  complete: boolean,
+): Promise<Uint8Array> {
+  switch (method) {
+    case 'none':
+      return body.subarray(0, want);
+    case 'lz4':
+      return decodeLz4Head(body, want);
+    case 'zstd':
+      return decompressZstdHead(body, want);
+    case 'gzip':
+      if (!startsWith(body, GZIP_MAGIC)) throw unrecognised('gzip');
+      return decompressZlibHead(body, 'gzip', want);
+    case 'brotli':
+      return decompressZlibHead(body, 'brotli', want);
+    default:
+      if (!complete) return new Uint8Array();
+      return (await decompress(body, method, { maxBytes: Math.max(want, DEFAULT_MAX_BYTES) })).subarray(
+        0,
+        want,
+      );
+  }
+}
+
+function decompressZstdHead(body: Uint8Array, want: number): Uint8Array {
+  if (!startsWith(body, ZSTD_MAGIC)) throw unrecognised('zstd');
+  const head = new Uint8Array(want);
+  let length = 0;
+  const stream = new ZstdStream((chunk) => {
+    const take = Math.min(want - length, chunk.length);
+    head.set(chunk.subarray(0, take), length);
+    length += take;
+  });
+  try {
+    for (let at = 0; at < body.length && length < want; at += ZSTD_SLICE) {
+      stream.push(body.subarray(at, Math.min(body.length, at + ZSTD_SLICE)), false);
+    }
+  } catch (error) {
+    throw new CorruptContentError(`zstd body is damaged: ${(error as Error).message}`, { cause: error });
+  }
+  return head.subarray(0, length);
+}
+
+/** Streams a gzip or brotli prefix through zlib and stops as soon as `want` bytes are out. */
+function decompressZlibHead(body: Uint8Array, method: 'gzip' | 'brotli', want: number): Promise<Uint8Array> {
+  const stream = method === 'gzip' ? createGunzip() : createBrotliDecompress();
+  const head = new Uint8Array(want);
+  let length = 0;
+  return new Promise((resolve, reject) => {
+    const finish = (): void => {
+      stream.removeAllListeners();
+      stream.destroy();
+      resolve(head.subarray(0, length));
+    };
+    stream.on('data', (chunk: Buffer) => {
+      const take = Math.min(want - length, chunk.length);
+      head.set(chunk.subarray(0, take), length);
+      length += take;
+      if (length >= want) finish();
+    });
+    stream.on('end', finish);
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // A prefix ends mid-stream: zlib's "unexpected end of file" is the end of what it holds, not damage.
+      if (error.code === 'Z_BUF_ERROR') return finish();
+      stream.removeAllListeners();
+      reject(translateZlibError(error, method, want));
+    });
+    stream.end(body);
+  });
 }

@@ -151,10 +151,19 @@ interface Cursor {
   readonly native: NativeLz4Functions | undefined;
 }
 
-/** Decodes the frame at `cursor.at`, yielding its blocks in order; leaves `cursor.at` just after it. */
-async function* decodeFrame(body: Uint8Array, cursor: Cursor): AsyncGenerator<Uint8Array> {
-  const at = cursor.at;
-  let s = at + 4;
+/** What a frame's descriptor declares, and where its first block starts. */
+interface FrameHeader {
+  readonly independent: boolean;
+  readonly hasBlockChecksum: boolean;
+  readonly hasContentSize: boolean;
+  readonly hasContentChecksum: boolean;
+  readonly blockMaxSize: number;
+  readonly dataStart: number;
+}
+
+/** Reads and checks the descriptor of the frame starting at `at`. */
+function readFrameHeader(body: Uint8Array, at: number): FrameHeader {
+  const s = at + 4;
   if (s + 3 > body.length) throw new CorruptContentError('lz4 frame header is truncated');
   const flags = body[s] as number;
   const blockDescriptor = body[s + 1] as number;
@@ -173,7 +182,22 @@ async function* decodeFrame(body: Uint8Array, cursor: Cursor): AsyncGenerator<Ui
     throw new CorruptContentError('lz4 frame header checksum does not match');
   }
   if (hasDictionary) throw new ContentUnreadableError('lz4 frame needs a dictionary', 'unrecognised-format');
-  s = descriptorEnd + 1;
+  return {
+    independent,
+    hasBlockChecksum,
+    hasContentSize,
+    hasContentChecksum,
+    blockMaxSize,
+    dataStart: descriptorEnd + 1,
+  };
+}
+
+/** Decodes the frame at `cursor.at`, yielding its blocks in order; leaves `cursor.at` just after it. */
+async function* decodeFrame(body: Uint8Array, cursor: Cursor): AsyncGenerator<Uint8Array> {
+  const { independent, hasBlockChecksum, hasContentSize, hasContentChecksum, blockMaxSize, dataStart } =
+    readFrameHeader(body, cursor.at);
+  const at = cursor.at;
+  let s = dataStart;
 
   const { native } = cursor;
   const blockHash = (start: number, end: number): number =>
@@ -293,4 +317,73 @@ export async function decodeLz4Frames(
   const out = new CappedOutput(maxBytes, body.length * 3);
   for await (const block of decodeLz4FrameBlocks(body, maxBytes, options)) out.append(block);
   return out.result();
+}
+
+/**
+ * Decodes the first `want` bytes of an LZ4 body from a prefix of it (a ranged read): the blocks of the first
+ * frame are decoded until `want` bytes are out or the prefix ends mid-block, without the checksums that
+ * need the whole block. Returns fewer bytes when the prefix holds fewer.
+ *
+ * @throws {ContentUnreadableError} when the body does not start with the LZ4 frame magic
+ * @throws {CorruptContentError} when what the prefix holds is damaged
+ */
+export function decodeLz4Head(body: Uint8Array, want: number): Uint8Array {
+  if (body.length < 4 || readU32(body, 0) !== LZ4_FRAME_MAGIC) {
+    throw new ContentUnreadableError(
+      'body is not an lz4 frame (bad magic: encrypted or another format)',
+      'unrecognised-format',
+    );
+  }
+  const { hasBlockChecksum, blockMaxSize, dataStart } = readFrameHeader(body, 0);
+  const out: number[] = [];
+  let s = dataStart;
+  while (out.length < want && s + 4 <= body.length) {
+    const word = readU32(body, s);
+    s += 4;
+    if (word === 0) break;
+    const size = word & 0x7fff_ffff;
+    if (size > blockMaxSize) throw new CorruptContentError('lz4 block is larger than the frame allows');
+    const end = Math.min(body.length, s + size);
+    if (word & 0x8000_0000) for (let i = s; i < end && out.length < want; i++) out.push(body[i] as number);
+    else decodeBlockHead(body, s, end, out, want);
+    if (end < s + size) break;
+    s = end + (hasBlockChecksum ? 4 : 0);
+  }
+  return Uint8Array.from(out.slice(0, want));
+}
+
+/** Decodes the sequences of block `src[start, end)` onto `out` until `want` bytes or the end of the input. */
+function decodeBlockHead(src: Uint8Array, start: number, end: number, out: number[], want: number): void {
+  let s = start;
+  while (s < end && out.length < want) {
+    const token = src[s++] as number;
+    let literals = token >>> 4;
+    if (literals === 15) {
+      let b: number;
+      do {
+        if (s >= end) return;
+        b = src[s++] as number;
+        literals += b;
+      } while (b === 255);
+    }
+    for (const stop = Math.min(end, s + literals); s < stop; ) out.push(src[s++] as number);
+    if (s + 2 > end) return;
+    const offset = (src[s] as number) | ((src[s + 1] as number) << 8);
+    s += 2;
+    if (offset === 0 || offset > out.length) {
+      throw new CorruptContentError('lz4 match offset points before the start of the data');
+    }
+    let length = token & 15;
+    if (length === 15) {
+      let b: number;
+      do {
+        if (s >= end) return;
+        b = src[s++] as number;
+        length += b;
+      } while (b === 255);
+    }
+    length += MIN_MATCH;
+    let from = out.length - offset;
+    for (let i = 0; i < length && out.length < want; i++) out.push(out[from++] as number);
+  }
 }

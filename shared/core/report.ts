@@ -113,7 +113,8 @@ export interface ClusterReport {
   readonly pgMajor: string | null;
   readonly segmentSize: number;
   /**
-   * Where `segmentSize` comes from: `configured` (an override), `backup-label`, `sentinel` or `page-header`
+   * Where `segmentSize` comes from: `configured` (an override), `backup-label`, `sentinel`, `page-header` or
+   * `object-size`
    * (detected from the archive), or `assumed` (16 MiB until the archive tells).
    */
   readonly segmentSizeSource: SegmentSizeSource;

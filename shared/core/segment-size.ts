@@ -19,22 +19,32 @@ import {
   parseWalFileName,
   segmentBeforeLsn,
   segmentOfLsn,
+  walFileName,
 } from './lsn.js';
 import type { ClusterState } from './state.js';
 
 /** Where a cluster's segment size comes from, as the report says. */
-export type SegmentSizeSource = 'configured' | 'backup-label' | 'sentinel' | 'page-header' | 'assumed';
+export type SegmentSizeSource =
+  | 'configured'
+  | 'backup-label'
+  | 'sentinel'
+  | 'page-header'
+  | 'object-size'
+  | 'assumed';
 
 /** A segment size setting for one cluster: bytes (an override) or `auto` (detect it). */
 export type SegmentSizeSetting = number | 'auto';
 
 /** The sources that read the archive, in the order they are trusted. */
-const EVIDENCE_ORDER = ['backup-label', 'sentinel', 'page-header'] as const;
+const EVIDENCE_ORDER = ['backup-label', 'sentinel', 'page-header', 'object-size'] as const;
 
 /** One thing in the archive that tells the segment size: the sizes it fits (one when reliable). */
 export interface SizeEvidence {
   readonly source: (typeof EVIDENCE_ORDER)[number];
-  /** What says it: the backup history file's key, the backup's name, or the segment read. */
+  /**
+   * What says it: the backup history file's key, the backup's name, the segment read, or the lowest-named
+   * uncompressed segment object of a valid segment size.
+   */
   readonly subject: string;
   /** The valid segment sizes the object fits, smallest first; empty when it fits none. */
   readonly sizes: readonly number[];
@@ -97,7 +107,10 @@ export function sizesFittingBackupLabel(walFile: string, offset: number, startLs
 }
 
 /** The parts of a state that tell the segment size. */
-export type SizeEvidenceState = Pick<ClusterState, 'backups' | 'backupLabels' | 'headerSegmentSize'>;
+export type SizeEvidenceState = Pick<
+  ClusterState,
+  'backups' | 'backupLabels' | 'headerSegmentSize' | 'plainSegmentSizes'
+>;
 
 /** Everything in the state that tells the segment size, most trusted source first, then by subject. */
 export function collectSizeEvidence(state: SizeEvidenceState): SizeEvidence[] {
@@ -122,6 +135,8 @@ export function collectSizeEvidence(state: SizeEvidenceState): SizeEvidence[] {
   }
   const header = state.headerSegmentSize;
   if (header) evidence.push({ source: 'page-header', subject: header.walFile, sizes: [header.size] });
+  const plain = plainSizeEvidence(state.plainSegmentSizes);
+  if (plain) evidence.push(plain);
   const rank = (entry: SizeEvidence): number => EVIDENCE_ORDER.indexOf(entry.source);
   return evidence.sort(
     (a, b) => rank(a) - rank(b) || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0),
@@ -129,8 +144,31 @@ export function collectSizeEvidence(state: SizeEvidenceState): SizeEvidence[] {
 }
 
 /**
+ * What the uncompressed segment objects of a valid segment size say: an archived segment is exactly the
+ * segment size before compression, so when they all have one size, that is the size; objects of several
+ * sizes decide nothing (and each size that does not fit is a defect of its own).
+ */
+function plainSizeEvidence(sizes: SizeEvidenceState['plainSegmentSizes']): SizeEvidence | undefined {
+  const found = Object.keys(sizes ?? {})
+    .map(Number)
+    .sort((a, b) => a - b);
+  if (!sizes || found.length === 0) return undefined;
+  let subject: string | undefined;
+  for (const size of found) {
+    for (const [tli, runs] of Object.entries(sizes[String(size)] ?? {})) {
+      const first = runs[0];
+      if (!first) continue;
+      const name = walFileName(Number(tli), first[0], MIN_SEGMENT_SIZE);
+      if (subject === undefined || name < subject) subject = name;
+    }
+  }
+  return { source: 'object-size', subject: subject ?? '', sizes: found };
+}
+
+/**
  * Decides a cluster's segment size: the configured size when set, else the first reliable evidence (one
- * that fits a single size; backup history files before sentinels before page headers), else 16 MiB,
+ * that fits a single size; backup history files before sentinels before page headers before the sizes of
+ * uncompressed segment objects), else 16 MiB,
  * assumed. Evidence that does not fit the decided size is returned as conflicts.
  */
 export function detectSegmentSize(
@@ -171,6 +209,8 @@ export function describeSizeEvidence(entry: SizeEvidence): string {
       ? `backup history file ${entry.subject}`
       : entry.source === 'sentinel'
         ? `the sentinel of ${entry.subject}`
-        : `the page header of segment ${entry.subject}`;
+        : entry.source === 'page-header'
+          ? `the page header of segment ${entry.subject}`
+          : `the size of uncompressed segment objects (from ${entry.subject})`;
   return `${what} ${fits}`;
 }

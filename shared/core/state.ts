@@ -26,6 +26,7 @@ import {
   stripCompression,
 } from './keys.js';
 import {
+  isValidSegmentSize,
   isWalFileName,
   MIN_SEGMENT_SIZE,
   parseWalFileName,
@@ -131,8 +132,19 @@ export interface ClusterState {
   readonly segmentSizeSource?: SegmentSizeSource;
   /** Backup history files (`.backup`) by relative key: evidence of the segment size. */
   backupLabels?: Record<string, BackupLabelState>;
-  /** The segment size the long page header of a segment read gave (content modes). */
+  /** The segment size the long page header of a segment read gave (content modes; the event pipeline). */
   headerSegmentSize?: HeaderSegmentSize;
+  /**
+   * Why the page header of the segment the event pipeline read tells no size (encrypted, damaged, no WAL):
+   * kept so the pipeline reads one segment head per cluster, not one per event.
+   */
+  headerSizeError?: { readonly walFile: string; readonly error: string };
+  /**
+   * Present uncompressed segment objects whose size is a valid segment size (evidence of it): size in bytes
+   * (decimal) → timeline → runs of name numbers, the segment numbers of 1 MiB segments, which name every
+   * WAL file under any size. Absent when there are none.
+   */
+  plainSegmentSizes?: Record<string, Record<string, Run[]>>;
   /** Present segments per timeline (decimal timeline → runs). */
   segments: Record<string, Run[]>;
   /** Stored-at of present segments that are run edges or pins, by `"<timeline>:<segno>"`. */
@@ -291,6 +303,12 @@ export function refreshSegment(
     segno,
     fact.present && fact.objects ? segmentSizeDefect(fact.objects, segno, state.segmentSize) : undefined,
   );
+  syncPlainSize(
+    state,
+    timeline,
+    segno,
+    fact.present && fact.objects ? plainSegmentSize(fact.objects) : undefined,
+  );
 
   for (const n of [segno - 1, segno, segno + 1]) if (n >= 0) syncEdgeTime(state, timeline, n, lookup);
 
@@ -303,6 +321,57 @@ export function refreshSegment(
   } else if (isCurrent) {
     state.newest = lookup.newest() ?? null;
   }
+}
+
+/** The size of a segment's uncompressed object when it is a valid segment size (`plainSegmentSizes`). */
+function plainSegmentSize(objects: readonly SegmentObject[]): number | undefined {
+  for (const object of objects) {
+    const fileName = object.key.slice(object.key.lastIndexOf('/') + 1);
+    if (fileName.length === 24 && object.size !== null && isValidSegmentSize(object.size)) return object.size;
+  }
+  return undefined;
+}
+
+/** Keeps segment (timeline, segno) in `plainSegmentSizes` under `size` only, or under none. */
+function syncPlainSize(state: ClusterState, timeline: number, segno: number, size: number | undefined): void {
+  if (size === undefined && !state.plainSegmentSizes) return;
+  const name = parseWalFileName(walFileName(timeline, segno, state.segmentSize), MIN_SEGMENT_SIZE);
+  if (!name.ok) return;
+  const tli = String(timeline);
+  const sizes = { ...state.plainSegmentSizes };
+  for (const [key, sets] of Object.entries(sizes)) {
+    if (Number(key) === size) continue;
+    removeFromSet(sets, tli, name.segno);
+    if (Object.keys(sets).length === 0) delete sizes[key];
+  }
+  if (size !== undefined) {
+    const sets = sizes[String(size)] ?? {};
+    addToSet(sets, tli, name.segno);
+    sizes[String(size)] = sets;
+  }
+  if (Object.keys(sizes).length > 0) state.plainSegmentSizes = sizes;
+  else delete state.plainSegmentSizes;
+}
+
+/** `plainSegmentSizes` without the names a segment size of `size` bytes makes impossible. */
+function plainSizesPossibleUnder(
+  sizes: ClusterState['plainSegmentSizes'],
+  size: number,
+): ClusterState['plainSegmentSizes'] {
+  if (!sizes) return undefined;
+  const perId = segmentsPerXLogId(size);
+  const result: Record<string, Record<string, Run[]>> = {};
+  for (const [bytes, sets] of Object.entries(sizes)) {
+    const kept: Record<string, Run[]> = {};
+    for (const [tli, runs] of Object.entries(sets)) {
+      const numbers: number[] = [];
+      for (const [first, last] of runs)
+        for (let n = first; n <= last; n++) if (n % NAMES_PER_LOG < perId) numbers.push(n);
+      if (numbers.length > 0) kept[tli] = runsFromSorted(Float64Array.from(numbers));
+    }
+    if (Object.keys(kept).length > 0) result[bytes] = kept;
+  }
+  return Object.keys(result).length > 0 ? result : undefined;
 }
 
 /** Keeps a size defect in `defects` while the facts say so; defects the content scan found stay. */
@@ -658,6 +727,8 @@ class StateBuilder {
    */
   private readonly suspectSizes = new Map<number, number[]>();
   private readonly suspectEtags = new Map<number, Array<string | null>>();
+  /** Uncompressed segment objects of a valid segment size: size → timeline → name numbers. */
+  private readonly plainNames = new Map<number, Map<number, number[]>>();
 
   /**
    * @param documents - the state with every object but segments applied
@@ -688,6 +759,16 @@ class StateBuilder {
     names.push(name.segno * SEGMENT_ENDINGS.length + ending);
     times.push(listed.at);
     const size = listed.size;
+    if (ending === 0 && size !== undefined && size !== null && isValidSegmentSize(size)) {
+      let byTimeline = this.plainNames.get(size);
+      if (!byTimeline) {
+        byTimeline = new Map();
+        this.plainNames.set(size, byTimeline);
+      }
+      const numbers = byTimeline.get(name.timeline);
+      if (numbers) numbers.push(name.segno);
+      else byTimeline.set(name.timeline, [name.segno]);
+    }
     if (
       size !== undefined &&
       size !== null &&
@@ -695,6 +776,19 @@ class StateBuilder {
     )
       this.keepSuspect(name.timeline, names.length - 1, size, normaliseEtag(listed.etag));
     return true;
+  }
+
+  /** `plainSegmentSizes` of every name, whatever the segment size. */
+  private plainSizes(): ClusterState['plainSegmentSizes'] {
+    if (this.plainNames.size === 0) return undefined;
+    const sizes: Record<string, Record<string, Run[]>> = {};
+    for (const [size, byTimeline] of this.plainNames) {
+      const sets: Record<string, Run[]> = {};
+      for (const [timeline, numbers] of byTimeline)
+        sets[String(timeline)] = runsFromSorted(Float64Array.from(new Set(numbers)).sort());
+      sizes[String(size)] = sets;
+    }
+    return sizes;
   }
 
   /** Keeps the size and ETag of object `index` of a timeline for the size check. */
@@ -732,10 +826,18 @@ class StateBuilder {
   }
 
   finish(setting: SegmentSizeSetting, header: HeaderSegmentSize | undefined): ClusterState {
-    const documents = header ? { ...this.documents, headerSegmentSize: header } : this.documents;
+    const plain = this.plainSizes();
+    const documents: ClusterState = {
+      ...this.documents,
+      ...(header ? { headerSegmentSize: header } : {}),
+      ...(plain ? { plainSegmentSizes: plain } : {}),
+    };
     const detection = detectSegmentSize(documents, setting);
+    const plainPossible = plainSizesPossibleUnder(plain, detection.size);
+    const { plainSegmentSizes: _all, ...rest } = documents;
     const state: ClusterState = {
-      ...documents,
+      ...rest,
+      ...(plainPossible ? { plainSegmentSizes: plainPossible } : {}),
       segmentSize: detection.size,
       segmentSizeSource: detection.source,
       segments: {},
@@ -967,6 +1069,9 @@ export function changeSegmentSize(
   };
   if (commits) next.commits = commits;
   if (defects) next.defects = defects;
+  const plain = plainSizesPossibleUnder(state.plainSegmentSizes, size);
+  if (plain) next.plainSegmentSizes = plain;
+  else delete next.plainSegmentSizes;
   for (const id of sizeJudgedSegments(state, size, recounted)) {
     const [timeline, segno] = parseSegmentKey(id);
     const fact = lookup.segment(timeline, segno);

@@ -112,6 +112,21 @@ export function lazyS3ObjectReader(client: () => Promise<S3Client>, bucket: stri
         });
       }
     },
+    readHead: async (key, length) => {
+      try {
+        const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+        const response = await (await client()).send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${length - 1}` }),
+        );
+        return (await response.Body?.transformToByteArray()) ?? new Uint8Array();
+      } catch (error) {
+        // An empty object has no byte 0: S3 refuses the range rather than answering nothing.
+        if ((error as { name?: string }).name === 'InvalidRange') return new Uint8Array();
+        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+    },
   };
 }
 

@@ -33,6 +33,7 @@ import { refreshChainCommits } from '../monitor/chain-content.js';
 import { scanSegmentContent } from '../monitor/segment-scan.js';
 import { sweep } from '../monitor/sweep.js';
 import { openDirSource } from '../sources/dir-source.js';
+import { readSegmentHeaderSize } from '../sources/read-segment-summary.js';
 import { createS3Client, openS3Source } from '../sources/s3-source.js';
 import { getClusterState, putClusterState } from '../store/cluster-states.js';
 import { type FoldDependencies, foldEvents } from '../store/fold-events.js';
@@ -183,6 +184,12 @@ async function startServices(
     typeof options.segmentSize !== 'object'
       ? { default: options.segmentSize, clusters: [] }
       : options.segmentSize;
+  const contentSource =
+    s3 && options.bucket
+      ? openS3Source({ bucket: options.bucket.name, prefix: '' }, s3)
+      : options.archiveDir
+        ? await openDirSource(await ensureFolder(options.archiveDir))
+        : undefined;
   const fold: FoldDependencies = {
     db: store.db,
     table: store.table,
@@ -191,13 +198,10 @@ async function startServices(
       s3 && options.bucket
         ? readArchiveDocument(s3, options.bucket.name, key, compression)
         : readLocalDocument(options.archiveDir as string, key, compression),
+    ...(contentSource
+      ? { readSegmentHeader: (key: string) => readSegmentHeaderSize(contentSource, key) }
+      : {}),
   };
-  const contentSource =
-    s3 && options.bucket
-      ? openS3Source({ bucket: options.bucket.name, prefix: '' }, s3)
-      : options.archiveDir
-        ? await openDirSource(await ensureFolder(options.archiveDir))
-        : undefined;
   const contentPolicy = options.readContent ?? DEFAULT_CONTENT_POLICY;
   const content =
     contentSource && widestContentMode(contentPolicy) !== 'off'

@@ -76,11 +76,12 @@ export async function analyzeArchive(
   for (const { object } of documents) builder.add(object, (key) => contents.get(key));
   let built = builder.finish();
   if (options.content) {
-    // Content modes read segments anyway: where nothing else tells the size, one page header does.
+    // Content modes read segments anyway: where nothing but object sizes tells the size, one page header does.
     const headers = new Map<string, HeaderSegmentSize>();
     for (const state of built.values()) {
       const key = lastSegmentKeys.get(state.id);
-      if (state.segmentSizeSource !== 'assumed' || key === undefined) continue;
+      const weak = state.segmentSizeSource === 'assumed' || state.segmentSizeSource === 'object-size';
+      if (!weak || key === undefined) continue;
       const header = await readHeaderSegmentSize(source, key);
       if (header) headers.set(state.id, header);
     }

@@ -12,10 +12,12 @@ export interface ArchiveSource {
   list(): AsyncIterable<ListedObject>;
   /** Reads one object body by its full key. */
   read(key: string): Promise<Uint8Array>;
+  /** Reads the first `length` bytes of an object (fewer when it is shorter): a ranged GET, a partial read. */
+  readHead?(key: string, length: number): Promise<Uint8Array>;
 }
 
 /** What reading segment bodies needs of a source: single object reads, no listing. */
-export type ObjectReader = Pick<ArchiveSource, 'read'>;
+export type ObjectReader = Pick<ArchiveSource, 'read' | 'readHead'>;
 
 /** A source that could not be reached or read (missing bucket, no permission, missing folder). */
 export class SourceAccessError extends Error {

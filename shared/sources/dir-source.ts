@@ -2,7 +2,7 @@
  * A folder treated as a bucket: each file's path relative to the folder is its key (with `/`), its mtime
  * the time it was stored. This is also how WAL-G's file storage (`WALG_FILE_PREFIX`) lays out objects.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { ListedObject } from '../core/state.js';
 import { type ArchiveSource, SourceAccessError } from './archive-source.js';
@@ -22,6 +22,26 @@ export async function openDirSource(root: string): Promise<ArchiveSource> {
     read: async (key) => {
       try {
         return new Uint8Array(await readFile(join(root, ...key.split('/'))));
+      } catch (error) {
+        throw new SourceAccessError(`cannot read ${key}: ${(error as Error).message}`, { cause: error });
+      }
+    },
+    readHead: async (key, length) => {
+      try {
+        const file = await open(join(root, ...key.split('/')));
+        try {
+          const buffer = new Uint8Array(length);
+          let filled = 0;
+          for (;;) {
+            const { bytesRead } = await file.read(buffer, filled, length - filled, filled);
+            if (bytesRead === 0) break;
+            filled += bytesRead;
+            if (filled === length) break;
+          }
+          return buffer.subarray(0, filled);
+        } finally {
+          await file.close();
+        }
       } catch (error) {
         throw new SourceAccessError(`cannot read ${key}: ${(error as Error).message}`, { cause: error });
       }

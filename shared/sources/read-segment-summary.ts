@@ -6,20 +6,21 @@
  */
 import { compressionMethodOfKey } from '../codec/compression-method.js';
 import { loadNativeCrc32c } from '../codec/crc32c-native.js';
-import { ContentTooLargeError, decompress } from '../codec/decompress.js';
 import {
-  formatLsn,
-  isValidSegmentSize,
-  MAX_SEGMENT_SIZE,
-  parseWalFileName,
-  segmentStartLsn,
-} from '../core/lsn.js';
+  type CompressionMethod,
+  ContentTooLargeError,
+  ContentUnreadableError,
+  CorruptContentError,
+  decompress,
+  decompressHead,
+} from '../codec/decompress.js';
+import { formatLsn, isValidSegmentSize, parseWalFileName, segmentStartLsn } from '../core/lsn.js';
 import type { HeaderSegmentSize } from '../core/segment-size.js';
 import { type SegmentSummary, summarizeSegment } from '../core/segment-summary.js';
 import type { StoredSegmentDefect } from '../core/state.js';
 import { LONG_PAGE_HEADER_SIZE, readPageHeader } from '../core/wal/page-header.js';
 import { readSegment } from '../core/wal/wal-reader.js';
-import { type ArchiveSource, isObjectAbsent } from './archive-source.js';
+import { type ArchiveSource, isObjectAbsent, type ObjectReader } from './archive-source.js';
 
 /**
  * A summary, or why the object could not be read as WAL at all. `passing` marks a download that failed for
@@ -74,25 +75,78 @@ function oversizedDefect(key: string, segmentSize: number): StoredSegmentDefect 
   };
 }
 
+/** What reading a segment's long page header gave: its segment size, or why there is none. */
+export type HeaderSizeRead =
+  | { readonly header: HeaderSegmentSize }
+  | {
+      readonly header: null;
+      readonly error: string;
+      /** The object was gone or could not be fetched: another read may still tell the size. */
+      readonly passing: boolean;
+    };
+
+/** The first ranged read of a segment's head: a compressed body holds its first page well within it. */
+const FIRST_HEAD_BYTES = 16 * 1024;
+/** Past this many bytes of a body without a page header, the whole object is read instead. */
+const LAST_HEAD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads the segment size from the long page header of segment object `key` (`xlp_seg_size`), reading and
+ * decompressing only the object's first bytes where the source can read a prefix: a prefix of 16 KiB,
+ * grown when its compressed blocks are larger, the whole object only past 4 MiB or for a method that has no
+ * prefix decoder (LZMA). Never throws: an object that is gone or a failed download is `passing`; a body that
+ * is no WAL (encrypted, damaged, no valid size in its first page) is not.
+ */
+export async function readSegmentHeaderSize(source: ObjectReader, key: string): Promise<HeaderSizeRead> {
+  const { baseName, method } = compressionMethodOfKey(key);
+  const walFile = baseName.slice(baseName.lastIndexOf('/') + 1);
+  let head: Uint8Array;
+  try {
+    head = await readHeadBytes(source, key, method);
+  } catch (error) {
+    const named = error as Error;
+    return { header: null, error: `${named.name}: ${named.message}`, passing: !isCodecError(error) };
+  }
+  if (head.byteLength < LONG_PAGE_HEADER_SIZE)
+    return { header: null, error: 'its first page holds no long page header', passing: false };
+  const header = readPageHeader(new DataView(head.buffer, head.byteOffset, head.byteLength), 0);
+  if (header.segmentSize === undefined || !isValidSegmentSize(header.segmentSize))
+    return { header: null, error: 'its first page names no valid segment size', passing: false };
+  return { header: { walFile, size: header.segmentSize } };
+}
+
+async function readHeadBytes(
+  source: ObjectReader,
+  key: string,
+  method: CompressionMethod,
+): Promise<Uint8Array> {
+  if (source.readHead) {
+    for (let length = FIRST_HEAD_BYTES; length <= LAST_HEAD_BYTES; length *= 4) {
+      const prefix = await source.readHead(key, length);
+      const complete = prefix.byteLength < length;
+      const head = await decompressHead(prefix, method, LONG_PAGE_HEADER_SIZE, complete);
+      if (head.byteLength >= LONG_PAGE_HEADER_SIZE || complete) return head;
+    }
+  }
+  return decompressHead(await source.read(key), method, LONG_PAGE_HEADER_SIZE, true);
+}
+
+function isCodecError(error: unknown): boolean {
+  return (
+    error instanceof ContentUnreadableError ||
+    error instanceof CorruptContentError ||
+    error instanceof ContentTooLargeError
+  );
+}
+
 /**
  * The segment size the long page header of segment object `key` gives (`xlp_seg_size`), or undefined when
  * the object cannot be read or its first page carries no valid one.
  */
 export async function readHeaderSegmentSize(
-  source: ArchiveSource,
+  source: ObjectReader,
   key: string,
 ): Promise<HeaderSegmentSize | undefined> {
-  const { baseName, method } = compressionMethodOfKey(key);
-  try {
-    const bytes = await decompress(await source.read(key), method, { maxBytes: MAX_SEGMENT_SIZE });
-    if (bytes.byteLength < LONG_PAGE_HEADER_SIZE) return undefined;
-    const header = readPageHeader(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
-    const walFile = baseName.slice(baseName.lastIndexOf('/') + 1);
-    return header.segmentSize !== undefined && isValidSegmentSize(header.segmentSize)
-      ? { walFile, size: header.segmentSize }
-      : undefined;
-  } catch {
-    // Unreadable here means unknown, not wrong: the size stays assumed and the content read reports it.
-    return undefined;
-  }
+  // Unreadable here means unknown, not wrong: the size stays assumed and the content read reports it.
+  return (await readSegmentHeaderSize(source, key)).header ?? undefined;
 }

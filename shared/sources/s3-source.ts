@@ -58,6 +58,20 @@ export function openS3Source(
         });
       }
     },
+    readHead: async (key, length) => {
+      try {
+        const response = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${length - 1}` }),
+        );
+        return (await response.Body?.transformToByteArray()) ?? new Uint8Array();
+      } catch (error) {
+        // An empty object has no byte 0: S3 refuses the range rather than answering nothing.
+        if ((error as { name?: string }).name === 'InvalidRange') return new Uint8Array();
+        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+    },
   };
 }
 

@@ -46,7 +46,18 @@ export interface VersionedState {
   readonly ver: number;
   /** Version of the `backups` part (`getClusterState` always sets it; writers of the core part ignore it). */
   readonly backupsVer?: number;
+  /**
+   * Whether the cluster's segment items are known to be keyed by WAL file name (`migrate-segment-items.ts`):
+   * the core item says so once a fold wrote it after migrating. A state stored before, or rewritten by
+   * another writer since, reads `false`, and the next fold checks again (one index query when nothing is
+   * left to move).
+   */
+  readonly segmentItemsMigrated?: boolean;
 }
+
+/** The core item attribute a fold sets once the cluster's segment items are in the current layout. */
+const SEGMENT_LAYOUT_ATTRIBUTE = 'segmentLayout';
+const SEGMENT_LAYOUT = 'wal-file';
 
 /** Which parts to write, each conditional on the version it was read at. */
 export interface StatePartVersions {
@@ -54,6 +65,12 @@ export interface StatePartVersions {
   readonly backups?: number;
   /** Backups whose parts item to write, by name → the version it was read at (0: not stored yet). */
   readonly parts?: ReadonlyMap<string, number>;
+  /**
+   * Marks the core item: the cluster's segment items are all keyed by WAL file name (`true`, what a fold
+   * sets after migrating), or keeps the mark as the stored item has it (`keep`, for other writers).
+   * @default false
+   */
+  readonly segmentItemsMigrated?: boolean | 'keep';
 }
 
 /** Room left for the key and the other attributes below DynamoDB's 400 KB item limit. */
@@ -84,6 +101,7 @@ export async function getClusterState(
     state: { ...base, backups: backupsPart?.backups ?? {} },
     ver: core?.ver ?? 0,
     backupsVer: backups?.ver ?? 0,
+    segmentItemsMigrated: core?.layout === SEGMENT_LAYOUT,
   };
 }
 
@@ -91,7 +109,7 @@ async function getPart(
   db: DynamoDBDocumentClient,
   table: string,
   pk: string,
-): Promise<{ value: unknown; ver: number } | undefined> {
+): Promise<{ value: unknown; ver: number; layout?: unknown } | undefined> {
   try {
     const { Item } = await db.send(
       new GetCommand({
@@ -105,6 +123,7 @@ async function getPart(
     return {
       value: JSON.parse(gunzipSync(Item.state as Uint8Array).toString('utf8')),
       ver: Item.ver as number,
+      layout: Item[SEGMENT_LAYOUT_ATTRIBUTE],
     };
   } catch (error) {
     throw translateStoreError('GetItem (cluster state)', error);
@@ -195,10 +214,11 @@ export function putClusterState(
   state: ClusterState,
   ver: number,
 ): Promise<'written' | 'conflict'> {
-  if (ver !== 0) return putClusterStateParts(db, table, state, { core: ver });
+  if (ver !== 0) return putClusterStateParts(db, table, state, { core: ver, segmentItemsMigrated: 'keep' });
   const parts = new Map<string, number>();
   for (const [name, entry] of Object.entries(state.backups)) if (!entry.partsSummary) parts.set(name, 0);
-  return putClusterStateParts(db, table, state, { core: 0, backups: 0, parts });
+  // A new state has no segment items of an older layout to move.
+  return putClusterStateParts(db, table, state, { core: 0, backups: 0, parts, segmentItemsMigrated: true });
 }
 
 /**
@@ -238,7 +258,18 @@ export async function putClusterStateParts(
   if (versions.core !== undefined) {
     const pk = clusterStateKey(state.id);
     const index = { gc: CLUSTERS_PARTITION, gn: pk };
-    const written = await putPart(db, table, state.id, pk, { ...core, backups: {} }, versions.core, index);
+    const marked = { ...index, [SEGMENT_LAYOUT_ATTRIBUTE]: SEGMENT_LAYOUT };
+    const value = { ...core, backups: {} };
+    const mark = versions.segmentItemsMigrated ?? false;
+    let written: 'written' | 'conflict';
+    if (mark !== 'keep' || versions.core === 0) {
+      written = await putPart(db, table, state.id, pk, value, versions.core, mark ? marked : index);
+    } else {
+      // A put replaces the item: write the mark back exactly when the stored item has it.
+      written = await putPart(db, table, state.id, pk, value, versions.core, marked, 'marked');
+      if (written === 'conflict')
+        written = await putPart(db, table, state.id, pk, value, versions.core, index, 'unmarked');
+    }
     if (written === 'conflict') return written;
   }
   // After the state: a sweeper that reads the mark then reads the new state (see `fleet-rows.ts`).
@@ -255,6 +286,7 @@ async function putPart(
   value: unknown,
   ver: number,
   attributes: Record<string, string>,
+  layout?: 'marked' | 'unmarked',
 ): Promise<'written' | 'conflict'> {
   const body = gzipSync(JSON.stringify(value), { level: 6 });
   if (body.byteLength > MAX_STATE_BYTES) {
@@ -269,7 +301,19 @@ async function putPart(
         Item: { pk, ver: ver + 1, state: body, ...attributes },
         ...(ver === 0
           ? { ConditionExpression: 'attribute_not_exists(pk)' }
-          : { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': ver } }),
+          : layout === 'marked'
+            ? {
+                ConditionExpression: 'ver = :ver AND #layout = :layout',
+                ExpressionAttributeNames: { '#layout': SEGMENT_LAYOUT_ATTRIBUTE },
+                ExpressionAttributeValues: { ':ver': ver, ':layout': SEGMENT_LAYOUT },
+              }
+            : layout === 'unmarked'
+              ? {
+                  ConditionExpression: 'ver = :ver AND attribute_not_exists(#layout)',
+                  ExpressionAttributeNames: { '#layout': SEGMENT_LAYOUT_ATTRIBUTE },
+                  ExpressionAttributeValues: { ':ver': ver },
+                }
+              : { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': ver } }),
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );

@@ -52,6 +52,7 @@ import {
   sizeChangeLookups,
   UNKNOWN_KEYS_KEPT,
 } from '../core/state.js';
+import type { HeaderSizeRead } from '../sources/read-segment-summary.js';
 import {
   getClusterState,
   loadBackupParts,
@@ -60,6 +61,7 @@ import {
 } from './cluster-states.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
+import { migrateSegmentItems } from './migrate-segment-items.js';
 import { queryNewestSegments } from './newest-segments.js';
 import {
   isStorableClusterId,
@@ -78,6 +80,12 @@ export interface FoldDependencies {
   readonly segmentSizeOf: (clusterId: string) => SegmentSizeSetting;
   /** Reads a document's current body from the bucket, decompressed; throws only when worth retrying. */
   readonly readDocument: (key: string, compression: Compression) => Promise<DocumentContent>;
+  /**
+   * Reads the segment size from the long page header of a segment object (its first bytes only). Called
+   * for one segment of a cluster whose state holds no page-header answer yet, so once per cluster.
+   * @default - page headers are not read: a cluster with only WAL keeps an assumed size until a backup
+   */
+  readonly readSegmentHeader?: (key: string) => Promise<HeaderSizeRead>;
   /** Attempts of one optimistic update before giving up. @default 30 */
   readonly maxConflictAttempts?: number;
 }
@@ -107,6 +115,8 @@ export interface FoldCounts {
   stateWrites: number;
   stateConflicts: number;
   documentReads: number;
+  /** Segment heads read for the segment size their page header gives (at most one a cluster). */
+  headerReads: number;
   /** Documents read whose body could not be used (damaged, unreadable, too large, gone): reported problems. */
   unreadableDocuments: number;
   /** Documents read whose text does not parse (garbage sentinel, bad history): reported problems. */
@@ -164,6 +174,7 @@ export function emptyFoldCounts(): FoldCounts {
     stateWrites: 0,
     stateConflicts: 0,
     documentReads: 0,
+    headerReads: 0,
     unreadableDocuments: 0,
     invalidDocuments: 0,
   };
@@ -494,8 +505,17 @@ async function updateClusterState(
       partBackups.set(name, (partBackups.get(name) ?? false) || moves(group));
     }
   }
+  // One segment head a fold reads, however often a conflict redoes the step.
+  let headerRead: Promise<HeaderSizeRead> | undefined;
   for (let attempt = 1; ; attempt++) {
-    const stored = await getClusterState(deps.db, deps.table, clusterId);
+    let stored = await getClusterState(deps.db, deps.table, clusterId);
+    // A state stored by an older release may still have segment items keyed by timeline and number: move
+    // them before anything reads a segment item by WAL file name.
+    const migrating = stored !== undefined && stored.ver > 0 && !stored.segmentItemsMigrated;
+    if (migrating) {
+      await migrateSegmentItems(deps.db, deps.table, clusterId);
+      stored = await getClusterState(deps.db, deps.table, clusterId);
+    }
     const setting = deps.segmentSizeOf(clusterId);
     let state =
       stored?.state ??
@@ -519,6 +539,16 @@ async function updateClusterState(
     const { backups: _backups, ...coreBefore } = state;
     const before = { core: JSON.stringify(coreBefore), backups: backupsStored };
     await rederive(deps, state, groups);
+    const headKey = deps.readSegmentHeader ? segmentHeadToRead(state, groups) : undefined;
+    if (headKey !== undefined && deps.readSegmentHeader) {
+      if (!headerRead) {
+        counts.headerReads += 1;
+        headerRead = deps.readSegmentHeader(headKey);
+      }
+      const read = await headerRead;
+      if (read.header) state.headerSegmentSize = read.header;
+      else if (!read.passing) state.headerSizeError = { walFile: walFileOfKey(headKey), error: read.error };
+    }
     state = await redetectSegmentSize(deps, state, setting);
     const { backups: backupsAfter, ...coreAfter } = state;
     const ver = stored?.ver ?? 0;
@@ -530,7 +560,11 @@ async function updateClusterState(
       if (changed || partBackups.get(name)) parts.set(name, partsVer);
     }
     // The core part always exists once a cluster has a state: listing clusters and readers rely on it.
-    const writeCore = mustWriteCore || ver === 0 || JSON.stringify(coreAfter) !== before.core;
+    const writeCore =
+      mustWriteCore ||
+      ver === 0 ||
+      !stored?.segmentItemsMigrated ||
+      JSON.stringify(coreAfter) !== before.core;
     const writeBackups =
       mustWriteBackups ||
       inline.length > 0 ||
@@ -538,7 +572,7 @@ async function updateClusterState(
       storedBackupsJson(backupsAfter) !== before.backups;
     if (!writeCore && !writeBackups) return;
     const outcome = await putClusterStateParts(deps.db, deps.table, state, {
-      ...(writeCore ? { core: ver } : {}),
+      ...(writeCore ? { core: ver, segmentItemsMigrated: true } : {}),
       ...(writeBackups ? { backups: backupsVer, parts } : {}),
     });
     if (outcome === 'written') {
@@ -553,6 +587,26 @@ async function updateClusterState(
     }
     await backOff(attempt);
   }
+}
+
+/**
+ * A segment key of this fold whose page header would tell the cluster's segment size, when the state holds
+ * no answer from a page header yet: the first segment stored in the fold.
+ */
+function segmentHeadToRead(state: ClusterState, groups: readonly FactGroup[]): string | undefined {
+  if (state.headerSegmentSize || state.headerSizeError) return undefined;
+  for (const group of groups) {
+    if (!group.segment) continue;
+    const input = group.inputs.find(({ event }) => event.type === 'created');
+    if (input) return input.event.key;
+  }
+  return undefined;
+}
+
+/** The WAL file name (24 hex) of a segment key. */
+function walFileOfKey(key: string): string {
+  const parsed = parseObjectKey(key);
+  return parsed?.object.kind === 'segment' ? parsed.object.walFile : key;
 }
 
 /** The backups as their item stores them (parts summarized), to tell whether the item changes. */

@@ -289,7 +289,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         `${bucket}/${root}wal_005/*.history*`,
       ]);
 
-    it('with content off, lets ingest read only sentinels, metadata and histories, decrypt through S3, fold and consume', () => {
+    it('with content off, lets ingest read only sentinels, metadata, histories and WAL (segment heads, backup history files), decrypt through S3, fold, move old segment items and consume', () => {
       const built = build({ segmentContent: 'off' });
       const statements = statementsOf(built, built.monitor.functions.ingest);
       expect(actionsOf(statements)).toEqual(
@@ -298,6 +298,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           's3:GetObject',
           'kms:Decrypt',
           'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',
@@ -311,7 +312,11 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       );
       const bucket = `<${logicalId(built, built.archive.bucket)}.Arn>`;
       const reads = statements.filter((s) => list(s.Action).includes('s3:GetObject'));
-      expect(reads.flatMap((s) => list(s.Resource).map(render)).sort()).toEqual(documents(bucket).sort());
+      expect(reads.flatMap((s) => list(s.Resource).map(render)).sort()).toEqual(
+        [...documents(bucket), ...ROOTS.map((root) => `${bucket}/${root}wal_005/*`)].sort(),
+      );
+      const deletes = statements.find((s) => list(s.Action).includes('dynamodb:DeleteItem'));
+      expect(deletes?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s#*'] } });
       const archiveKey = statements.find((s) => s.Sid === 'DecryptArchiveThroughS3');
       expect(archiveKey?.Resource).toEqual(built.stack.resolve(built.archive.encryptionKey?.keyArn));
       expect(render(archiveKey?.Condition?.StringEquals?.['kms:ViaService'])).toBe(
@@ -327,7 +332,11 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
       const bucket = `<${logicalId(built, built.archive.bucket)}.Arn>`;
       const reads = statements.filter((s) => list(s.Action).includes('s3:GetObject'));
       expect(reads.flatMap((s) => list(s.Resource).map(render)).sort()).toEqual(
-        [...documents(bucket), ...ROOTS.map((root) => `${bucket}/${root}wal_005/*`)].sort(),
+        [
+          ...documents(bucket),
+          ...ROOTS.map((root) => `${bucket}/${root}wal_005/*`),
+          ...ROOTS.map((root) => `${bucket}/${root}wal_005/*`),
+        ].sort(),
       );
       built.template.hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp('folds the archive bucket events'),
@@ -475,6 +484,7 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
           's3:ListBucket',
           'kms:Decrypt',
           'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:Query',

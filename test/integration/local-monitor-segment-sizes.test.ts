@@ -2,7 +2,8 @@
  * Segment sizes per cluster: one folder archive holds a cluster of 1 MiB segments and one of 2 MiB
  * segments. The local monitor given a default and an override reads both right, as the API shows; given one
  * size for the whole deployment it places the 2 MiB cluster's WAL wrong. Given none, both learn each
- * cluster's size from its sentinel, and a cluster with only WAL from a segment's page header.
+ * cluster's size from its sentinel, and a cluster with only WAL from a segment's page header or from the
+ * size of its uncompressed objects.
  * `walwatch analyze` reads the same setting.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -155,12 +156,16 @@ describe('segment sizes per cluster', () => {
     });
   });
 
-  it('with only WAL archived, assumes 16 MiB and says so, and with --content reads the size from a page header', async () => {
+  it('with only uncompressed WAL archived, takes the size of its objects, and with --content reads a page header', async () => {
     const listed = await capture(() => analyze(['--dir', walOnly, '--json', '--quiet']));
-    const assumed = (JSON.parse(listed.stdout) as { clusters: ClusterReport[] }).clusters[0];
-    expect(assumed).toMatchObject({ segmentSize: 16 * MiB, segmentSizeSource: 'assumed' });
-    expect(assumed?.problems).toContainEqual(
-      expect.objectContaining({ kind: 'segment-size-assumed', severity: 'info' }),
+    const bySize = (JSON.parse(listed.stdout) as { clusters: ClusterReport[] }).clusters[0];
+    expect(bySize).toMatchObject({
+      segmentSize: 2 * MiB,
+      segmentSizeSource: 'object-size',
+      headSegment: walFileName(1, 3, 2 * MiB),
+    });
+    expect(bySize?.problems.map((problem) => (problem as { kind?: string }).kind)).not.toContain(
+      'segment-size-assumed',
     );
     const read = await capture(() => analyze(['--dir', walOnly, '--content', '--json', '--quiet']));
     const detected = (JSON.parse(read.stdout) as { clusters: ClusterReport[] }).clusters[0];

@@ -8,6 +8,7 @@ import {
   CorruptContentError,
   decompress,
   decompressChunks,
+  decompressHead,
 } from '../../../shared/codec/decompress.js';
 
 /** Runs a Debian compression CLI on `input` (stdin → stdout), the way archive objects are really made. */
@@ -281,5 +282,62 @@ describe('decompressChunks', () => {
     const error = await failureOf(collect(decompressChunks(body, 'lz4')));
     expect(error).toBeInstanceOf(CorruptContentError);
     expect((error as Error).message).toContain('lz4 block is damaged');
+  });
+});
+
+describe('decompressHead', () => {
+  const sample = makeSample(4 * 1024 * 1024, 11);
+  const lz4Blocks: Array<[string, string[]]> = [
+    ['64 KiB blocks', ['-B4']],
+    ['4 MiB blocks with block checksums', ['-B7', '--content-size', '-BX']],
+    ['4 MiB linked blocks', ['-B7', '-BD']],
+  ];
+
+  it.each(METHODS.filter((method) => method !== 'lzma'))(
+    'decodes the first bytes of a %s body from a short prefix of it',
+    async (method) => {
+      const body = compress(method, sample);
+      for (const prefix of [64, 1024, 16 * 1024]) {
+        const head = await decompressHead(body.subarray(0, prefix), method, 40, false);
+        // A prefix either holds the first bytes, exactly, or too little of the stream to tell any.
+        expect(sample.subarray(0, head.length)).toEqual(head);
+      }
+      // zstd decodes whole blocks (up to 128 KiB of output): a prefix holding the first one is enough.
+      expect(await decompressHead(body.subarray(0, 256 * 1024), method, 40, false)).toEqual(
+        sample.subarray(0, 40),
+      );
+    },
+  );
+
+  it.each(lz4Blocks)('decodes the head of an lz4 body with %s', async (_, flags) => {
+    const body = compress('lz4', sample, flags);
+    for (const want of [40, 8192, 100_000]) {
+      const head = await decompressHead(body.subarray(0, 64 * 1024), 'lz4', want, false);
+      expect(head.length).toBeGreaterThan(0);
+      expect(head).toEqual(sample.subarray(0, head.length));
+    }
+    expect(await decompressHead(body, 'lz4', 40, true)).toEqual(sample.subarray(0, 40));
+  });
+
+  it('decodes an lzma body only when it is whole', async () => {
+    const body = compress('lzma', sample);
+    expect((await decompressHead(body.subarray(0, 1024), 'lzma', 40, false)).length).toBe(0);
+    expect(await decompressHead(body, 'lzma', 40, true)).toEqual(sample.subarray(0, 40));
+  });
+
+  it('returns an uncompressed body as it is, cut to the bytes wanted', async () => {
+    expect(await decompressHead(sample, 'none', 40, false)).toEqual(sample.subarray(0, 40));
+  });
+
+  it('rejects a body that is not of its method, as decompress does', async () => {
+    const lz4 = compress('lz4', sample);
+    await expect(decompressHead(lz4, 'zstd', 40, false)).rejects.toBeInstanceOf(ContentUnreadableError);
+    await expect(decompressHead(compress('zstd', sample), 'lz4', 40, false)).rejects.toBeInstanceOf(
+      ContentUnreadableError,
+    );
+    const damaged = Uint8Array.from(lz4);
+    // The first token's match offset, pointed before the data.
+    damaged.fill(0xff, 11, 40);
+    await expect(decompressHead(damaged, 'lz4', 4096, false)).rejects.toBeInstanceOf(CorruptContentError);
   });
 });

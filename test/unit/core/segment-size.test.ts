@@ -96,6 +96,56 @@ describe('detectSegmentSize', () => {
     });
   });
 
+  /** The WAL of a 64 MiB archive stored uncompressed: objects of exactly the segment size. */
+  const plainWal = (sizeOf: (index: number) => number = () => 64 * MIB) =>
+    archive(64 * MIB, false)
+      .filter((object) => /\/wal_005\/[0-9A-F]{24}\.lz4$/.test(object.key))
+      .map((object, index) => ({ ...object, key: object.key.slice(0, -'.lz4'.length), size: sizeOf(index) }));
+
+  it('takes the size of uncompressed segment objects when they all have one valid segment size', () => {
+    const state = listedState(plainWal(), 'auto') as ClusterState;
+    expect(state).toMatchObject({ segmentSize: 64 * MIB, segmentSizeSource: 'object-size' });
+    const report = analyzeCluster(state, { now: NOW });
+    expect(report.segmentSizeSource).toBe('object-size');
+    expect(report.problems.map((problem) => problem.kind)).not.toContain('segment-size-assumed');
+    expect(report.problems.map((problem) => problem.kind)).not.toContain('segment-defect');
+    expect(state.defects ?? {}).toEqual({});
+    expect({ ...analyzeCluster(listedState(plainWal(), 64 * MIB) as ClusterState, { now: NOW }) }).toEqual({
+      ...report,
+      segmentSizeSource: 'configured',
+    });
+  });
+
+  it('decides nothing from uncompressed objects of several sizes, which stay defects', () => {
+    const state = listedState(
+      plainWal((index) => (index === 3 ? 32 * MIB : 64 * MIB)),
+      'auto',
+    ) as ClusterState;
+    expect(state).toMatchObject({ segmentSize: 16 * MIB, segmentSizeSource: 'assumed' });
+    expect(detectSegmentSize(state, 'auto').evidence).toBeNull();
+    expect(Object.values(state.defects ?? {}).map((defect) => defect.kind)).toContain('wrong-size');
+  });
+
+  it('ranks the object sizes after every other source, and reports them contradicting an override', () => {
+    const objects = [
+      ...plainWal(),
+      ...archive(64 * MIB, true).filter((object) => !/\/wal_005\/[0-9A-F]{24}\.lz4$/.test(object.key)),
+    ];
+    expect(listedState(objects, 'auto')).toMatchObject({
+      segmentSize: 64 * MIB,
+      segmentSizeSource: 'backup-label',
+    });
+    const configured = listedState(plainWal(), 16 * MIB) as ClusterState;
+    expect(detectSegmentSize(configured, 16 * MIB).conflicts).toEqual([
+      { source: 'object-size', subject: '000000010000000000000001', sizes: [64 * MIB] },
+    ]);
+    const mismatch = analyzeCluster(configured, { now: NOW }).problems.find(
+      (problem) => problem.kind === 'segment-size-mismatch',
+    );
+    expect(mismatch).toMatchObject({ severity: 'critical' });
+    expect(mismatch?.message).toContain('the size of uncompressed segment objects');
+  });
+
   it('keeps a configured size and reports the archive contradicting it, naming both', () => {
     const state = listedState(archive(64 * MIB, true), 16 * MIB) as ClusterState;
     expect(state).toMatchObject({ segmentSize: 16 * MIB, segmentSizeSource: 'configured' });

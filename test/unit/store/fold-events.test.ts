@@ -180,6 +180,7 @@ describe('foldEvents', () => {
       }),
       { numRuns: 15 },
     );
+    // 15 runs of 66 events through dynalite take 25-30 s on a loaded two-core machine.
   }, 90_000);
 
   it('finds the next newest segment through the index when the newest one is removed', async () => {

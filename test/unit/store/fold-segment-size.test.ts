@@ -108,3 +108,34 @@ describe('foldEvents with the segment size detected', () => {
     );
   }, 300_000);
 });
+
+describe('foldEvents with an uncompressed archive', () => {
+  it('takes 64 MiB from uncompressed segment objects of that size, in any order, with no wrong-size defect', async () => {
+    await fc.assert(
+      fc.asyncProperty(shuffledArchive, async (drawn) => {
+        // The WAL only, every segment stored uncompressed at exactly 64 MiB.
+        const objects = drawn.objects
+          .filter((object) => /\/wal_005\/[0-9A-F]{24}\.lz4$/.test(object.key))
+          .map((object) => ({ ...object, key: object.key.slice(0, -'.lz4'.length), size: 64 * MIB }));
+        const archive: ShuffledArchive = {
+          ...drawn,
+          objects,
+          events: drawn.events.flatMap(({ event, object }) => {
+            const plain = objects.find((entry) => `${entry.key}.lz4` === event.key);
+            if (!plain) return [];
+            return [{ event: { ...event, key: plain.key, size: 64 * MIB }, object }];
+          }),
+        };
+        if (archive.events.length === 0) return;
+        const deps = await createDeps(archive);
+        await fold(deps, archive, 0, archive.events.length, 3);
+        const stored = (await getClusterStateWithParts(deps.db, deps.table, drawn.spec.clusterId))?.state;
+        const present = archive.events.some(({ event }) => event.type === 'created');
+        if (!present || Object.keys(stored?.segments ?? {}).length === 0) return;
+        expect(stored).toMatchObject({ segmentSize: 64 * MIB, segmentSizeSource: 'object-size' });
+        expect(Object.values(stored?.defects ?? {})).toEqual([]);
+      }),
+      { numRuns: 4 },
+    );
+  }, 300_000);
+});
