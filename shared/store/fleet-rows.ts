@@ -267,10 +267,12 @@ export async function listFleetRowIds(db: DynamoDBDocumentClient, table: string)
 const MAX_QUERY_REQUESTS = 2;
 
 /**
- * One page of the fleet list: a `Query` of the index (the status as key range, scope and search text as
- * a filter on the table key: a necessary condition, checked exactly on the rows read), then one
- * `BatchGetItem` of the page's rows. A filtered page may hold fewer rows than `limit` and still have a
- * cursor when the filter matched few keys within the 1 MB the Query reads per request.
+ * One page of the fleet list: a `Query` of the index (the status as key range, the scope as a filter on the
+ * table key: a necessary condition, checked exactly on the rows read; the search text matched on the keys
+ * read, ignoring case), then one `BatchGetItem` of the page's rows. A filtered page reads at most two
+ * `Query` pages of 1 MB of keys (about 12,000 clusters each): past that fleet size a filtered page may hold
+ * fewer rows than `limit` and still have a cursor, where the next page goes on. Only a `null` cursor means
+ * the list is done.
  *
  * @throws {InvalidCursorError} for a cursor this store did not write
  */
@@ -296,17 +298,22 @@ export async function queryFleetPage(
     filters.push('contains(pk, :scope)');
     values[':scope'] = `spilo/${query.scope}`;
   }
-  if (query.q !== undefined) {
-    filters.push('contains(pk, :q)');
-    values[':q'] = query.q;
-  }
-  const filtered = filters.length > 0;
+  // The search text ignores case, which a filter expression cannot, and statuses that are not one key
+  // range (critical and ok) are told apart by the rank the sort key starts with: keys matched as they come.
+  const q = query.q?.toLowerCase();
+  const allStatuses = ranks.length === 0 || ranks.length === Object.keys(STATUS_RANK).length;
+  const keyRanks = allStatuses || keyCondition !== 'gc = :gc' ? undefined : new Set(ranks.map(String));
+  const matchesKey = (pk: string, gn: string) =>
+    (q === undefined || pk.slice(2).toLowerCase().includes(q)) &&
+    (keyRanks === undefined || keyRanks.has(gn.slice(0, gn.indexOf('#'))));
+  const filtered = filters.length > 0 || q !== undefined || keyRanks !== undefined;
   const input: QueryCommandInput = {
     TableName: table,
     IndexName: CLUSTER_INDEX,
     KeyConditionExpression: keyCondition,
     ExpressionAttributeValues: values,
-    ...(filtered ? { FilterExpression: filters.join(' AND ') } : { Limit: limit + 1 }),
+    ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+    ...(filtered ? {} : { Limit: limit + 1 }),
   };
   let start: Record<string, string> | undefined = query.cursor
     ? { ...decodeFleetCursor(query.cursor), gc: FLEET_PARTITION }
@@ -323,7 +330,8 @@ export async function queryFleetPage(
       throw translateStoreError('Query (fleet page)', error);
     }
     for (const item of response.Items ?? [])
-      candidates.push({ pk: item.pk as string, gn: item.gn as string });
+      if (matchesKey(item.pk as string, item.gn as string))
+        candidates.push({ pk: item.pk as string, gn: item.gn as string });
     start = response.LastEvaluatedKey as Record<string, string> | undefined;
     more = start !== undefined;
     if (!more || candidates.length > limit) break;
