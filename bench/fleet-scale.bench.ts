@@ -1,14 +1,15 @@
 /**
- * Fleet scale-out benchmark (`npm run bench fleet`): sweeps of 10, 100, 1,000 and 10,000 generated clusters
- * against dynalite, sharded as the sweeper fans them out (shards of 250, ten sweep workers at a time,
- * in-process), with every DynamoDB request counted by operation; then a full reconcile from an S3 Inventory
- * report vs from a listing of the same objects on moto. Prints the counts the README's cost table is
- * computed from, and the monthly cost per cluster at us-east-1 list prices.
- * Targets: a full sweep of 10,000 clusters ≤ 45 s wall time, peak RSS ≤ 512 MB (sweeper and dynalite share
- * this process, so the number is an upper bound), ≤ $0.05 per cluster per month at 10,000.
+ * Fleet scale-out benchmark (`npm run bench fleet-scale`): sweeps of 10, 100, 1,000 and 10,000 generated
+ * clusters against dynalite running in its own process (as DynamoDB is to the functions), sharded as the
+ * sweeper fans them out: the planning sweeper here, the shards (250 clusters) on sweep worker processes,
+ * as many at once as the SQS event source's `maxConcurrency` (10; `WALWATCH_BENCH_WORKERS` to change),
+ * every DynamoDB request counted by operation. Then a full reconcile from an S3 Inventory report vs from a
+ * listing of the same objects on moto. Prints the counts the README's cost table is computed from, and the
+ * monthly cost per cluster at us-east-1 list prices.
+ * Targets: a full sweep of 10,000 clusters ≤ 45 s wall time, a sweep worker's peak RSS ≤ 512 MB,
+ * ≤ $0.05 per cluster per month at 10,000.
  */
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import pMap from 'p-map';
 import { AUTO_CLUSTER_METRICS_MAX } from '../shared/config/cluster-metrics.js';
 import { DEFAULT_FAN_OUT_ABOVE, DEFAULT_SHARD_SIZE } from '../shared/config/sweep-config.js';
@@ -18,21 +19,28 @@ import { type ReconcileDependencies, reconcileArchive } from '../shared/events/r
 import { inventoryFileMessages, reconcileInventoryFile } from '../shared/events/reconcile-inventory.js';
 import { readArchiveDocument } from '../shared/events/s3-objects.js';
 import { startEmbeddedStore } from '../shared/local/embedded-store.js';
-import { planShards, sweepClusters } from '../shared/monitor/sweep-shards.js';
-import { createDocumentClient } from '../shared/store/client.js';
+import { planFanOut } from '../shared/monitor/sweep-shards.js';
 import { putClusterState } from '../shared/store/cluster-states.js';
 import { createDynamoMonitorData } from '../shared/store/monitor-items.js';
 import { contentLookup, generateArchive } from '../test/support/archive-generator.js';
 import { writeInventoryReport } from '../test/support/inventory-report.js';
 import { motoAvailable, startMoto } from '../test/support/moto.js';
+import { cpuSecondsOf, peakRssOf, startDynamoProcess } from './support/dynamo-process.js';
+import { RequestCounter } from './support/request-counter.js';
+import { startSweepWorkers } from './support/sweep-workers.js';
 
 const MIB = 1024 * 1024;
 const MINUTE = 60_000;
 const MONTH_MINUTES = 43_200;
-const SIZES = [10, 100, 1000, 10_000];
-const WORKERS = 10;
+/** `WALWATCH_BENCH_SIZES=10,100` for a quick run. */
+const SIZES = (process.env.WALWATCH_BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
+/** The sweep worker's `maxConcurrency` on its SQS event source (`infra/constructs/wal-backup-monitor.ts`). */
+const WORKERS = Number(process.env.WALWATCH_BENCH_WORKERS ?? 10);
 /** How often a cluster's state changes (new WAL, a backup): Spilo's heartbeat and `archive_timeout` bound it. */
 const CHANGE_EVERY_MINUTES = 5;
+/** Head-based reconcile runs a day at the default `reconcileEvery` (1 hour), and at 15 minutes. */
+const RECONCILES_PER_DAY = 24;
+const RECONCILES_PER_DAY_15_MIN = 96;
 
 /** us-east-1 list prices (2026). */
 const PRICE = {
@@ -47,44 +55,6 @@ const PRICE = {
   s3List: 0.005 / 1000,
   inventoryPerMillionObjects: 0.0025,
 };
-
-/** Counts DynamoDB requests and the read/write units they cost (items ≤ 4 KB read, ≤ 1 KB written). */
-class RequestCounter {
-  readonly byOperation = new Map<string, number>();
-  readUnits = 0;
-  writeUnits = 0;
-
-  attach(db: DynamoDBDocumentClient): void {
-    db.middlewareStack.add(
-      (next, context) => async (args) => {
-        const name = String(context.commandName ?? 'unknown').replace(/Command$/, '');
-        this.byOperation.set(name, (this.byOperation.get(name) ?? 0) + 1);
-        const input = args.input as Record<string, unknown>;
-        const result = await next(args);
-        const output = result.output as Record<string, unknown>;
-        if (name === 'GetItem') this.readUnits += input.ConsistentRead ? 1 : 0.5;
-        else if (name === 'BatchGetItem') {
-          const items = Object.values((output.Responses ?? {}) as Record<string, unknown[]>).flat().length;
-          this.readUnits += Math.max(1, items) * 0.5;
-        } else if (name === 'Query')
-          this.readUnits += Math.max(1, Math.ceil(Number(output.ScannedCount ?? 1) / 40)) * 0.5;
-        else if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(name)) this.writeUnits += 1;
-        return result;
-      },
-      { step: 'initialize', name: 'benchCounter' },
-    );
-  }
-
-  total(): number {
-    return [...this.byOperation.values()].reduce((a, b) => a + b, 0);
-  }
-
-  reset(): void {
-    this.byOperation.clear();
-    this.readUnits = 0;
-    this.writeUnits = 0;
-  }
-}
 
 /** One template state, cloned per cluster id: 12 segments, a backup, archiving a minute before `now`. */
 function templateState(now: number): ClusterState {
@@ -102,84 +72,57 @@ function templateState(now: number): ClusterState {
 }
 
 export default async function benchFleetScale(): Promise<void> {
-  const store = await startEmbeddedStore();
+  const dynamo = await startDynamoProcess();
   const counter = new RequestCounter();
-  const db = createDocumentClient({
-    endpoint: store.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'walwatch-local', secretAccessKey: 'walwatch-local' },
-  });
+  const db = dynamo.client();
   counter.attach(db);
+  const workers = await startSweepWorkers(WORKERS, dynamo.endpoint);
   const now = Date.parse('2026-11-20T12:00:00Z');
   const template = templateState(now);
   const rows: string[] = [];
-  let peakRss = 0;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 50);
   try {
     for (const size of SIZES) {
       const table = `fleet-${size}`;
-      const { CreateTableCommand, DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-      const { describeTable } = await import('../shared/store/table.js');
-      const raw = new DynamoDBClient({
-        endpoint: store.endpoint,
-        region: 'local',
-        credentials: { accessKeyId: 'walwatch-local', secretAccessKey: 'walwatch-local' },
-      });
-      await raw.send(new CreateTableCommand(describeTable(table)));
-      raw.destroy();
+      await dynamo.createTable(table);
       const ids = Array.from({ length: size }, (_, i) => `fleet/c${String(i).padStart(5, '0')}/wal/15`);
       const seeded = Date.now();
       await pMap(
         ids,
         async (id) => {
-          await putClusterState(store.db, table, { ...structuredClone(template), id }, 0);
+          await putClusterState(db, table, { ...structuredClone(template), id }, 0);
         },
         { concurrency: 32 },
       );
       const seedSeconds = (Date.now() - seeded) / 1000;
       const data = createDynamoMonitorData(db, table);
       const emitted = { cluster: 0, fleet: 0, bytes: 0 };
+      const clusterMetrics = size <= AUTO_CLUSTER_METRICS_MAX;
+      /** One sweep as it runs: in the sweeper alone up to the fan-out size, else planned here, shards on the workers. */
       const sweepOnce = async (at: number) => {
-        const deps = {
-          data,
-          now: () => at,
-          publish: async () => undefined,
-          emitMetrics: (cluster: string | null, values: object) => {
-            if (cluster === null) emitted.fleet += 1;
-            else emitted.cluster += 1;
-            emitted.bytes += JSON.stringify(values).length + 400; // EMF document envelope
-          },
-        };
-        const fanOut = size > DEFAULT_FAN_OUT_ABOVE;
         const started = performance.now();
-        const shardTimes: number[] = [];
-        if (fanOut) {
-          const shards = planShards(await data.listClusterIds(), at, DEFAULT_SHARD_SIZE);
-          await pMap(
-            shards,
-            async (shard) => {
-              const t = performance.now();
-              await sweepClusters(deps, shard.clusters, {
-                clusterMetrics: () => size <= AUTO_CLUSTER_METRICS_MAX,
-              });
-              shardTimes.push(performance.now() - t);
-            },
-            { concurrency: WORKERS },
-          );
-          return {
-            ms: performance.now() - started,
-            invocations: 1 + shards.length,
-            shardTimes,
-            shards: shards.length,
-          };
-        }
-        await sweepClusters(deps, await data.listClusterIds(), {
-          clusterMetrics: () => size <= AUTO_CLUSTER_METRICS_MAX,
-        });
+        const dynamoCpu = dynamo.cpuSeconds();
+        const fanOut = size > DEFAULT_FAN_OUT_ABOVE;
+        const plan = fanOut
+          ? await planFanOut(data, await data.listClusterIds(), at, DEFAULT_SHARD_SIZE)
+          : { shards: [{ clusters: await data.listClusterIds() }] };
+        const reports = await workers.sweep(
+          plan.shards.map((shard) => ({ table, at, clusters: shard.clusters, clusterMetrics })),
+        );
         const ms = performance.now() - started;
-        return { ms, invocations: 1, shardTimes: [ms], shards: 0 };
+        for (const report of reports) {
+          counter.add(report.counts);
+          emitted.cluster += report.emitted.cluster;
+          emitted.fleet += report.emitted.fleet;
+          emitted.bytes += report.emitted.bytes;
+        }
+        return {
+          ms,
+          invocations: 1 + (fanOut ? plan.shards.length : 0),
+          shardTimes: reports.map((report) => report.ms),
+          shards: fanOut ? plan.shards.length : 0,
+          analyzed: reports.reduce((sum, report) => sum + report.analyzed, 0),
+          dynamoCpu: dynamo.cpuSeconds() - dynamoCpu,
+        };
       };
       counter.reset();
       const first = await sweepOnce(now);
@@ -220,34 +163,40 @@ export default async function benchFleetScale(): Promise<void> {
         cloudwatch:
           customMetrics * PRICE.customMetricMonth +
           (MONTH_MINUTES * emitted.bytes * PRICE.logsIngestGb) / 1e9,
-        // Daily inventory of ~30 days of WAL (2 segments a minute, 86,400 objects a cluster) and its reads.
+        // Daily inventory of ~30 days of WAL (2 segments a minute, 86,400 objects a cluster) and its reads,
+        // and the head-based reconcile's 2 LIST requests per cluster a run.
         s3:
           30 * size * 86_400 * (PRICE.inventoryPerMillionObjects / 1e6) +
           30 * PRICE.s3Get * 10 +
-          2 * 96 * 30 * size * PRICE.s3List,
+          2 * RECONCILES_PER_DAY * 30 * size * PRICE.s3List,
       };
       const total = Object.values(month).reduce((a, b) => a + b, 0);
+      const every15 = total + 2 * (RECONCILES_PER_DAY_15_MIN - RECONCILES_PER_DAY) * 30 * size * PRICE.s3List;
+      process.stdout.write(
+        `  monitor cost ${`$${(total / size).toFixed(4)}`} per cluster-month (target $0.05, ratio ${(total / size / 0.05).toFixed(2)}) with hourly reconcile (the default); $${(every15 / size).toFixed(4)} with reconcile every 15 min\n`,
+      );
       rows.push(
         `| ${size.toLocaleString('en-US')} | ${perCluster.toFixed(2)} | ${[month.dynamo, month.lambda, month.sqs, month.cloudwatch, month.s3].map((v) => `$${(v / size).toFixed(4)}`).join(' | ')} | **$${(total / size).toFixed(4)}** |`,
       );
       if (size === 10_000)
         process.stdout.write(
-          `10,000 clusters: first (full) sweep ${(first.ms / 1000).toFixed(1)} s (target ≤ 45 s) ${first.ms <= 45_000 ? 'OK' : 'MISSED'}; mean shard ${(first.shardTimes.reduce((a, b) => a + b, 0) / first.shardTimes.length / 1000).toFixed(2)} s\n`,
+          `10,000 clusters: full sweep (every cluster analysed) ${(first.ms / 1000).toFixed(1)} s wall, ${first.shards} shards on ${workers.size} worker processes (target ≤ 45 s, ratio ${(first.ms / 45_000).toFixed(2)}) ${first.ms <= 45_000 ? 'OK' : 'MISSED'}; mean shard ${(first.shardTimes.reduce((a, b) => a + b, 0) / first.shardTimes.length / 1000).toFixed(2)} s; dynalite CPU ${first.dynamoCpu.toFixed(1)} s of it\n`,
         );
     }
+    const workerRss = workers.stats().peakRss;
     process.stdout.write(
-      `peak RSS ${(peakRss / MIB).toFixed(0)} MiB (sweeper and dynalite in one process; target ≤ 512 MB) ${peakRss <= 512 * MIB ? 'OK' : 'MISSED'}\n`,
+      `peak RSS of a sweep worker ${(workerRss / MIB).toFixed(0)} MiB (target ≤ 512 MB, ratio ${(workerRss / MIB / 512).toFixed(2)}) ${workerRss <= 512 * MIB ? 'OK' : 'MISSED'}; planning sweeper (this process, with the seeding) ${(peakRssOf('self') / MIB).toFixed(0)} MiB; dynalite (own process) ${(dynamo.peakRss() / MIB).toFixed(0)} MiB; CPU: workers ${workers.stats().cpuSeconds.toFixed(0)} s, dynalite ${dynamo.cpuSeconds().toFixed(0)} s, this process ${cpuSecondsOf('self').toFixed(0)} s\n`,
     );
     process.stdout.write(
       '\n| clusters | DynamoDB requests per cluster-minute | DynamoDB | Lambda | SQS | CloudWatch | S3 | total per cluster-month |\n|---|---|---|---|---|---|---|---|\n',
     );
     process.stdout.write(`${rows.join('\n')}\n`);
   } finally {
-    clearInterval(sampler);
+    await workers.stop();
     db.destroy();
-    await store.stop();
+    await dynamo.stop();
   }
-  await benchReconcile();
+  if (process.env.WALWATCH_BENCH_RECONCILE !== '0') await benchReconcile();
 }
 
 /** Full reconcile of N objects: from an inventory report (3 files folded in parallel) vs a listing. */

@@ -1,19 +1,20 @@
 /**
- * Fleet benchmark: 10,000 generated cluster states in the local DynamoDB-API server (dynalite), swept by
- * one process with the bounded pool, then listed through the router; DynamoDB requests counted by SDK
+ * Fleet benchmark: 10,000 generated cluster states in the local DynamoDB-API server (dynalite, in a process
+ * of its own as DynamoDB is to the functions), swept by this process with the bounded pool (no fan-out:
+ * `fleet-scale` runs the sharded sweep), then listed through the router; DynamoDB requests counted by SDK
  * middleware. Then the dashboard's fleet view in Chromium with 10,000 rows.
  * Targets: first page in ≤ 3 requests, p99 ≤ 50 ms; sweeper peak RSS ≤ 512 MB.
  */
 import { chromium } from 'playwright-core';
 import { createApiRouter } from '../shared/api/router.js';
 import { buildClusterStates, type ClusterState } from '../shared/core/state.js';
-import { startEmbeddedStore } from '../shared/local/embedded-store.js';
 import { sweep } from '../shared/monitor/sweep.js';
 import { putClusterState } from '../shared/store/cluster-states.js';
 import { createDynamoMonitorData } from '../shared/store/monitor-items.js';
 import { contentLookup, generateArchive } from '../test/support/archive-generator.js';
 import { startDashboardServer } from '../test/support/dashboard-server.js';
 import { syntheticFleetRow } from '../test/support/fleet-rows.js';
+import { peakRssOf, startDynamoProcess } from './support/dynamo-process.js';
 
 const CLUSTERS = Number(process.env.WALWATCH_BENCH_CLUSTERS ?? 10_000);
 const MIB = 1024 * 1024;
@@ -41,7 +42,9 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 export default async function benchFleet(): Promise<void> {
-  const store = await startEmbeddedStore();
+  const dynamo = await startDynamoProcess();
+  const store = { db: dynamo.client(), table: 'walwatch' };
+  await dynamo.createTable(store.table);
   let requests = 0;
   store.db.middlewareStack.add(
     (next) => async (args) => {
@@ -85,7 +88,7 @@ export default async function benchFleet(): Promise<void> {
         `sweep ${label.padEnd(38)} ${seconds.toFixed(1)} s wall, ${result.analyzed} analysed, ` +
           `${(requests / CLUSTERS).toFixed(3)} requests per cluster, ${result.sent.length} alerts, ` +
           `peak RSS ${(peakRss / MIB).toFixed(0)} MB (target 512 MB, ratio ${(peakRss / MIB / 512).toFixed(2)}; ` +
-          `includes dynalite in the same process)\n`,
+          `the sweeper with the bench, dynalite apart)\n`,
       );
     };
     await sweepAt(now, '(every cluster new)');
@@ -128,11 +131,15 @@ export default async function benchFleet(): Promise<void> {
       if (response.status === 304) notModified += 1;
     }
     process.stdout.write(`304 rate for an unchanged fleet: ${notModified}/100 polls\n`);
+    process.stdout.write(
+      `peak RSS: this process (sweeper, router, seeding) ${(peakRssOf('self') / MIB).toFixed(0)} MiB, dynalite ${(dynamo.peakRss() / MIB).toFixed(0)} MiB\n`,
+    );
   } finally {
     clearInterval(sampler);
-    await store.stop();
+    store.db.destroy();
+    await dynamo.stop();
   }
-  await benchDashboard();
+  if (process.env.WALWATCH_BENCH_DASHBOARD !== '0') await benchDashboard();
 }
 
 /** The fleet view in Chromium over 10,000 rows: time of a first draw and of an update. */

@@ -24,7 +24,7 @@ try {
     putDrill: async (record) => {
       await putDrillRecord(db, config.tableName, record);
       // The sweeper re-analyses the cluster: its fleet row shows the new drill.
-      await markFleetRowChanged(db, config.tableName, record.cluster);
+      await markFleetRowChanged(db, config.tableName, record.cluster, { drill: true });
     },
     now: Date.now,
     log: (message, fields) => logger.info(message, fields ?? {}),

@@ -65,7 +65,9 @@ export function createQueryApi(scope: Construct, props: QueryApiProps): { api: H
         : {
             allowOrigins: [...corsOrigins],
             allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
-            allowHeaders: [...SIGV4_HEADERS],
+            // The fleet view polls `GET /clusters` with `If-None-Match` and reads the answer's `ETag`.
+            allowHeaders: [...SIGV4_HEADERS, 'if-none-match'],
+            exposeHeaders: ['etag'],
             maxAge: Duration.minutes(10),
           },
   });

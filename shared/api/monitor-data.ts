@@ -53,10 +53,23 @@ export interface OutboxEntry {
   readonly claimedAt: number | null;
 }
 
+/** What the sweeper reads of a cluster before analysing it, read for many clusters at once. */
+export interface ClusterInputs {
+  /** `undefined` when the cluster has no state (any more). */
+  readonly state: ClusterState | undefined;
+  readonly acknowledgements: Record<string, GapAcknowledgement>;
+  readonly alertState: AlertState;
+}
+
 /** Store operations of the API and the sweeper. */
 export interface MonitorData {
   listClusterIds(): Promise<string[]>;
   getClusterState(clusterId: string): Promise<ClusterState | undefined>;
+  /**
+   * The state, acknowledgements and alert state of each of these clusters, strongly consistent, in as few
+   * requests as the store allows (DynamoDB: one `BatchGetItem` per 25 clusters); every id is in the map.
+   */
+  getClusterInputs(clusterIds: readonly string[]): Promise<Map<string, ClusterInputs>>;
   getAcknowledgements(clusterId: string): Promise<Record<string, GapAcknowledgement>>;
   /**
    * Records an acknowledgement unless the gap has one: the first acknowledgement is kept, never replaced.
@@ -103,19 +116,31 @@ export function createMemoryMonitorData(
   const drills = new Map<string, DrillRecord[]>();
   const rows = new Map<string, StoredFleetRow>();
   let fleetCounts: { counts: FleetCounts; at: number } | undefined;
-  const markChanged = (id: string): void => {
+  const markChanged = (id: string, drilled = false): void => {
     const stored = rows.get(id);
     rows.set(id, {
       clusterId: id,
       row: stored?.row ?? null,
       nextCheckAt: stored?.nextCheckAt ?? null,
       changed: true,
+      drilled: drilled || (stored?.drilled ?? false),
       ver: (stored?.ver ?? 0) + 1,
     });
   };
   return {
     listClusterIds: async () => [...states.keys()].sort(),
     getClusterState: async (id) => states.get(id),
+    getClusterInputs: async (ids) =>
+      new Map(
+        ids.map((id) => [
+          id,
+          {
+            state: states.get(id),
+            acknowledgements: { ...(acks.get(id) ?? {}) },
+            alertState: alerts.get(id) ?? { open: {}, outbox: {}, ver: 0 },
+          },
+        ]),
+      ),
     getAcknowledgements: async (id) => ({ ...(acks.get(id) ?? {}) }),
     acknowledgeGap: async (id, gapId, acknowledgement) => {
       const earlier = acks.get(id)?.[gapId];
@@ -139,8 +164,8 @@ export function createMemoryMonitorData(
       kept.push(record);
       kept.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt));
       drills.set(record.cluster, kept.slice(0, DRILL_HISTORY));
-      // A new drill changes the cluster's report: the sweeper re-analyses it.
-      markChanged(record.cluster);
+      // A new drill changes the cluster's report: the sweeper re-analyses it, reading its drills.
+      markChanged(record.cluster, true);
     },
     getFleetRows: async (ids) => {
       const found = new Map<string, StoredFleetRow>();
@@ -153,7 +178,8 @@ export function createMemoryMonitorData(
     listFleetRowIds: async () => [...rows.values()].filter((r) => r.row !== null).map((r) => r.clusterId),
     putFleetRow: async (write, expectedVer) => {
       if ((rows.get(write.row.id)?.ver ?? 0) !== expectedVer) return false;
-      rows.set(write.row.id, { clusterId: write.row.id, ...write, ver: expectedVer + 1 });
+      const drilled = rows.get(write.row.id)?.drilled ?? false;
+      rows.set(write.row.id, { clusterId: write.row.id, ...write, drilled, ver: expectedVer + 1 });
       return true;
     },
     deleteFleetRow: async (id, expectedVer) => {

@@ -36,22 +36,38 @@ export async function loadClusterAnalysis(
   now: number,
   thresholds?: Partial<Thresholds>,
   drills?: DrillExpectations,
-): Promise<
-  | { state: ClusterState; report: ClusterReport; drills: DrillRecord[]; expectation?: DrillExpectation }
-  | undefined
-> {
+): Promise<ClusterAnalysis | undefined> {
   const [state, acknowledgements, history] = await Promise.all([
     data.getClusterState(clusterId),
     data.getAcknowledgements(clusterId),
     data.listDrills(clusterId),
   ]);
   if (!state) return undefined;
+  return analyzeStoredCluster(state, acknowledgements, history, now, thresholds, drills?.(clusterId));
+}
+
+/** What `loadClusterAnalysis` and the sweeper keep of an analysis. */
+export interface ClusterAnalysis {
+  readonly state: ClusterState;
+  readonly report: ClusterReport;
+  readonly drills: DrillRecord[];
+  readonly expectation?: DrillExpectation;
+}
+
+/** Analyses a cluster from what was read of it (`loadClusterAnalysis`, or the sweeper's batched reads). */
+export function analyzeStoredCluster(
+  state: ClusterState,
+  acknowledgements: Record<string, unknown>,
+  history: DrillRecord[],
+  now: number,
+  thresholds: Partial<Thresholds> | undefined,
+  expectation: DrillExpectation | undefined,
+): ClusterAnalysis {
   const report = analyzeCluster(state, {
     now,
     acknowledgedGaps: new Set(Object.keys(acknowledgements)),
     ...(thresholds ? { thresholds } : {}),
   });
-  const expectation = drills?.(clusterId);
   return {
     state,
     report: withDrills(report, history, now, expectation),

@@ -151,7 +151,7 @@ export function fleetOrderKey(row: FleetRow): string {
 export function matchesFleetFilter(row: FleetRow, filter: FleetFilter): boolean {
   if (filter.status && filter.status.length > 0 && !filter.status.includes(row.status)) return false;
   if (filter.scope !== undefined && (row.scope === null || !row.scope.startsWith(filter.scope))) return false;
-  if (filter.q !== undefined && !row.id.includes(filter.q)) return false;
+  if (filter.q !== undefined && !row.id.toLowerCase().includes(filter.q.toLowerCase())) return false;
   return true;
 }
 
@@ -161,7 +161,7 @@ export interface FleetFilter {
   readonly status?: readonly Status[];
   /** The Spilo scope starts with this (clusters without a scope never match). */
   readonly scope?: string;
-  /** The cluster id contains this (case-sensitive, as ids are: Spilo cluster names are lower case). */
+  /** The cluster id contains this, ignoring case. */
   readonly q?: string;
 }
 

@@ -93,6 +93,30 @@ export async function getClusterState(
     getPart(db, table, clusterStateKey(clusterId)),
     getPart(db, table, clusterBackupsKey(clusterId)),
   ]);
+  return joinStateParts(clusterId, core, backups);
+}
+
+/**
+ * The state of a cluster from its two items as read (a `GetItem` or `BatchGetItem` answer each, absent when
+ * not stored); `undefined` when neither is.
+ */
+export function decodeClusterState(
+  clusterId: string,
+  coreItem: Record<string, unknown> | undefined,
+  backupsItem: Record<string, unknown> | undefined,
+): VersionedState | undefined {
+  return joinStateParts(
+    clusterId,
+    coreItem ? decodePart(coreItem) : undefined,
+    backupsItem ? decodePart(backupsItem) : undefined,
+  );
+}
+
+function joinStateParts(
+  clusterId: string,
+  core: { value: unknown; ver: number; layout?: unknown } | undefined,
+  backups: { value: unknown; ver: number } | undefined,
+): VersionedState | undefined {
   if (!core && !backups) return undefined;
   const backupsPart = backups?.value as BackupsPart | undefined;
   const base =
@@ -102,6 +126,14 @@ export async function getClusterState(
     ver: core?.ver ?? 0,
     backupsVer: backups?.ver ?? 0,
     segmentItemsMigrated: core?.layout === SEGMENT_LAYOUT,
+  };
+}
+
+function decodePart(item: Record<string, unknown>): { value: unknown; ver: number; layout?: unknown } {
+  return {
+    value: JSON.parse(gunzipSync(item.state as Uint8Array).toString('utf8')),
+    ver: item.ver as number,
+    layout: item[SEGMENT_LAYOUT_ATTRIBUTE],
   };
 }
 
@@ -120,11 +152,7 @@ async function getPart(
       }),
     );
     if (!Item) return undefined;
-    return {
-      value: JSON.parse(gunzipSync(Item.state as Uint8Array).toString('utf8')),
-      ver: Item.ver as number,
-      layout: Item[SEGMENT_LAYOUT_ATTRIBUTE],
-    };
+    return decodePart(Item);
   } catch (error) {
     throw translateStoreError('GetItem (cluster state)', error);
   }

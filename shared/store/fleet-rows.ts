@@ -4,7 +4,7 @@
  *
  * | item | `pk` | holds | index (`gc` / `gn`) |
  * |---|---|---|---|
- * | fleet row | `f#<cluster>` | `row` (`FleetRow`), `changed`, `next` (epoch ms of the next threshold crossing), `ver` | `fleet` / `<rank>#<recovery point ms, 15 digits>#<lower-case id>` |
+ * | fleet row | `f#<cluster>` | `row` (`FleetRow`), `changed`, `next` (epoch ms of the next threshold crossing), `drilled` (a drill was ever stored), `ver` | `fleet` / `<rank>#<recovery point ms, 15 digits>#<lower-case id>` |
  * | fleet counts | `h#fleet` | `counts` per status, `at` | — |
  *
  * A page of `GET /clusters` is one `Query` of the `fleet` partition (keys only, in list order; status as a
@@ -14,7 +14,10 @@
  *
  * `markFleetRowChanged` is the state writers' signal (every state write calls it): it sets `changed` and
  * moves `ver`, so a sweeper that analysed an older state fails its conditional row write. A row item that
- * only holds the mark (a cluster not analysed yet) has no index keys and is not listed.
+ * only holds the mark (a cluster not analysed yet) has no index keys and is not listed. A drill's mark also
+ * sets `drilled`, which row writes keep (they update, not replace, the item): the sweeper reads a cluster's
+ * drill history only when it is set (or the row shows a drill, or drills are expected), so the clusters
+ * without drills, most of a fleet, cost no drill `Query` per analysis.
  */
 import {
   BatchGetCommand,
@@ -60,6 +63,8 @@ export interface StoredFleetRow {
   readonly changed: boolean;
   /** Epoch ms of the next threshold crossing (`null`: none). */
   readonly nextCheckAt: number | null;
+  /** Whether a restore drill of the cluster was ever stored (its mark sets it). */
+  readonly drilled: boolean;
   /** Optimistic-locking version (0: no item). */
   readonly ver: number;
 }
@@ -132,19 +137,22 @@ export function decodeFleetCursor(cursor: string): { gn: string; pk: string } {
 
 /**
  * Marks that a cluster's state changed: the sweeper re-analyses it on its next run. Creates a mark-only
- * item for a cluster without a row.
+ * item for a cluster without a row. `drill` marks a stored restore drill (sets `drilled`).
  */
 export async function markFleetRowChanged(
   db: DynamoDBDocumentClient,
   table: string,
   clusterId: string,
+  options: { drill?: boolean } = {},
 ): Promise<void> {
   try {
     await db.send(
       new UpdateCommand({
         TableName: table,
         Key: { pk: fleetRowKey(clusterId) },
-        UpdateExpression: 'SET changed = :yes ADD ver :one',
+        UpdateExpression: options.drill
+          ? 'SET changed = :yes, drilled = :yes ADD ver :one'
+          : 'SET changed = :yes ADD ver :one',
         ExpressionAttributeValues: { ':yes': true, ':one': 1 },
       }),
     );
@@ -161,27 +169,29 @@ export async function putFleetRow(
   expectedVer: number,
 ): Promise<boolean> {
   try {
+    // An update, not a put: the item's `drilled` stays as the drill marks set it.
     await db.send(
-      new PutCommand({
+      new UpdateCommand({
         TableName: table,
-        Item: {
-          pk: fleetRowKey(write.row.id),
-          ver: expectedVer + 1,
-          row: write.row,
-          changed: write.changed,
-          next: write.nextCheckAt,
-          gc: FLEET_PARTITION,
-          gn: fleetSortKey(write.row),
+        Key: { pk: fleetRowKey(write.row.id) },
+        UpdateExpression: 'SET ver = :next, #row = :row, changed = :changed, #next = :at, gc = :gc, gn = :gn',
+        ExpressionAttributeNames: { '#row': 'row', '#next': 'next' },
+        ExpressionAttributeValues: {
+          ':next': expectedVer + 1,
+          ':row': write.row,
+          ':changed': write.changed,
+          ':at': write.nextCheckAt,
+          ':gc': FLEET_PARTITION,
+          ':gn': fleetSortKey(write.row),
+          ...(expectedVer === 0 ? {} : { ':ver': expectedVer }),
         },
-        ...(expectedVer === 0
-          ? { ConditionExpression: 'attribute_not_exists(pk)' }
-          : { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': expectedVer } }),
+        ConditionExpression: expectedVer === 0 ? 'attribute_not_exists(pk)' : 'ver = :ver',
       }),
     );
     return true;
   } catch (error) {
     if (isConditionFailure(error)) return false;
-    throw translateStoreError('PutItem (fleet row)', error);
+    throw translateStoreError('UpdateItem (fleet row)', error);
   }
 }
 
@@ -257,10 +267,12 @@ export async function listFleetRowIds(db: DynamoDBDocumentClient, table: string)
 const MAX_QUERY_REQUESTS = 2;
 
 /**
- * One page of the fleet list: a `Query` of the index (the status as key range, scope and search text as
- * a filter on the table key: a necessary condition, checked exactly on the rows read), then one
- * `BatchGetItem` of the page's rows. A filtered page may hold fewer rows than `limit` and still have a
- * cursor when the filter matched few keys within the 1 MB the Query reads per request.
+ * One page of the fleet list: a `Query` of the index (the status as key range, the scope as a filter on the
+ * table key: a necessary condition, checked exactly on the rows read; the search text matched on the keys
+ * read, ignoring case), then one `BatchGetItem` of the page's rows. A filtered page reads at most two
+ * `Query` pages of 1 MB of keys (about 12,000 clusters each): past that fleet size a filtered page may hold
+ * fewer rows than `limit` and still have a cursor, where the next page goes on. Only a `null` cursor means
+ * the list is done.
  *
  * @throws {InvalidCursorError} for a cursor this store did not write
  */
@@ -286,17 +298,22 @@ export async function queryFleetPage(
     filters.push('contains(pk, :scope)');
     values[':scope'] = `spilo/${query.scope}`;
   }
-  if (query.q !== undefined) {
-    filters.push('contains(pk, :q)');
-    values[':q'] = query.q;
-  }
-  const filtered = filters.length > 0;
+  // The search text ignores case, which a filter expression cannot, and statuses that are not one key
+  // range (critical and ok) are told apart by the rank the sort key starts with: keys matched as they come.
+  const q = query.q?.toLowerCase();
+  const allStatuses = ranks.length === 0 || ranks.length === Object.keys(STATUS_RANK).length;
+  const keyRanks = allStatuses || keyCondition !== 'gc = :gc' ? undefined : new Set(ranks.map(String));
+  const matchesKey = (pk: string, gn: string) =>
+    (q === undefined || pk.slice(2).toLowerCase().includes(q)) &&
+    (keyRanks === undefined || keyRanks.has(gn.slice(0, gn.indexOf('#'))));
+  const filtered = filters.length > 0 || q !== undefined || keyRanks !== undefined;
   const input: QueryCommandInput = {
     TableName: table,
     IndexName: CLUSTER_INDEX,
     KeyConditionExpression: keyCondition,
     ExpressionAttributeValues: values,
-    ...(filtered ? { FilterExpression: filters.join(' AND ') } : { Limit: limit + 1 }),
+    ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+    ...(filtered ? {} : { Limit: limit + 1 }),
   };
   let start: Record<string, string> | undefined = query.cursor
     ? { ...decodeFleetCursor(query.cursor), gc: FLEET_PARTITION }
@@ -313,7 +330,8 @@ export async function queryFleetPage(
       throw translateStoreError('Query (fleet page)', error);
     }
     for (const item of response.Items ?? [])
-      candidates.push({ pk: item.pk as string, gn: item.gn as string });
+      if (matchesKey(item.pk as string, item.gn as string))
+        candidates.push({ pk: item.pk as string, gn: item.gn as string });
     start = response.LastEvaluatedKey as Record<string, string> | undefined;
     more = start !== undefined;
     if (!more || candidates.length > limit) break;
@@ -376,6 +394,7 @@ function toStoredRow(item: Record<string, unknown>): StoredFleetRow {
     row: (item.row as FleetRow | undefined) ?? null,
     changed: item.changed === true,
     nextCheckAt: typeof item.next === 'number' ? item.next : null,
+    drilled: item.drilled === true,
     ver: (item.ver as number | undefined) ?? 0,
   };
 }

@@ -9,11 +9,23 @@
  * `createDynamoMonitorData` puts them together with the cluster states and the drill records
  * (`drill-items.ts`) into the API's `MonitorData`.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { AlertState, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
-import { getClusterState, listClusterIds } from './cluster-states.js';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { AlertState, ClusterInputs, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
+import { decodeClusterState, getClusterState, listClusterIds } from './cluster-states.js';
 import { listDrillRecords, putDrillRecord } from './drill-items.js';
-import { InconsistentStateError, isConditionFailure, translateStoreError } from './errors.js';
+import {
+  InconsistentStateError,
+  isConditionFailure,
+  StoreAccessError,
+  translateStoreError,
+} from './errors.js';
 import {
   deleteFleetRow,
   getFleetCounts,
@@ -25,6 +37,7 @@ import {
   queryFleetPage,
 } from './fleet-rows.js';
 import { getSegmentSummary } from './segment-summaries.js';
+import { clusterBackupsKey, clusterStateKey } from './table.js';
 
 /** Partition key of a cluster's gap acknowledgements. */
 export function acknowledgementsKey(clusterId: string): string {
@@ -44,8 +57,8 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
     listDrills: (clusterId, limit) => listDrillRecords(db, table, clusterId, limit),
     putDrill: async (record) => {
       await putDrillRecord(db, table, record);
-      // A new drill changes the cluster's report: the sweeper re-analyses it.
-      await markFleetRowChanged(db, table, record.cluster);
+      // A new drill changes the cluster's report: the sweeper re-analyses it, reading its drills.
+      await markFleetRowChanged(db, table, record.cluster, { drill: true });
     },
     getFleetRows: (ids) => getFleetRows(db, table, ids),
     listFleetRowIds: () => listFleetRowIds(db, table),
@@ -56,10 +69,9 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
     getFleetCounts: () => getFleetCounts(db, table),
     putFleetCounts: (counts, at) => putFleetCounts(db, table, counts, at),
     getClusterState: async (clusterId) => (await getClusterState(db, table, clusterId))?.state,
-    getAcknowledgements: async (clusterId) => {
-      const item = await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements');
-      return (item?.acks as Record<string, GapAcknowledgement> | undefined) ?? {};
-    },
+    getClusterInputs: (clusterIds) => getClusterInputs(db, table, clusterIds),
+    getAcknowledgements: async (clusterId) =>
+      decodeAcknowledgements(await getItem(db, table, acknowledgementsKey(clusterId), 'acknowledgements')),
     acknowledgeGap: async (clusterId, gapId, acknowledgement) => {
       try {
         // One attribute per gap inside a map: concurrent acknowledgements of different gaps both land.
@@ -97,16 +109,8 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
       await markFleetRowChanged(db, table, clusterId);
       return acknowledgement;
     },
-    getAlertState: async (clusterId) => {
-      const item = await getItem(db, table, alertStateKey(clusterId), 'alert state');
-      if (!item) return { open: {}, outbox: {}, ver: 0 };
-      return {
-        open: (item.open as AlertState['open'] | undefined) ?? {},
-        outbox: (item.outbox as AlertState['outbox'] | undefined) ?? {},
-        ...(typeof item.decidedAt === 'number' ? { decidedAt: item.decidedAt } : {}),
-        ver: item.ver as number,
-      };
-    },
+    getAlertState: async (clusterId) =>
+      decodeAlertState(await getItem(db, table, alertStateKey(clusterId), 'alert state')),
     putAlertState: async (clusterId, state, expectedVer) => {
       try {
         await db.send(
@@ -144,4 +148,78 @@ async function getItem(
   } catch (error) {
     throw translateStoreError(`GetItem (${what})`, error);
   }
+}
+
+function decodeAcknowledgements(
+  item: Record<string, unknown> | undefined,
+): Record<string, GapAcknowledgement> {
+  return (item?.acks as Record<string, GapAcknowledgement> | undefined) ?? {};
+}
+
+function decodeAlertState(item: Record<string, unknown> | undefined): AlertState {
+  if (!item) return { open: {}, outbox: {}, ver: 0 };
+  return {
+    open: (item.open as AlertState['open'] | undefined) ?? {},
+    outbox: (item.outbox as AlertState['outbox'] | undefined) ?? {},
+    ...(typeof item.decidedAt === 'number' ? { decidedAt: item.decidedAt } : {}),
+    ver: item.ver as number,
+  };
+}
+
+/** Items a cluster's inputs take: state, backups, acknowledgements, alert state. */
+const INPUT_ITEMS = 4;
+/** `BatchGetItem` reads at most 100 items a request. */
+const BATCH_GET_MAX = 100;
+
+/**
+ * `MonitorData.getClusterInputs`: the four items of each cluster by consistent `BatchGetItem`s of 100 keys
+ * (25 clusters), sent one after another; keys handed back unprocessed are asked for again with back-off.
+ * Items up to 16 MB per request: 25 states of up to 390 KB compressed each could pass that, in which case
+ * DynamoDB returns the rest unprocessed and they are read by the next request.
+ */
+async function getClusterInputs(
+  db: DynamoDBDocumentClient,
+  table: string,
+  clusterIds: readonly string[],
+): Promise<Map<string, ClusterInputs>> {
+  const unique = [...new Set(clusterIds)];
+  const items = new Map<string, Record<string, unknown>>();
+  const perRequest = BATCH_GET_MAX / INPUT_ITEMS;
+  for (let start = 0; start < unique.length; start += perRequest) {
+    let keys = unique
+      .slice(start, start + perRequest)
+      .flatMap((id) => [
+        clusterStateKey(id),
+        clusterBackupsKey(id),
+        acknowledgementsKey(id),
+        alertStateKey(id),
+      ])
+      .map((pk) => ({ pk }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt >= 8)
+        throw new StoreAccessError(
+          `BatchGetItem left ${keys.length} cluster items unprocessed after 8 attempts`,
+        );
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 2 ** attempt * 10));
+      let response: BatchGetCommandOutput;
+      try {
+        response = await db.send(
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+      } catch (error) {
+        throw translateStoreError('BatchGetItem (cluster inputs)', error);
+      }
+      for (const item of response.Responses?.[table] ?? []) items.set(item.pk as string, item);
+      keys = (response.UnprocessedKeys?.[table]?.Keys as { pk: string }[] | undefined) ?? [];
+    }
+  }
+  const inputs = new Map<string, ClusterInputs>();
+  for (const id of unique) {
+    inputs.set(id, {
+      state: decodeClusterState(id, items.get(clusterStateKey(id)), items.get(clusterBackupsKey(id)))?.state,
+      acknowledgements: decodeAcknowledgements(items.get(acknowledgementsKey(id))),
+      alertState: decodeAlertState(items.get(alertStateKey(id))),
+    });
+  }
+  return inputs;
 }

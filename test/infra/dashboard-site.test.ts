@@ -169,7 +169,7 @@ describe('hosted dashboard (WalBackupMonitor dashboardSite)', { timeout: SYNTH_T
   });
 
   describe('API', () => {
-    it('allows CORS from the distribution alone, with the SigV4 headers, for GET, POST and OPTIONS', () => {
+    it('allows CORS from the distribution alone, with the SigV4 headers and If-None-Match, for GET, POST and OPTIONS, exposing ETag', () => {
       const built = build();
       const site = built.monitor.dashboardSite?.site;
       if (!site) throw new Error('no site');
@@ -187,7 +187,9 @@ describe('hosted dashboard (WalBackupMonitor dashboardSite)', { timeout: SYNTH_T
         'x-amz-content-sha256',
         'x-amz-date',
         'x-amz-security-token',
+        'if-none-match',
       ]);
+      expect(cors.ExposeHeaders).toEqual(['etag']);
       expect(cors.AllowCredentials).toBeUndefined();
     });
 

@@ -279,6 +279,18 @@ describe('WalBackupMonitor', { timeout: SYNTH_TIMEOUT_MS }, () => {
         ],
       });
     });
+
+    it('reconciles hourly by default', () => {
+      const built = build();
+      built.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 hour)',
+        Targets: [
+          Match.objectLike({
+            Arn: built.stack.resolve(built.monitor.functions.reconcile.function.functionArn),
+          }),
+        ],
+      });
+    });
   });
 
   describe('least privilege', () => {

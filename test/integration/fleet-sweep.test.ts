@@ -10,6 +10,7 @@ import { getClusterState, putClusterState } from '../../shared/store/cluster-sta
 import { createDynamoMonitorData } from '../../shared/store/monitor-items.js';
 import { clusterBackupsKey, clusterStateKey } from '../../shared/store/table.js';
 import { contentLookup, generateArchive } from '../support/archive-generator.js';
+import { drillRecord } from '../support/drill-records.js';
 import { type LocalDynamo, startDynalite } from '../support/dynalite.js';
 
 const MIB = 1024 * 1024;
@@ -17,6 +18,7 @@ const START = Date.parse('2026-11-01T00:00:00Z');
 const MINUTE = 60_000;
 const GAPPY = 'spilo/gappy/wal/16';
 const STEADY = 'spilo/steady/wal/16';
+const DRILLED = 'spilo/drilled/wal/16';
 
 /** A cluster of `segments` segments a minute apart from START, one backup, and the given holes. */
 function stateOf(clusterId: string, segments: number, holes: number[] = []): ClusterState {
@@ -42,16 +44,34 @@ afterAll(async () => {
 describe('sweep over the fleet summary', () => {
   /** State reads (`c#` items) the data layer made, to tell analysed clusters from skipped ones. */
   const stateReads: string[] = [];
+  /** Requests by operation, to tell which reads an analysis cost. */
+  const operations: string[] = [];
   const sent: string[] = [];
   const db = () => {
     const client = dynamo.client();
     client.middlewareStack.add(
       (next) => async (args) => {
-        const pk = (args.input as { Key?: { pk?: string } }).Key?.pk;
-        if (pk?.startsWith('c#')) stateReads.push(pk.slice(2));
+        const input = args.input as {
+          Key?: { pk?: string };
+          RequestItems?: Record<string, { Keys?: { pk?: string }[] }>;
+        };
+        const keys = [
+          input.Key?.pk,
+          ...Object.values(input.RequestItems ?? {}).flatMap((request) =>
+            (request.Keys ?? []).map((key) => key.pk),
+          ),
+        ];
+        for (const pk of keys) if (pk?.startsWith('c#')) stateReads.push(pk.slice(2));
         return next(args);
       },
       { step: 'initialize', name: 'countStateReads' },
+    );
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        operations.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countOperations' },
     );
     return client;
   };
@@ -61,6 +81,7 @@ describe('sweep over the fleet summary', () => {
   });
   const sweepAt = async (now: number) => {
     stateReads.length = 0;
+    operations.length = 0;
     return sweep({
       data,
       now: () => now,
@@ -133,6 +154,31 @@ describe('sweep over the fleet summary', () => {
     };
     expect(page.clusters.map((c) => c.id)).toEqual([STEADY]);
     expect(page.counts.total).toBe(1);
+  });
+
+  it('reads a drill history only for a cluster with drills, and shows its drill in the row', async () => {
+    await putClusterState(dynamo.db, dynamo.table, stateOf(DRILLED, 10), 0);
+    const without = await sweepAt(START + 16 * MINUTE);
+    expect(without).toMatchObject({ analyzed: expect.any(Number) });
+    expect(operations.filter((name) => name === 'QueryCommand')).toHaveLength(2); // cluster ids, row ids
+    await data.putDrill(drillRecord(DRILLED, START + 16 * MINUTE));
+    const drilled = await sweepAt(START + 18 * MINUTE);
+    expect(drilled).toMatchObject({ analyzed: expect.any(Number) });
+    expect(operations.filter((name) => name === 'QueryCommand')).toHaveLength(3);
+    const row = (await data.getFleetRows([DRILLED])).get(DRILLED);
+    expect(row).toMatchObject({ drilled: true, changed: false });
+    expect(row?.row?.lastDrill).toMatchObject({ verdict: 'verified' });
+    // The flag survives the row writes: a later analysis still reads the history.
+    await putClusterState(
+      dynamo.db,
+      dynamo.table,
+      stateOf(DRILLED, 11),
+      (await getClusterState(dynamo.db, dynamo.table, DRILLED))?.ver ?? 0,
+    );
+    await sweepAt(START + 19 * MINUTE);
+    expect((await data.getFleetRows([DRILLED])).get(DRILLED)?.row?.lastDrill).toMatchObject({
+      verdict: 'verified',
+    });
   });
 
   it('re-analyses an unmarked cluster after at most maxSkipMs', async () => {
