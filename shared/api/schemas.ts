@@ -313,7 +313,10 @@ export const fleetQuerySchema = z.strictObject({
     .min(1, 'q must not be empty')
     .max(256, 'q must be at most 256 characters')
     .optional()
-    .openapi({ param: { name: 'q', in: 'query' }, description: 'Only cluster ids containing this, ignoring case.' }),
+    .openapi({
+      param: { name: 'q', in: 'query' },
+      description: 'Only cluster ids containing this, ignoring case.',
+    }),
 });
 
 export const restorePlanSchema = z
