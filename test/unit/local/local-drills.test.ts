@@ -69,7 +69,9 @@ describe('scheduled drills of a `walwatch sample` archive', () => {
   it('skips the sample clusters, whose backups hold no data directory, and drills the others', async () => {
     const now = Date.parse('2026-11-20T12:00:00Z');
     const sample = sampleArchive(now);
-    const text = new Map(sample.map((o) => [o.key, new TextDecoder().decode(o.body)]));
+    const text = new Map(
+      sample.filter((o) => o.key.endsWith('.json')).map((o) => [o.key, new TextDecoder().decode(o.body)]),
+    );
     const real = generateArchive({
       clusterId: 'spilo/real/wal/15',
       segmentSize: 16 * MIB,
