@@ -56,6 +56,12 @@ export function computeXxh32(bytes: Uint8Array, start = 0, end = bytes.length, s
     hash = Math.imul(rotl((hash + Math.imul(bytes[at] as number, PRIME5)) | 0, 11), PRIME1);
     at++;
   }
+  return avalanche(hash);
+}
+
+/** xxh32's final mix of the accumulated hash. */
+function avalanche(input: number): number {
+  let hash = input;
   hash ^= hash >>> 15;
   hash = Math.imul(hash, PRIME2);
   hash ^= hash >>> 13;
@@ -109,12 +115,7 @@ export class Xxh32Stream {
       hash = Math.imul(rotl((hash + Math.imul(readU32(tail, at), PRIME3)) | 0, 17), PRIME4);
     for (; at < tail.length; at++)
       hash = Math.imul(rotl((hash + Math.imul(tail[at] as number, PRIME5)) | 0, 11), PRIME1);
-    hash ^= hash >>> 15;
-    hash = Math.imul(hash, PRIME2);
-    hash ^= hash >>> 13;
-    hash = Math.imul(hash, PRIME3);
-    hash ^= hash >>> 16;
-    return hash >>> 0;
+    return avalanche(hash);
   }
 
   #stripe(bytes: Uint8Array, at: number): void {
