@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** The OS user PostgreSQL runs as, and whether this process must switch to it. */
 export interface ServerUser {
@@ -79,7 +80,10 @@ export interface RestoreServer {
   isDone(): boolean;
   /** Runs SQL through psql; `{ error }` when psql fails. */
   query(sql: string): Promise<{ text: string } | { error: string }>;
-  /** Whether the server accepts connections (`pg_isready`). */
+  /**
+   * Whether the server accepts connections: its `postmaster.pid` says `ready`. Read from the file, not by
+   * connecting, so that polling writes nothing to the server log.
+   */
   isReady(): Promise<boolean>;
   /** Stops it: fast shutdown, then immediate, then SIGKILL. */
   stop(): Promise<void>;
@@ -156,8 +160,7 @@ export async function startRestoreServer(options: {
     exited,
     isDone: () => done,
     query,
-    isReady: async () =>
-      (await runAs(`${pgBin}/pg_isready`, ['-q', '-h', socketDir], { user, timeoutMs: 10_000 })).code === 0,
+    isReady: async () => (await readPostmasterStatus(dataDir)) === 'ready',
     stop: async () => {
       if (done) return;
       for (const mode of ['fast', 'immediate']) {
@@ -171,6 +174,37 @@ export async function startRestoreServer(options: {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     },
   };
+}
+
+/**
+ * What a postmaster says of itself on line 8 of `postmaster.pid` (PostgreSQL ≥ 10;
+ * `LOCK_FILE_LINE_PM_STATUS` in PostgreSQL's src/include/utils/pidfile.h), as `pg_ctl -w` reads it:
+ * `starting`, `ready` (accepting connections, read-only ones during hot standby), `standby` (recovering
+ * with `hot_standby` off: no connections), `stopping`.
+ */
+export type PostmasterStatus = 'starting' | 'ready' | 'standby' | 'stopping';
+
+const PM_STATUS_LINE = 8;
+const PM_STATUSES: readonly string[] = ['starting', 'ready', 'standby', 'stopping'];
+
+/**
+ * Reads the status line of a `postmaster.pid`'s text; `null` when it has none yet (the postmaster adds
+ * the line once it has opened its sockets) or an unknown value.
+ */
+export function parsePostmasterStatus(text: string): PostmasterStatus | null {
+  // PostgreSQL pads the values with spaces to one length, so that it can rewrite the line in place.
+  const status = text.split('\n')[PM_STATUS_LINE - 1]?.trim() ?? '';
+  return PM_STATUSES.includes(status) ? (status as PostmasterStatus) : null;
+}
+
+/** The status in `dataDir/postmaster.pid`; `null` when there is no such file (no server, or one that stopped). */
+export async function readPostmasterStatus(dataDir: string): Promise<PostmasterStatus | null> {
+  try {
+    return parsePostmasterStatus(await readFile(join(dataDir, 'postmaster.pid'), 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
 }
 
 /** The last `bytes` of a log file. */

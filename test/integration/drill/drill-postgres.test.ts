@@ -6,11 +6,12 @@
  * first record starting at or past the target is replayed, and nothing after it.
  */
 import { spawn } from 'node:child_process';
-import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { DrillRecord } from '../../../shared/core/drill.js';
 import type { ClusterReport } from '../../../shared/core/report.js';
+import { readPostmasterStatus } from '../../../shared/drill/restore-server.js';
 import { DrillSetupError, type RunDrillOptions, runDrill } from '../../../shared/drill/run-drill.js';
 import { analyzeArchive } from '../../../shared/sources/analyze-archive.js';
 import { openDirSource } from '../../../shared/sources/dir-source.js';
@@ -123,7 +124,9 @@ describe.concurrent('runDrill on a steady archive', () => {
   });
 
   it('verifies the latest point and restores every row', async ({ expect }) => {
-    const record = await runDrill(drillOptions(pg, cluster));
+    const scratchParent = await mkdtemp(join(pg.dir, 'kept-'));
+    await chmod(scratchParent, 0o711); // the server's OS user passes through to its scratch folder
+    const record = await runDrill(drillOptions(pg, cluster, { keep: true, scratchParent }));
     expect(record, JSON.stringify(record)).toMatchObject({
       verdict: 'verified',
       backup: backup.name,
@@ -133,7 +136,18 @@ describe.concurrent('runDrill on a steady archive', () => {
     expect(record.reached.lastCommitTime).toBe(record.predicted.lastCommitTime);
     expect(record.consistentLsn).not.toBeNull();
     expect(record.timings?.replayMs).toBeGreaterThan(0);
+    // Waiting for the server reads postmaster.pid: no connection attempts fail into the log users read.
+    const [scratch] = await readdir(scratchParent);
+    const log = await readFile(join(scratchParent, String(scratch), 'postgres.log'), 'utf8');
+    expect(log).toContain('database system is ready to accept connections');
+    expect(log.match(/.*FATAL:.*/g) ?? []).toEqual([]);
+    await rm(scratchParent, { recursive: true, force: true });
   }, 60_000);
+
+  it('reads the status a running server writes in postmaster.pid', async ({ expect }) => {
+    expect(await readPostmasterStatus(pg.primary.dataDir)).toBe('ready');
+    expect(await readPostmasterStatus(join(pg.dir, 'no-such-data-dir'))).toBeNull();
+  });
 
   it('verifies a time inside the archive: rows committed after it are not restored', async ({ expect }) => {
     const record = await runDrill(drillOptions(pg, cluster, { target: midTime }));
