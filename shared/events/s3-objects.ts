@@ -13,6 +13,7 @@ export { type DocumentRead, MAX_DOCUMENT_BYTES } from '../codec/document.js';
 import type { ObjectEvent } from '../core/facts.js';
 import type { Compression } from '../core/keys.js';
 import { type ObjectReader, SourceAccessError } from '../sources/archive-source.js';
+import { readS3ObjectHead } from '../sources/s3-object-head.js';
 
 /** S3 could not be reached or refused the request: worth retrying, never a fact about the object. */
 export class ObjectAccessError extends Error {
@@ -112,21 +113,7 @@ export function lazyS3ObjectReader(client: () => Promise<S3Client>, bucket: stri
         });
       }
     },
-    readHead: async (key, length) => {
-      try {
-        const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-        const response = await (await client()).send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${length - 1}` }),
-        );
-        return (await response.Body?.transformToByteArray()) ?? new Uint8Array();
-      } catch (error) {
-        // An empty object has no byte 0: S3 refuses the range rather than answering nothing.
-        if ((error as { name?: string }).name === 'InvalidRange') return new Uint8Array();
-        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, {
-          cause: error,
-        });
-      }
-    },
+    readHead: (key, length) => readS3ObjectHead(client, bucket, key, length),
   };
 }
 

@@ -5,6 +5,7 @@
 import { GetObjectCommand, paginateListObjectsV2, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ListedObject } from '../core/state.js';
 import { type ArchiveSource, SourceAccessError } from './archive-source.js';
+import { describeS3Error, readS3ObjectHead } from './s3-object-head.js';
 
 /** Where and how to reach the bucket. */
 export interface S3SourceOptions {
@@ -53,25 +54,12 @@ export function openS3Source(
         if (!response.Body) throw new Error('empty body');
         return await response.Body.transformToByteArray();
       } catch (error) {
-        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, {
+        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describeS3Error(error)}`, {
           cause: error,
         });
       }
     },
-    readHead: async (key, length) => {
-      try {
-        const response = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${length - 1}` }),
-        );
-        return (await response.Body?.transformToByteArray()) ?? new Uint8Array();
-      } catch (error) {
-        // An empty object has no byte 0: S3 refuses the range rather than answering nothing.
-        if ((error as { name?: string }).name === 'InvalidRange') return new Uint8Array();
-        throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describe(error)}`, {
-          cause: error,
-        });
-      }
-    },
+    readHead: (key, length) => readS3ObjectHead(() => client, bucket, key, length),
   };
 }
 
@@ -92,13 +80,8 @@ async function* listBucket(client: S3Client, bucket: string, prefix: string): As
       }
     }
   } catch (error) {
-    throw new SourceAccessError(`cannot list s3://${bucket}/${prefix}: ${describe(error)}`, { cause: error });
+    throw new SourceAccessError(`cannot list s3://${bucket}/${prefix}: ${describeS3Error(error)}`, {
+      cause: error,
+    });
   }
-}
-
-function describe(error: unknown): string {
-  const named = error as { name?: string; message?: string };
-  return named.name && named.name !== 'Error'
-    ? `${named.name}: ${named.message ?? ''}`
-    : String(named.message ?? error);
 }
