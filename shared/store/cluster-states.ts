@@ -21,7 +21,7 @@
  * would still not fit fails loudly with `StateTooLargeError` instead of being cut.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type BackupState, type ClusterState, createClusterState, summarizeParts } from '../core/state.js';
 import {
   InconsistentStateError,
@@ -30,9 +30,9 @@ import {
   translateStoreError,
 } from './errors.js';
 import { markFleetRowChanged } from './fleet-rows.js';
+import { queryIndexPartition } from './index-pages.js';
 import {
   backupPartsKey,
-  CLUSTER_INDEX,
   CLUSTERS_PARTITION,
   clusterBackupsKey,
   clusterStateKey,
@@ -355,20 +355,10 @@ async function putPart(
 /** Lists the ids of every cluster with a stored state, through the sparse index. */
 export async function listClusterIds(db: DynamoDBDocumentClient, table: string): Promise<string[]> {
   const ids: string[] = [];
-  try {
-    const pages = paginateQuery(
-      { client: db },
-      {
-        TableName: table,
-        IndexName: CLUSTER_INDEX,
-        KeyConditionExpression: 'gc = :gc',
-        ExpressionAttributeValues: { ':gc': CLUSTERS_PARTITION },
-      },
-    );
-    for await (const page of pages)
-      for (const item of page.Items ?? []) ids.push(parseClusterStateKey(item.gn));
-  } catch (error) {
-    throw translateStoreError('Query (clusters)', error);
-  }
+  const items = queryIndexPartition(db, table, {
+    partition: CLUSTERS_PARTITION,
+    operation: 'Query (clusters)',
+  });
+  for await (const item of items) ids.push(parseClusterStateKey(item.gn as string));
   return ids;
 }

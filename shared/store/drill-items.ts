@@ -15,12 +15,11 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
-  QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DrillRecord } from '../core/drill.js';
 import { DRILL_HISTORY } from '../core/drill-status.js';
 import { translateStoreError } from './errors.js';
-import { CLUSTER_INDEX } from './table.js';
+import { queryIndexPartition } from './index-pages.js';
 
 /** Longest log tail kept in an item, in characters (its end is kept). */
 export const MAX_STORED_LOG_TAIL = 8192;
@@ -123,27 +122,13 @@ async function listDrillKeys(
   limit: number,
 ): Promise<string[]> {
   const keys: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    let page: { Items?: Array<Record<string, unknown>>; LastEvaluatedKey?: Record<string, unknown> };
-    try {
-      page = await db.send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: CLUSTER_INDEX,
-          KeyConditionExpression: 'gc = :partition',
-          ExpressionAttributeValues: { ':partition': drillPartition(clusterId) },
-          ScanIndexForward: false,
-          ...(Number.isFinite(limit) ? { Limit: limit - keys.length } : {}),
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-    } catch (error) {
-      throw translateStoreError('Query (drills)', error);
-    }
-    for (const item of page.Items ?? []) keys.push(item.pk as string);
-    start = page.LastEvaluatedKey;
-  } while (start && keys.length < limit);
+  const items = queryIndexPartition(db, table, {
+    partition: drillPartition(clusterId),
+    operation: 'Query (drills)',
+    descending: true,
+    limit,
+  });
+  for await (const item of items) keys.push(item.pk as string);
   return keys;
 }
 

@@ -12,16 +12,12 @@
  * Tombstone-only items (segments removed while the old layout was in use) hold no index entry and stay
  * where they are: the state already counts those removals.
  */
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseObjectKey } from '../core/keys.js';
 import { ConflictRetriesExhaustedError, isConditionFailure, translateStoreError } from './errors.js';
 import { type FactItem, getFactItems, putFactItem, type StoredFact } from './fact-items.js';
-import { CLUSTER_INDEX, newestPartition, newestSortKey, segmentFactKey } from './table.js';
+import { queryIndexPartition } from './index-pages.js';
+import { newestPartition, newestSortKey, segmentFactKey } from './table.js';
 
 /** What one migration of a cluster did. */
 export interface SegmentItemMigration {
@@ -57,27 +53,11 @@ async function listOldLayoutItems(
   clusterId: string,
 ): Promise<string[]> {
   const pks: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    let response: QueryCommandOutput;
-    try {
-      response = await db.send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: CLUSTER_INDEX,
-          KeyConditionExpression: 'gc = :gc',
-          ExpressionAttributeValues: { ':gc': newestPartition(clusterId) },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-    } catch (error) {
-      throw translateStoreError('Query (old segment items)', error);
-    }
-    for (const item of response.Items ?? []) {
-      if (isOldSortKey(String(item.gn))) pks.push(String(item.pk));
-    }
-    start = response.LastEvaluatedKey;
-  } while (start);
+  const items = queryIndexPartition(db, table, {
+    partition: newestPartition(clusterId),
+    operation: 'Query (old segment items)',
+  });
+  for await (const item of items) if (isOldSortKey(String(item.gn))) pks.push(String(item.pk));
   return pks;
 }
 
