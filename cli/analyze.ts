@@ -3,7 +3,7 @@
  *
  * Exit codes: 0 every cluster ok, 1 a warning, 2 a critical problem, 3 usage or access error.
  */
-import { parseArgs } from 'node:util';
+
 import { ClusterSettingError, settingFor } from '../shared/config/cluster-setting.js';
 import { parseSegmentSizes, type SegmentSizes } from '../shared/config/segment-sizes.js';
 import { formatDuration } from '../shared/core/analyze.js';
@@ -13,6 +13,7 @@ import { analyzeArchive } from '../shared/sources/analyze-archive.js';
 import { type ArchiveSource, SourceAccessError } from '../shared/sources/archive-source.js';
 import { openDirSource } from '../shared/sources/dir-source.js';
 import { openS3Source, parseS3Url } from '../shared/sources/s3-source.js';
+import { runCommand } from './command.js';
 import { parseDurationOption, UsageError } from './options.js';
 
 const HELP = `usage: walwatch analyze s3://BUCKET[/PREFIX] [options]
@@ -46,10 +47,12 @@ exit codes: 0 ok, 1 warning, 2 critical, 3 usage or access error
 
 /** Runs the command; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
+  return runCommand(
+    args,
+    {
+      name: 'analyze',
+      help: HELP,
+      expected: [SourceAccessError],
       options: {
         dir: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -66,56 +69,42 @@ export async function run(args: string[]): Promise<number> {
         'path-style': { type: 'boolean', default: false },
         region: { type: 'string' },
         quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
       },
-    });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    const segmentSizes = segmentSizesOption(values['segment-size']);
-    const nowError = values.now === undefined ? undefined : timeError(values.now);
-    if (nowError !== undefined) throw new UsageError(`--now ${nowError}`);
-    const now = values.now === undefined ? Date.now() : parseTime(values.now);
-    if (Number.isNaN(now)) throw new UsageError(`--now is not an ISO 8601 time: ${values.now}`);
-    const source = await openSource(values.dir, positionals, values);
-    const thresholds = {
-      ...durationOption('gapGraceMs', values['gap-grace']),
-      ...durationOption('maxArchiveAgeMs', values['max-archive-age']),
-      ...durationOption('maxBackupAgeMs', values['max-backup-age']),
-      ...durationOption('backupStaleAfterMs', values['backup-stale-after']),
-    };
-    const progress = !values.quiet;
-    const report = await analyzeArchive(source, {
-      now,
-      thresholds,
-      content: values['all-segments'] ? 'all' : values.content,
-      ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
-      segmentSizeOf: (clusterId) => settingFor(segmentSizes, clusterId),
-      onProgress: (event) => {
-        if (!progress) return;
-        const total = event.total === undefined ? '' : ` of ${event.total}`;
-        process.stderr.write(`walwatch: ${event.phase} ${source.description}: ${event.done}${total}\n`);
-      },
-    });
-    if (values.cluster !== undefined && report.clusters.length === 0) {
-      throw new UsageError(`no cluster ${JSON.stringify(values.cluster)} in ${source.description}`);
-    }
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, source));
-    return exitCodeOf(report);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof SourceAccessError || isArgError(error)) {
-      process.stderr.write(`walwatch analyze: ${(error as Error).message}\n`);
-      return 3;
-    }
-    throw error;
-  }
-}
-
-function isArgError(error: unknown): boolean {
-  return (
-    typeof (error as { code?: unknown }).code === 'string' &&
-    String((error as { code: string }).code).startsWith('ERR_PARSE_ARGS')
+    },
+    async ({ values, positionals }) => {
+      const segmentSizes = segmentSizesOption(values['segment-size']);
+      const nowError = values.now === undefined ? undefined : timeError(values.now);
+      if (nowError !== undefined) throw new UsageError(`--now ${nowError}`);
+      const now = values.now === undefined ? Date.now() : parseTime(values.now);
+      if (Number.isNaN(now)) throw new UsageError(`--now is not an ISO 8601 time: ${values.now}`);
+      const source = await openSource(values.dir, positionals, values);
+      const thresholds = {
+        ...durationOption('gapGraceMs', values['gap-grace']),
+        ...durationOption('maxArchiveAgeMs', values['max-archive-age']),
+        ...durationOption('maxBackupAgeMs', values['max-backup-age']),
+        ...durationOption('backupStaleAfterMs', values['backup-stale-after']),
+      };
+      const progress = !values.quiet;
+      const report = await analyzeArchive(source, {
+        now,
+        thresholds,
+        content: values['all-segments'] ? 'all' : values.content,
+        ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
+        segmentSizeOf: (clusterId) => settingFor(segmentSizes, clusterId),
+        onProgress: (event) => {
+          if (!progress) return;
+          const total = event.total === undefined ? '' : ` of ${event.total}`;
+          process.stderr.write(`walwatch: ${event.phase} ${source.description}: ${event.done}${total}\n`);
+        },
+      });
+      if (values.cluster !== undefined && report.clusters.length === 0) {
+        throw new UsageError(`no cluster ${JSON.stringify(values.cluster)} in ${source.description}`);
+      }
+      process.stdout.write(
+        values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, source),
+      );
+      return exitCodeOf(report);
+    },
   );
 }
 

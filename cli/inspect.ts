@@ -6,7 +6,6 @@
  * error.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { compressionMethodOfKey } from '../shared/codec/compression-method.js';
 import { loadNativeCrc32c } from '../shared/codec/crc32c-native.js';
 import {
@@ -24,6 +23,7 @@ import type { SegmentContent } from '../shared/core/wal/segment-content.js';
 import { WalReader } from '../shared/core/wal/wal-reader.js';
 import { SourceAccessError } from '../shared/sources/archive-source.js';
 import { openS3Source, parseS3Url } from '../shared/sources/s3-source.js';
+import { runCommand } from './command.js';
 import { parseByteSize, UsageError } from './options.js';
 
 const HELP = `usage: walwatch inspect FILE|s3://BUCKET/KEY... [options]
@@ -48,7 +48,6 @@ exit codes: 0 ok, 2 content corrupt, truncated, foreign or unreadable, 3 usage o
 
 const METHODS: readonly CompressionMethod[] = ['lz4', 'lzma', 'zstd', 'brotli', 'gzip', 'lzo', 'none'];
 const EXIT_CONTENT = 2;
-const EXIT_USAGE = 3;
 
 interface InspectOptions {
   readonly records: boolean;
@@ -77,10 +76,12 @@ type Inspection =
 
 /** Runs the command; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
+  return runCommand(
+    args,
+    {
+      name: 'inspect',
+      help: HELP,
+      expected: [SourceAccessError],
       options: {
         records: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
@@ -89,49 +90,40 @@ export async function run(args: string[]): Promise<number> {
         endpoint: { type: 'string' },
         'path-style': { type: 'boolean', default: false },
         region: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
       },
-    });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (positionals.length === 0)
-      throw new UsageError(`expected a segment file or s3://BUCKET/KEY\n\n${HELP}`);
-    const compression = values.compression as CompressionMethod | undefined;
-    if (compression !== undefined && !METHODS.includes(compression)) {
-      throw new UsageError(`--compression must be one of ${METHODS.join(', ')}, got ${compression}`);
-    }
-    const options: InspectOptions = {
-      records: values.records,
-      json: values.json,
-      compression,
-      maxBytes: values['max-size'] === undefined ? DEFAULT_MAX_BYTES : parseByteSize(values['max-size']),
-      endpoint: values.endpoint,
-      pathStyle: values['path-style'],
-      region: values.region,
-    };
-    const reader = new WalReader({ collectTimedRecords: true, crc32c: loadNativeCrc32c().crc32c });
-    const inspections: Inspection[] = [];
-    for (const location of positionals) {
-      const inspection = await inspect(location, reader, options);
-      if ('problem' in inspection) reader.reset();
-      inspections.push(inspection);
-    }
-    process.stdout.write(
-      options.json
-        ? `${JSON.stringify({ segments: inspections.map((i) => toJson(i, options)) }, null, 2)}\n`
-        : inspections.map((i) => formatInspection(i, options)).join('\n'),
-    );
-    const bad = inspections.some((i) => 'problem' in i || i.content.error !== undefined);
-    return bad ? EXIT_CONTENT : 0;
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof SourceAccessError || isArgError(error)) {
-      process.stderr.write(`walwatch inspect: ${(error as Error).message}\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+    },
+    async ({ values, positionals }) => {
+      if (positionals.length === 0)
+        throw new UsageError(`expected a segment file or s3://BUCKET/KEY\n\n${HELP}`);
+      const compression = values.compression as CompressionMethod | undefined;
+      if (compression !== undefined && !METHODS.includes(compression)) {
+        throw new UsageError(`--compression must be one of ${METHODS.join(', ')}, got ${compression}`);
+      }
+      const options: InspectOptions = {
+        records: values.records,
+        json: values.json,
+        compression,
+        maxBytes: values['max-size'] === undefined ? DEFAULT_MAX_BYTES : parseByteSize(values['max-size']),
+        endpoint: values.endpoint,
+        pathStyle: values['path-style'],
+        region: values.region,
+      };
+      const reader = new WalReader({ collectTimedRecords: true, crc32c: loadNativeCrc32c().crc32c });
+      const inspections: Inspection[] = [];
+      for (const location of positionals) {
+        const inspection = await inspect(location, reader, options);
+        if ('problem' in inspection) reader.reset();
+        inspections.push(inspection);
+      }
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify({ segments: inspections.map((i) => toJson(i, options)) }, null, 2)}\n`
+          : inspections.map((i) => formatInspection(i, options)).join('\n'),
+      );
+      const bad = inspections.some((i) => 'problem' in i || i.content.error !== undefined);
+      return bad ? EXIT_CONTENT : 0;
+    },
+  );
 }
 
 async function inspect(location: string, reader: WalReader, options: InspectOptions): Promise<Inspection> {
@@ -173,11 +165,6 @@ async function readBody(location: string, options: InspectOptions): Promise<Uint
   } catch (error) {
     throw new SourceAccessError(`cannot read ${location}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-function isArgError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
 function lsnText(lsn: bigint | undefined): string | null {
