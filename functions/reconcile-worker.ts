@@ -7,37 +7,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { settingFor } from '../shared/config/cluster-setting.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
-import type { ReconcileDependencies } from '../shared/events/reconcile-archive.js';
+import { createReconcileDependencies } from '../shared/events/reconcile-dependencies.js';
 import { parseInventoryFileMessage, reconcileInventoryFile } from '../shared/events/reconcile-inventory.js';
-import { lazyS3ObjectReader, readArchiveDocument } from '../shared/events/s3-objects.js';
-import { readSegmentHeaderSize } from '../shared/sources/read-segment-summary.js';
-import { createDocumentClient } from '../shared/store/client.js';
 
 const config = readPipelineConfig(process.env);
 const logger = new Logger({ serviceName: 'walwatch-reconcile-worker' });
 const metrics = new Metrics({ namespace: 'walwatch', serviceName: 'reconcile' });
-const s3 = new S3Client({
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
-const deps: ReconcileDependencies = {
-  db: createDocumentClient(),
-  table: config.table,
-  s3,
-  bucket: config.bucket,
-  segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
-  readDocument: (key, compression) => readArchiveDocument(s3, config.bucket, key, compression),
-  readSegmentHeader: (key) =>
-    readSegmentHeaderSize(
-      lazyS3ObjectReader(async () => s3, config.bucket),
-      key,
-    ),
-};
+const deps = createReconcileDependencies(config);
 
 /** Objects of a data file could not be folded; the message is retried. */
 export class InventoryFoldError extends Error {

@@ -11,47 +11,23 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import { settingFor } from '../shared/config/cluster-setting.js';
 import { readInventoryConfig } from '../shared/config/inventory-config.js';
 import { findNewestManifest } from '../shared/events/inventory-manifest.js';
 import { readPipelineConfig } from '../shared/events/pipeline-config.js';
 import { sendMessages } from '../shared/events/queue-messages.js';
-import {
-  type ReconcileDependencies,
-  type ReconcileReport,
-  reconcileArchive,
-} from '../shared/events/reconcile-archive.js';
+import { type ReconcileReport, reconcileArchive } from '../shared/events/reconcile-archive.js';
+import { createReconcileDependencies } from '../shared/events/reconcile-dependencies.js';
 import { inventoryFileMessages } from '../shared/events/reconcile-inventory.js';
-import { lazyS3ObjectReader, readArchiveDocument } from '../shared/events/s3-objects.js';
-import { readSegmentHeaderSize } from '../shared/sources/read-segment-summary.js';
-import { createDocumentClient } from '../shared/store/client.js';
 import { emptyFoldCounts } from '../shared/store/fold-events.js';
 
 const config = readPipelineConfig(process.env);
 const inventory = readInventoryConfig(process.env);
 const logger = new Logger({ serviceName: 'walwatch-reconcile' });
 const metrics = new Metrics({ namespace: 'walwatch', serviceName: 'reconcile' });
-const s3 = new S3Client({
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const deps = createReconcileDependencies(config);
 const sqs = new SQSClient({});
-const deps: ReconcileDependencies = {
-  db: createDocumentClient(),
-  table: config.table,
-  s3,
-  bucket: config.bucket,
-  segmentSizeOf: (clusterId) => settingFor(config.segmentSizes, clusterId),
-  readDocument: (key, compression) => readArchiveDocument(s3, config.bucket, key, compression),
-  readSegmentHeader: (key) =>
-    readSegmentHeaderSize(
-      lazyS3ObjectReader(async () => s3, config.bucket),
-      key,
-    ),
-};
 
 /** Objects of a run could not be folded; the next run lists them again. */
 export class ReconcileIncompleteError extends Error {
@@ -68,7 +44,7 @@ async function reconcile(
 ): Promise<ReconcileRun> {
   const full = event?.full === true;
   if (full && inventory && event?.source !== 'listing') {
-    const lookup = await findNewestManifest(s3, inventory.location, { now: Date.now() });
+    const lookup = await findNewestManifest(deps.s3, inventory.location, { now: Date.now() });
     if (lookup.kind === 'found') {
       const messages = inventoryFileMessages(lookup.manifest);
       await sendMessages(
