@@ -95,12 +95,7 @@ export function drillProblems(
   }
   if (expectation) {
     const verified = drills.find((drill) => drill.verdict === 'verified');
-    const oldest = drills[drills.length - 1];
-    const from = verified
-      ? parseTime(verified.finishedAt)
-      : oldest
-        ? parseTime(oldest.startedAt)
-        : expectation.since;
+    const from = staleClockStart(drills, expectation);
     if (from !== undefined && Number.isFinite(from) && now - from > expectation.staleAfterMs) {
       problems.push({
         kind: 'drill-stale',
@@ -125,16 +120,21 @@ export function nextDrillCrossingAt(
   expectation?: DrillExpectation,
 ): number | null {
   if (!expectation) return null;
-  const verified = drills.find((drill) => drill.verdict === 'verified');
-  const oldest = drills[drills.length - 1];
-  const from = verified
-    ? parseTime(verified.finishedAt)
-    : oldest
-      ? parseTime(oldest.startedAt)
-      : expectation.since;
+  const from = staleClockStart(drills, expectation);
   if (from === undefined || !Number.isFinite(from)) return null;
   const at = from + expectation.staleAfterMs + 1;
   return at > now ? at : null;
+}
+
+/**
+ * Where the `drill-stale` clock starts: the newest verified drill's end, else the oldest drill's start,
+ * else `expectation.since`. `drills` is newest first.
+ */
+function staleClockStart(drills: readonly DrillRecord[], expectation: DrillExpectation): number | undefined {
+  const verified = drills.find((drill) => drill.verdict === 'verified');
+  const oldest = drills[drills.length - 1];
+  if (verified) return parseTime(verified.finishedAt);
+  return oldest ? parseTime(oldest.startedAt) : expectation.since;
 }
 
 /**
