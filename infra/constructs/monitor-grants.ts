@@ -70,17 +70,20 @@ export function documentKeyPatterns(root: string): string[] {
   ];
 }
 
+/** The monitor's functions, by job; the reconcile worker exists only with an inventory. */
+export interface MonitorFunctions {
+  readonly ingest: WalwatchFunction;
+  readonly reconcile: WalwatchFunction;
+  readonly sweeper: WalwatchFunction;
+  readonly api: WalwatchFunction;
+  readonly sweepWorker: WalwatchFunction;
+  readonly reconcileWorker?: WalwatchFunction;
+}
+
 /** What {@link grantMonitorAccess} grants access between. */
 export interface MonitorAccess {
   /** The monitor's functions, by job. */
-  readonly functions: {
-    readonly ingest: WalwatchFunction;
-    readonly reconcile: WalwatchFunction;
-    readonly sweeper: WalwatchFunction;
-    readonly api: WalwatchFunction;
-    readonly sweepWorker: WalwatchFunction;
-    readonly reconcileWorker?: WalwatchFunction;
-  };
+  readonly functions: MonitorFunctions;
   /** The fan-out queues: the sweeper sends shards, a full reconcile sends inventory data files. */
   readonly queues: { readonly sweep: IQueue; readonly reconcile?: IQueue | undefined; readonly key: IKey };
   /** Where the archive's inventory reports land, when reconcile reads them. */

@@ -45,7 +45,7 @@ import {
 } from './monitor-alarms.js';
 import { type ApiThrottle, createQueryApi } from './monitor-api.js';
 import { createMonitorDashboard } from './monitor-dashboard.js';
-import { grantMonitorAccess } from './monitor-grants.js';
+import { grantMonitorAccess, type MonitorFunctions } from './monitor-grants.js';
 import { createMonitorTable } from './monitor-table.js';
 import { type RestoreDrillOptions, RestoreDrillTask } from './restore-drill-task.js';
 import type { WalArchiveInventory } from './wal-archive-bucket.js';
@@ -251,14 +251,7 @@ export class WalBackupMonitor extends Construct {
   /** Alarms and the sweeper's alert e-mails. */
   public readonly alertTopic: Topic;
   /** The functions, by job. */
-  public readonly functions: {
-    readonly ingest: WalwatchFunction;
-    readonly reconcile: WalwatchFunction;
-    readonly sweeper: WalwatchFunction;
-    readonly api: WalwatchFunction;
-    readonly sweepWorker: WalwatchFunction;
-    readonly reconcileWorker?: WalwatchFunction;
-  };
+  public readonly functions: MonitorFunctions;
   /** Shards of a large fleet, from the sweeper to the sweep worker (with a dead-letter queue). */
   public readonly sweepQueue: Queue;
   /** The inventory's data files, from a full reconcile to the reconcile worker, with an inventory. */
