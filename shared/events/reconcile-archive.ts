@@ -22,8 +22,9 @@ import { walFileName } from '../core/lsn.js';
 import type { ClusterState } from '../core/state.js';
 import { getClusterState, listClusterIds, loadBackupParts } from '../store/cluster-states.js';
 import { getFactItems } from '../store/fact-items.js';
-import { emptyFoldCounts, type FoldCounts, type FoldDependencies, foldEvents } from '../store/fold-events.js';
+import type { FoldCounts, FoldDependencies } from '../store/fold-events.js';
 import { objectFactKey, segmentFactKey } from '../store/table.js';
+import { FoldBatches } from './fold-batches.js';
 import { listObjectsAfter } from './s3-objects.js';
 
 /** What reconciling needs besides the fold's dependencies. */
@@ -88,25 +89,13 @@ export async function reconcileArchive(
   }
 
   const listings: ReconcileListing[] = [];
-  const counts = emptyFoldCounts();
-  let failed = 0;
+  const folds = new FoldBatches(deps, options.batchSize ?? 1000);
   let removed = 0;
   const margin = options.removalMarginMs ?? DEFAULT_REMOVAL_MARGIN_MS;
-  const batchSize = options.batchSize ?? 1000;
   for (const plan of plans) {
     let listed = 0;
-    let batch: ObjectEvent[] = [];
     const startedAt = Date.now();
     const seen = options.full ? new ListedObjects() : undefined;
-    const flush = async (): Promise<void> => {
-      const result = await foldEvents(
-        deps,
-        batch.map((event) => ({ id: event.key, event })),
-      );
-      addCounts(counts, result.counts);
-      failed += result.failures.size;
-      batch = [];
-    };
     for await (const event of listObjectsAfter(
       deps.s3,
       deps.bucket,
@@ -115,18 +104,17 @@ export async function reconcileArchive(
     )) {
       listed += 1;
       seen?.add(event.key);
-      batch.push(event);
-      if (batch.length >= batchSize) await flush();
+      await folds.add(event);
     }
-    if (batch.length > 0) await flush();
+    await folds.flush();
     if (seen) {
-      batch = await findMissedRemovals(deps, plan.prefix, seen, startedAt - margin, startedAt);
-      removed += batch.length;
-      if (batch.length > 0) await flush();
+      const removals = await findMissedRemovals(deps, plan.prefix, seen, startedAt - margin, startedAt);
+      removed += removals.length;
+      await folds.foldAll(removals);
     }
     listings.push({ ...plan, listed });
   }
-  return { listings, counts, failed, removed };
+  return { listings, counts: folds.counts, failed: folds.failed, removed };
 }
 
 const DEFAULT_REMOVAL_MARGIN_MS = 5 * 60_000;
@@ -254,8 +242,4 @@ function headSegment(state: ClusterState): string | undefined {
     if (!best || candidate.timeline > best.timeline) best = candidate;
   }
   return best ? walFileName(best.timeline, best.segno, state.segmentSize) : undefined;
-}
-
-function addCounts(total: FoldCounts, more: FoldCounts): void {
-  for (const name of Object.keys(total) as Array<keyof FoldCounts>) total[name] += more[name];
 }

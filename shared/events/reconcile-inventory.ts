@@ -9,9 +9,9 @@
  * (`{"full": true, "source": "listing"}`).
  */
 import { z } from 'zod';
-import type { ObjectEvent } from '../core/facts.js';
 import { listClusterIds } from '../store/cluster-states.js';
-import { emptyFoldCounts, type FoldCounts, foldEvents } from '../store/fold-events.js';
+import type { FoldCounts } from '../store/fold-events.js';
+import { FoldBatches } from './fold-batches.js';
 import { readInventoryFile } from './inventory-files.js';
 import type { InventoryFile, InventoryManifest } from './inventory-manifest.js';
 import type { ReconcileDependencies } from './reconcile-archive.js';
@@ -96,21 +96,9 @@ export async function reconcileInventoryFile(
       : [...new Set([...roots, ...(await listClusterIds(deps.db, deps.table))])].map((root) =>
           root === '' ? '' : `${root}/`,
         );
-  const batchSize = options.batchSize ?? 1000;
-  const counts = emptyFoldCounts();
+  const folds = new FoldBatches(deps, options.batchSize ?? 1000);
   let objects = 0;
   let skipped = 0;
-  let failed = 0;
-  let batch: ObjectEvent[] = [];
-  const flush = async (): Promise<void> => {
-    const result = await foldEvents(
-      deps,
-      batch.map((event) => ({ id: event.key, event })),
-    );
-    for (const name of Object.keys(counts) as Array<keyof FoldCounts>) counts[name] += result.counts[name];
-    failed += result.failures.size;
-    batch = [];
-  };
   for await (const event of readInventoryFile(
     deps.s3,
     message.bucket,
@@ -123,9 +111,8 @@ export async function reconcileInventoryFile(
       skipped += 1;
       continue;
     }
-    batch.push(event);
-    if (batch.length >= batchSize) await flush();
+    await folds.add(event);
   }
-  if (batch.length > 0) await flush();
-  return { objects, skipped, counts, failed };
+  await folds.flush();
+  return { objects, skipped, counts: folds.counts, failed: folds.failed };
 }

@@ -115,6 +115,17 @@ describe.skipIf(!available)('reconcileArchive', () => {
     await expectStoredStatesOfListing(deps);
   });
 
+  it('folds a listing in small batches into the same states, counting every object once', async () => {
+    const deps = await createArchive();
+    await upload(deps, 5, 20);
+    const report = await reconcileArchive(deps, { batchSize: 7 });
+    const listed = report.listings.reduce((sum, listing) => sum + listing.listed, 0);
+    expect(listed).toBeGreaterThan(7 * 3);
+    expect(report.counts.changed + report.counts.unchanged).toBe(listed);
+    expect(report.failed).toBe(0);
+    await expectStoredStatesOfListing(deps);
+  });
+
   it('heals missed events by listing each cluster from its head onwards only', async () => {
     const deps = await createArchive();
     await upload(deps, 6, 12);
