@@ -91,13 +91,13 @@ export default async function benchDrill(): Promise<void> {
       else await runCommand('cp', [path, join(ready, name)]);
     }
     const copy = join(pg.dir, 'restore-prefetched.sh');
-    // Called as: <script> wal-fetch <file> <dest> --dir <root>; exit 1 for a file not there, as wal-fetch does.
+    // Called as: <script> wal-fetch [--option value]… <file> <dest> --dir <root>; exit 1 for a file not
+    // there, as wal-fetch does.
     await writeFile(
       copy,
-      `#!/bin/sh\n[ -f ${JSON.stringify(ready)}/"$2" ] || exit 1\nexec cp ${JSON.stringify(ready)}/"$2" "$3"\n`,
-      {
-        mode: 0o755,
-      },
+      '#!/bin/sh\nshift\nwhile :; do case "$1" in --*) shift 2 ;; *) break ;; esac; done\n' +
+        `[ -f ${JSON.stringify(ready)}/"$1" ] || exit 1\nexec cp ${JSON.stringify(ready)}/"$1" "$2"\n`,
+      { mode: 0o755 },
     );
     await chmod(pg.dir, 0o755);
     const bound = await runDrill({
@@ -112,7 +112,7 @@ export default async function benchDrill(): Promise<void> {
     });
     const boundReplayMs = bound.timings?.replayMs ?? Number.NaN;
     process.stdout.write(
-      `replay with every segment prefetched (restore_command cp): ${bound.verdict}, ${boundReplayMs} ms against ${t?.replayMs} ms ` +
+      `replay with every segment prefetched (restore_command cp): ${bound.verdict}${bound.reason ? ` (${bound.reason})` : ''}, ${boundReplayMs} ms against ${t?.replayMs} ms ` +
         `through wal-fetch: a prefetch could save at most ${t ? (((t.replayMs - boundReplayMs) / t.replayMs) * 100).toFixed(0) : '?'}% of the replay; ` +
         `load average ${loadavg()[0]?.toFixed(1)}\n`,
     );
