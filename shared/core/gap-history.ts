@@ -22,7 +22,7 @@
  */
 import { parseWalFileName, walFileName } from './lsn.js';
 import type { GapReport } from './report.js';
-import { parseTime } from './time.js';
+import { isoOf, parseTime } from './time.js';
 
 /** Newest closed gaps the history keeps. */
 export const MAX_CLOSED_GAPS = 50;
@@ -197,6 +197,40 @@ export function trackGaps(
     inherited,
     withdrawn,
   };
+}
+
+/** A closed gap as the API answers it (`GET /clusters/{id}/gaps`, `history`). */
+export interface ClosedGapReport {
+  readonly id: string;
+  readonly timeline: number;
+  readonly firstSegment: string;
+  readonly lastSegment: string;
+  readonly count: number;
+  /** ISO 8601 time of the first sweep that saw it. */
+  readonly firstSeenAt: string;
+  /** ISO 8601 time of the sweep that found it gone. */
+  readonly closedAt: string;
+  readonly status: GapOutcome;
+  readonly worstStatus: GapWorstStatus;
+  readonly severity: GapReport['severity'];
+  readonly acknowledgement?: GapHistoryAcknowledgement;
+}
+
+/** The closed gaps of a history with their segment names, newest first. */
+export function describeClosedGaps(history: GapHistory, segmentSize: number): ClosedGapReport[] {
+  return history.closed.map((record) => ({
+    id: gapRecordId(record, segmentSize),
+    timeline: record.timeline,
+    firstSegment: walFileName(record.timeline, record.firstSegno, segmentSize),
+    lastSegment: walFileName(record.timeline, record.lastSegno, segmentSize),
+    count: record.lastSegno - record.firstSegno + 1,
+    firstSeenAt: isoOf(record.firstSeenAt),
+    closedAt: isoOf(record.closedAt),
+    status: record.outcome,
+    worstStatus: record.worstStatus,
+    severity: record.severity,
+    ...(record.acknowledgement ? { acknowledgement: record.acknowledgement } : {}),
+  }));
 }
 
 /** Whether a closed gap only ever was a normal upload hole: pending, never acknowledged. */
