@@ -166,6 +166,33 @@ describe.each(['memory', 'dynalite'] as const)('gap history over the %s store', 
     expect((await s.history()).open).toEqual([`8-8@${t + 2 * HOUR}`]);
   });
 
+  it('hands the acknowledgement of a gap that shrank to the shorter gap, which does not alert again', async () => {
+    const s = await scenario();
+    const [eight, nine, ten] = [
+      '000000010000000000000008',
+      '000000010000000000000009',
+      '00000001000000000000000A',
+    ];
+    await s.apply(withoutSegments(eight, nine, ten));
+    const t = LAST_AT + 10 * MINUTE;
+    await s.sweepAt(t);
+    const given = { reason: 'known outage', by: 'dba', at: new Date(t + MINUTE).toISOString() };
+    await s.data.acknowledgeGap(CLUSTER, `${eight}-${ten}`, given);
+    await s.sweepAt(t + 2 * MINUTE);
+    const alertsBefore = s.gapAlerts().length;
+
+    await s.apply(segment(eight));
+    const result = await s.sweepAt(t + HOUR);
+    expect(result.reports[0]?.gaps).toEqual([
+      expect.objectContaining({ id: `${nine}-${ten}`, status: 'acknowledged' }),
+    ]);
+    expect(s.gapAlerts()).toHaveLength(alertsBefore);
+    expect(await s.data.getAcknowledgements(CLUSTER)).toEqual({ [`${nine}-${ten}`]: given });
+    const history = await s.history();
+    expect(history.open).toEqual([`9-10@${t}`]);
+    expect(history.closed).toEqual([]);
+  });
+
   it('leaves one consistent history when sweeps run at once, at the same and at different times', async () => {
     const s = await scenario();
     await s.apply(withoutSegments(SEG_A, SEG_B));
