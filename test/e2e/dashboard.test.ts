@@ -406,7 +406,7 @@ describe('dashboard live updates', () => {
       ['000000010000000000000004-000000010000000000000004', 'filled'],
       ['000000010000000000000001-000000010000000000000002', 'out-of-range'],
     ]);
-    const filledAt = `${(history[0]?.closedAt as string).slice(0, 19).replace('T', ' ')} UTC`;
+    const filledAt = `${String(history[0]?.closedAt).slice(0, 19).replace('T', ' ')} UTC`;
     expect(await items.nth(0).textContent()).toBe(
       `segment 000000010000000000000004 missing 3 h, filled ${filledAt} lost critical`,
     );
