@@ -4,11 +4,12 @@
  * re-opened gap alerts again, and sweeps running at once over the same cluster neither lose nor duplicate a
  * closed gap.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryMonitorData, type MonitorData } from '../../shared/api/monitor-data.js';
 import type { ClosedGapRecord } from '../../shared/core/gap-history.js';
 import { MemoryArchive } from '../../shared/core/memory-archive.js';
-import type { ClusterState } from '../../shared/core/state.js';
+import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
 import { sweep } from '../../shared/monitor/sweep.js';
 import { getClusterState, putClusterState } from '../../shared/store/cluster-states.js';
 import { createDynamoMonitorData } from '../../shared/store/monitor-items.js';
@@ -233,4 +234,80 @@ describe.each(['memory', 'dynalite'] as const)('gap history over the %s store', 
       ].sort(),
     );
   });
+});
+
+describe('gap history under interleaved concurrent sweeps', () => {
+  const stateOf = (objects: readonly GeneratedObject[]): ClusterState =>
+    buildClusterStates(objects, contentLookup(objects), () => 16 * MIB).get(CLUSTER) as ClusterState;
+  const T1 = LAST_AT + 10 * MINUTE;
+  const T2 = T1 + HOUR;
+  const T3 = T2 + HOUR;
+
+  it('records each closed gap exactly once whatever the interleaving of reads, writes and publishes', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 3, maxLength: 3 }),
+        fc.scheduler(),
+        async (copies, scheduler) => {
+          run += 1;
+          const table = await dynamo.createTable(`interleaved-${run}`);
+          const store = createDynamoMonitorData(dynamo.db, table);
+          const data: MonitorData = {
+            ...store,
+            getAlertState: scheduler.scheduleFunction((id: string) => store.getAlertState(id)),
+            putAlertState: scheduler.scheduleFunction((id, state, ver) =>
+              store.putAlertState(id, state, ver),
+            ),
+            settleAcknowledgements: scheduler.scheduleFunction((id, change) =>
+              store.settleAcknowledgements(id, change),
+            ),
+          };
+          const subjects: string[] = [];
+          const write = async (objects: readonly GeneratedObject[]) => {
+            const stored = await getClusterState(dynamo.db, table, CLUSTER);
+            await putClusterState(dynamo.db, table, stateOf(objects), stored?.ver ?? 0);
+          };
+          const sweepAt = async (now: number, times: number) => {
+            const all = Promise.all(
+              Array.from({ length: times }, () =>
+                sweep({
+                  data,
+                  now: () => now,
+                  emitMetrics: () => {},
+                  publish: async (n) => {
+                    await scheduler.schedule(Promise.resolve(), 'publish');
+                    subjects.push(n.subject);
+                  },
+                }),
+              ),
+            );
+            await scheduler.waitFor(all);
+          };
+          await write(withoutSegments(SEG_A, SEG_B));
+          await sweepAt(T1, copies[0] as number);
+          await write(withoutSegments(SEG_B));
+          await sweepAt(T2, copies[1] as number);
+          await write(ARCHIVE);
+          await sweepAt(T3, copies[2] as number);
+
+          const gaps = (await store.getAlertState(CLUSTER)).gaps;
+          expect(gaps?.open).toEqual([]);
+          expect(gaps?.closed.map((r) => [r.firstSegno, r.firstSeenAt, r.closedAt, r.outcome])).toEqual([
+            [12, T1, T3, 'filled'],
+            [8, T1, T2, 'filled'],
+          ]);
+          expect(subjects.filter((subject) => subject.includes('wal-gap')).sort()).toEqual(
+            [
+              `[walwatch] CRITICAL ${CLUSTER}: wal-gap ${SEG_A}`,
+              `[walwatch] CRITICAL ${CLUSTER}: wal-gap ${SEG_B}`,
+              `[walwatch] RESOLVED ${CLUSTER}: wal-gap ${SEG_A}`,
+              `[walwatch] RESOLVED ${CLUSTER}: wal-gap ${SEG_B}`,
+            ].sort(),
+          );
+        },
+      ),
+      { numRuns: 10 },
+    );
+  }, 120_000);
 });
