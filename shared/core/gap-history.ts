@@ -12,7 +12,8 @@
  * - It inherits an acknowledgement only when every segment of it lay in acknowledged tracked gaps: a merge
  *   with segments nobody acknowledged alerts again.
  * - A tracked gap that no current gap overlaps is closed, and its acknowledgement closes with it: the
- *   acknowledgement is recorded in the history and must be withdrawn from the live acknowledgements, so a
+ *   acknowledgement is recorded in the history (its reason cut to {@link MAX_HISTORY_REASON} characters)
+ *   and must be withdrawn from the live acknowledgements, so a
  *   gap that re-opens under the same id alerts again.
  * - The history keeps the newest {@link MAX_CLOSED_GAPS} closed gaps, of which at most
  *   {@link MAX_PENDING_ONLY_GAPS} were only ever `pending` and never acknowledged (the normal holes of
@@ -30,6 +31,11 @@ export const MAX_CLOSED_GAPS = 50;
 export const MAX_PENDING_ONLY_GAPS = 10;
 /** Gaps tracked open at most. */
 export const MAX_OPEN_GAPS = 200;
+/**
+ * Characters of an acknowledgement's reason a closed gap keeps (the API takes up to 1,000): 50 full reasons
+ * of up to 3 UTF-8 bytes a character would make the alert-state item, read on every analysis, 150 KB.
+ */
+export const MAX_HISTORY_REASON = 280;
 
 /** An operator's acknowledgement, as the store keeps it. */
 export interface GapHistoryAcknowledgement {
@@ -168,7 +174,8 @@ export function trackGaps(
   for (const record of previous.open) {
     // Beyond the tracked ones too: a gap still open past the cap is dropped from tracking, not closed.
     if (all.some((entry) => overlaps(record, entry))) continue;
-    const acknowledgement = acknowledged(record);
+    const given = acknowledged(record);
+    const acknowledgement = given && { ...given, reason: shortenReason(given.reason) };
     closed.push({
       ...record,
       closedAt: now,
@@ -254,6 +261,13 @@ export function boundHistory(records: readonly ClosedGapRecord[]): ClosedGapReco
     kept.push(record);
   }
   return kept;
+}
+
+/** A reason cut to {@link MAX_HISTORY_REASON} characters, ending in `…` when cut (never inside a pair). */
+function shortenReason(reason: string): string {
+  if (reason.length <= MAX_HISTORY_REASON) return reason;
+  const chars = Array.from(reason);
+  return chars.length <= MAX_HISTORY_REASON ? reason : `${chars.slice(0, MAX_HISTORY_REASON - 1).join('')}…`;
 }
 
 /** Whether the ranges of `records` together cover every segment `first…last`. */

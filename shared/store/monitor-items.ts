@@ -7,8 +7,8 @@
  * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `decidedAt`, `ver`, gap history (`go`, `gh`) |
  *
  * The gap history is stored as lists of numbers and one-letter codes (`encodeGapHistory`): at most 200 open
- * and 50 closed gaps of about 40 bytes each, plus the reasons of closed acknowledgements (at most 1,000
- * characters each), keeps the item far below DynamoDB's 400 KB.
+ * and 50 closed gaps of about 40 bytes each, plus the reasons of closed acknowledgements (cut to 280
+ * characters), about 60 KB at the very worst, far below DynamoDB's 400 KB.
  *
  * `createDynamoMonitorData` puts them together with the cluster states and the drill records
  * (`drill-items.ts`) into the API's `MonitorData`.

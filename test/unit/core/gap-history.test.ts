@@ -9,6 +9,7 @@ import {
   type GapTrackingContext,
   gapRecordId,
   MAX_CLOSED_GAPS,
+  MAX_HISTORY_REASON,
   MAX_PENDING_ONLY_GAPS,
   sameGapHistory,
   trackGaps,
@@ -205,6 +206,22 @@ describe('trackGaps', () => {
       expect.objectContaining({ firstSeenAt: T0 + 3 * HOUR, worstStatus: 'lost' }),
     ]);
     expect(reopened.history.closed).toHaveLength(1);
+  });
+
+  it('keeps the first 280 characters of a long reason in the history, the live acknowledgement whole', () => {
+    const id = gap(4, 4).id;
+    const given = ack('😀'.repeat(1000));
+    const open = trackGaps(
+      EMPTY_GAP_HISTORY,
+      [gap(4, 4, 'acknowledged')],
+      T0,
+      context({ acks: { [id]: given } }),
+    );
+    const step = trackGaps(open.history, [], T0 + HOUR, context({ acks: { [id]: given } }));
+    const kept = step.closed[0]?.acknowledgement?.reason ?? '';
+    expect(Array.from(kept)).toHaveLength(MAX_HISTORY_REASON);
+    expect(kept.endsWith('😀…')).toBe(true);
+    expect(step.withdrawn[id]).toBe(given);
   });
 
   it('keeps an acknowledgement of a gap tracking has not seen yet', () => {
