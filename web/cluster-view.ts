@@ -34,7 +34,7 @@ export class ClusterView {
   /** The view's root element, to put in the page. */
   readonly element: HTMLElement;
   private readonly sections: Record<
-    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'drills' | 'timelines' | 'backups',
+    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'closedGaps' | 'drills' | 'timelines' | 'backups',
     Section
   >;
   private readonly restore: RestorePlanForm;
@@ -47,8 +47,6 @@ export class ClusterView {
   private gapHistoryFor: string | null = null;
   private gapHistoryAt = 0;
   private gapHistoryLoading = false;
-  /** The report drawn last: a history that arrives later is drawn beside the newest gaps. */
-  private shownReport: ClusterReport | null = null;
 
   constructor(
     readonly clusterId: string,
@@ -70,6 +68,8 @@ export class ClusterView {
       chart: section('chart', 'Recoverability chart'),
       problems: section('problems', 'Problems'),
       gaps: section('gaps', 'Gaps'),
+      // Its own section: a history arriving later never rebuilds the gaps table and a half-typed reason.
+      closedGaps: section('closed-gaps', 'Recently closed gaps'),
       drills: section('drills', 'Restore drills'),
       timelines: section('timelines', 'Timelines'),
       backups: section('backups', 'Backups'),
@@ -84,6 +84,7 @@ export class ClusterView {
       this.sections.chart.element,
       this.sections.problems.element,
       this.sections.gaps.element,
+      this.sections.closedGaps.element,
       this.restore.element,
       this.sections.drills.element,
       this.sections.timelines.element,
@@ -148,12 +149,10 @@ export class ClusterView {
    * (a gap closing is recorded by the next sweep, so also every {@link GAP_HISTORY_REFRESH_MS}).
    */
   private showGaps(report: ClusterReport, nowMs: number): void {
-    this.shownReport = report;
+    this.draw('gaps', report.gaps, () => this.renderGaps(report));
     const openKey = JSON.stringify(report.gaps);
-    const draw = (): void => {
-      const shown = this.shownReport ?? report;
-      this.draw('gaps', [shown.gaps, this.gapHistory], () => this.renderGaps(shown));
-    };
+    const draw = (): void =>
+      this.draw('closedGaps', [this.gapHistory], () => renderGapHistory(this.gapHistory));
     const stale = nowMs - this.gapHistoryAt >= GAP_HISTORY_REFRESH_MS;
     if (!this.gapHistoryLoading && (openKey !== this.gapHistoryFor || stale)) {
       this.gapHistoryFor = openKey;
@@ -188,13 +187,8 @@ export class ClusterView {
 
   private renderGaps(report: ClusterReport): Child[] {
     const heading = h('h3', {}, `Gaps (${report.gaps.length})`);
-    const history = renderGapHistory(this.gapHistory);
     if (report.gaps.length === 0)
-      return [
-        heading,
-        h('p', { class: 'empty' }, 'No missing WAL between the oldest backup and the head.'),
-        ...history,
-      ];
+      return [heading, h('p', { class: 'empty' }, 'No missing WAL between the oldest backup and the head.')];
     return [
       heading,
       table(
@@ -218,7 +212,6 @@ export class ClusterView {
           ),
         ),
       ),
-      ...history,
     ];
   }
 

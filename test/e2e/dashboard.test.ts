@@ -398,7 +398,7 @@ describe('dashboard live updates', () => {
       `/clusters/${encodeURIComponent(FIXTURE_CLUSTERS.critical)}/gaps`,
     );
     expect(history).toHaveLength(fixtureClosedGaps(0).length);
-    const items = page.locator('[data-section="gaps"] li[data-closed-gap]');
+    const items = page.locator('[data-section="closed-gaps"] li[data-closed-gap]');
     await expect.poll(() => items.count(), { timeout: LIVE_TIMEOUT_MS }).toBe(2);
     expect(
       await items.evaluateAll((lis) => lis.map((li) => [li.dataset.closedGap, li.dataset.outcome])),
