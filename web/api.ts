@@ -5,7 +5,14 @@
  * because the page shows them and keeps polling.
  */
 import type { DrillRecord, DrillVerdict } from '../shared/core/drill.js';
-import type { ClusterReport, EarliestRecoverable, LatestRecoverable, Status } from '../shared/core/report.js';
+import type { ClosedGapReport } from '../shared/core/gap-history.js';
+import type {
+  ClusterReport,
+  EarliestRecoverable,
+  GapReport,
+  LatestRecoverable,
+  Status,
+} from '../shared/core/report.js';
 import type { RestorePlan } from '../shared/core/restore-plan.js';
 import type { StoredSegmentSummary } from '../shared/core/segment-summary.js';
 
@@ -37,6 +44,13 @@ export interface ClusterSummary {
 export interface DrillsResponse {
   readonly generatedAt: string;
   readonly drills: DrillRecord[];
+}
+
+/** `GET /clusters/{id}/gaps`: the open gaps and the closed ones, newest first. */
+export interface GapsResponse {
+  readonly generatedAt: string;
+  readonly gaps: GapReport[];
+  readonly history: ClosedGapReport[];
 }
 
 /** `GET /clusters`: one page. */
@@ -149,6 +163,11 @@ export class ApiClient {
   /** The cluster's restore drills, newest first. */
   drills(id: string): Promise<ApiResult<DrillsResponse>> {
     return this.request(`/clusters/${encodeURIComponent(id)}/drills`, {});
+  }
+
+  /** The cluster's gaps and the history of closed ones. */
+  gaps(id: string): Promise<ApiResult<GapsResponse>> {
+    return this.request(`/clusters/${encodeURIComponent(id)}/gaps`, {});
   }
 
   /** What the content scan stored for one segment (`WALWATCH_READ_CONTENT=all`). */

@@ -6,6 +6,7 @@
  */
 
 import type { DrillRecord } from '../shared/core/drill.js';
+import type { ClosedGapReport } from '../shared/core/gap-history.js';
 import type { ClusterReport, GapReport } from '../shared/core/report.js';
 import type { ApiClient, ClusterResponse, SegmentResponse } from './api.js';
 import { BACKUP_STATUS_LABEL, renderChartLegend, renderRecoverabilityChart } from './chart.js';
@@ -16,6 +17,7 @@ import {
   DRILL_VERDICT_LABEL,
   formatAgo,
   formatBytes,
+  formatDuration,
   formatLength,
   formatTime,
 } from './format.js';
@@ -32,7 +34,7 @@ export class ClusterView {
   /** The view's root element, to put in the page. */
   readonly element: HTMLElement;
   private readonly sections: Record<
-    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'drills' | 'timelines' | 'backups',
+    'header' | 'summary' | 'chart' | 'problems' | 'gaps' | 'closedGaps' | 'drills' | 'timelines' | 'backups',
     Section
   >;
   private readonly restore: RestorePlanForm;
@@ -40,6 +42,11 @@ export class ClusterView {
   private drillsShown: string | null = null;
   private drillHistory: DrillRecord[] | null = null;
   private drillError: string | null = null;
+  /** Closed gaps (`GET …/gaps`), the open gaps they were fetched for, and when. */
+  private gapHistory: ClosedGapReport[] | null = null;
+  private gapHistoryFor: string | null = null;
+  private gapHistoryAt = 0;
+  private gapHistoryLoading = false;
 
   constructor(
     readonly clusterId: string,
@@ -61,6 +68,8 @@ export class ClusterView {
       chart: section('chart', 'Recoverability chart'),
       problems: section('problems', 'Problems'),
       gaps: section('gaps', 'Gaps'),
+      // Its own section: a history arriving later never rebuilds the gaps table and a half-typed reason.
+      closedGaps: section('closed-gaps', 'Recently closed gaps'),
       drills: section('drills', 'Restore drills'),
       timelines: section('timelines', 'Timelines'),
       backups: section('backups', 'Backups'),
@@ -75,6 +84,7 @@ export class ClusterView {
       this.sections.chart.element,
       this.sections.problems.element,
       this.sections.gaps.element,
+      this.sections.closedGaps.element,
       this.restore.element,
       this.sections.drills.element,
       this.sections.timelines.element,
@@ -94,7 +104,7 @@ export class ClusterView {
       renderChart(report, nowMs, (iso) => this.restore.plan(iso)),
     );
     this.draw('problems', report.problems, () => renderProblems(report, (name) => this.segmentDetails(name)));
-    this.draw('gaps', report.gaps, () => this.renderGaps(report));
+    this.showGaps(report, nowMs);
     this.showDrills(report, nowMs);
     this.draw('timelines', [report.timelines, report.targetTimeline], () => renderTimelines(report));
     this.draw('backups', [response.generatedAt, report.backups], () => renderBackups(report, nowMs));
@@ -130,6 +140,30 @@ export class ClusterView {
           else this.drillError = result.message;
           draw();
         });
+    }
+    draw();
+  }
+
+  /**
+   * Draws the open gaps and the recently closed ones. The history is fetched again when the open gaps change
+   * (a gap closing is recorded by the next sweep, so also every {@link GAP_HISTORY_REFRESH_MS}).
+   */
+  private showGaps(report: ClusterReport, nowMs: number): void {
+    this.draw('gaps', report.gaps, () => this.renderGaps(report));
+    const openKey = JSON.stringify(report.gaps);
+    const draw = (): void =>
+      this.draw('closedGaps', [this.gapHistory], () => renderGapHistory(this.gapHistory));
+    const stale = nowMs - this.gapHistoryAt >= GAP_HISTORY_REFRESH_MS;
+    if (!this.gapHistoryLoading && (openKey !== this.gapHistoryFor || stale)) {
+      this.gapHistoryFor = openKey;
+      this.gapHistoryAt = nowMs;
+      this.gapHistoryLoading = true;
+      void this.api.gaps(this.clusterId).then((result) => {
+        this.gapHistoryLoading = false;
+        // A failed fetch keeps what was shown; the next refresh tries again.
+        if (result.ok) this.gapHistory = result.value.history;
+        draw();
+      });
     }
     draw();
   }
@@ -206,6 +240,52 @@ export class ClusterView {
     });
     return form;
   }
+}
+
+/** How often the closed-gap history is fetched again while the open gaps stay the same. */
+const GAP_HISTORY_REFRESH_MS = 30_000;
+
+/** "segment 00000001000000000000000B missing 3 h, filled 2026-11-24 12:04:00 UTC", newest first. */
+function renderGapHistory(history: readonly ClosedGapReport[] | null): Child[] {
+  if (history === null || history.length === 0) return [];
+  return [
+    h('h4', {}, `Recently closed (${history.length})`),
+    h(
+      'ul',
+      { class: 'gap-history' },
+      ...history.map((gap) => {
+        const segments =
+          gap.count > 1
+            ? h(
+                'span',
+                {},
+                `${gap.count} segments `,
+                h('code', {}, gap.firstSegment),
+                ' … ',
+                h('code', {}, gap.lastSegment),
+              )
+            : h('span', {}, 'segment ', h('code', {}, gap.firstSegment));
+        const open = (Date.parse(gap.closedAt) - Date.parse(gap.firstSeenAt)) / 1000;
+        const closed = gap.status === 'filled' ? 'filled' : 'no longer checked';
+        return h(
+          'li',
+          { 'data-closed-gap': gap.id, 'data-outcome': gap.status, 'data-worst': gap.worstStatus },
+          segments,
+          ` missing ${formatDuration(open)}, ${closed} ${formatTime(gap.closedAt)} `,
+          h('span', { class: `badge gap-status-${gap.worstStatus}` }, gap.worstStatus),
+          ' ',
+          h('span', { class: `badge status-${gap.severity}` }, gap.severity),
+          gap.acknowledgement
+            ? h(
+                'span',
+                { class: 'gap-ack' },
+                ` acknowledged by ${gap.acknowledgement.by}: ${gap.acknowledgement.reason}`,
+              )
+            : null,
+        );
+      }),
+    ),
+  ];
 }
 
 function summaryKey(report: ClusterReport): string {

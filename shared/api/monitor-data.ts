@@ -8,6 +8,7 @@ import type { OpenAlerts } from '../core/alerts.js';
 import type { DrillRecord } from '../core/drill.js';
 import { DRILL_HISTORY } from '../core/drill-status.js';
 import { type FleetCounts, matchesFleetFilter } from '../core/fleet-row.js';
+import type { GapHistory } from '../core/gap-history.js';
 import type { StoredSegmentSummary } from '../core/segment-summary.js';
 import type { ClusterState } from '../core/state.js';
 import {
@@ -41,6 +42,8 @@ export interface AlertState {
    * behind) decides nothing, so it cannot reopen what a later sweep resolved. Absent: never recorded.
    */
   readonly decidedAt?: number;
+  /** The gaps tracked open and the closed ones (`gap-history.ts`), as of `decidedAt`. Absent: none yet. */
+  readonly gaps?: GapHistory;
   /** Optimistic-locking version (0: never stored). */
   readonly ver: number;
 }
@@ -80,6 +83,18 @@ export interface MonitorData {
     gapId: string,
     acknowledgement: GapAcknowledgement,
   ): Promise<GapAcknowledgement>;
+  /**
+   * Applies what gap tracking decided about acknowledgements: withdraws those of closed gaps (each only if
+   * it is still the one given, same `at`) and records those inherited by a gap that shrank or split (only
+   * where the gap has none). Idempotent; marks nothing changed (the sweeper writes the row itself).
+   */
+  settleAcknowledgements(
+    clusterId: string,
+    change: {
+      readonly withdrawn: Readonly<Record<string, GapAcknowledgement>>;
+      readonly inherited: Readonly<Record<string, GapAcknowledgement>>;
+    },
+  ): Promise<void>;
   getAlertState(clusterId: string): Promise<AlertState>;
   /** Writes the alert state if its version is still `expectedVer`; false when another writer won. */
   putAlertState(clusterId: string, state: Omit<AlertState, 'ver'>, expectedVer: number): Promise<boolean>;
@@ -148,6 +163,13 @@ export function createMemoryMonitorData(
       acks.set(id, { ...(acks.get(id) ?? {}), [gapId]: acknowledgement });
       markChanged(id);
       return acknowledgement;
+    },
+    settleAcknowledgements: async (id, change) => {
+      const kept = { ...(acks.get(id) ?? {}) };
+      for (const [gapId, given] of Object.entries(change.withdrawn))
+        if (kept[gapId]?.at === given.at) delete kept[gapId];
+      for (const [gapId, given] of Object.entries(change.inherited)) kept[gapId] ??= given;
+      acks.set(id, kept);
     },
     getAlertState: async (id) => alerts.get(id) ?? { open: {}, outbox: {}, ver: 0 },
     putAlertState: async (id, state, expectedVer) => {

@@ -17,6 +17,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { BlankEnv } from 'hono/types';
 import type { Thresholds } from '../core/config.js';
 import { DRILL_HISTORY } from '../core/drill-status.js';
+import { describeClosedGaps, EMPTY_GAP_HISTORY } from '../core/gap-history.js';
 import { parseWalFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore } from '../core/restore-plan.js';
@@ -35,6 +36,7 @@ import {
   ackBodySchema,
   acknowledgementSchema,
   backupSchema,
+  closedGapSchema,
   clusterIdParam,
   clusterReportSchema,
   drillLimitQuerySchema,
@@ -162,7 +164,17 @@ const routes = {
     summary: "The cluster's gaps",
     request: { params: clusterParams },
     responses: {
-      200: json(z.strictObject({ generatedAt: isoTime, gaps: z.array(gapSchema) }), 'The gaps.'),
+      200: json(
+        z.strictObject({
+          generatedAt: isoTime,
+          gaps: z.array(gapSchema),
+          history: z.array(closedGapSchema).openapi({
+            description:
+              'Closed gaps, newest first: the newest 50, of which at most 10 were only ever pending (recorded by the sweeper).',
+          }),
+        }),
+        'The open gaps and the history of closed ones.',
+      ),
       ...errors,
     },
   }),
@@ -301,7 +313,11 @@ export function createApiRouter(deps: ApiDependencies): OpenAPIHono<BlankEnv> {
     ),
   );
   app.openapi(routes.gaps, (c) =>
-    withCluster(c, c.req.valid('param').id, (r, generatedAt) => c.json({ generatedAt, gaps: r.gaps }, 200)),
+    withCluster(c, c.req.valid('param').id, async (r, generatedAt) => {
+      const { gaps } = await deps.data.getAlertState(r.id);
+      const history = describeClosedGaps(gaps ?? EMPTY_GAP_HISTORY, r.segmentSize);
+      return c.json({ generatedAt, gaps: r.gaps, history }, 200);
+    }),
   );
   app.openapi(routes.backups, (c) =>
     withCluster(c, c.req.valid('param').id, (r, generatedAt) =>

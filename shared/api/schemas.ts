@@ -386,6 +386,31 @@ export const acknowledgementSchema = z
   .strictObject({ reason: z.string(), by: z.string(), at: isoTime })
   .openapi('Acknowledgement');
 
+export const closedGapSchema = z
+  .strictObject({
+    id: gapSchema.shape.id,
+    timeline: z.number().int(),
+    firstSegment: walFile,
+    lastSegment: walFile,
+    count: z.number().int(),
+    firstSeenAt: isoTime.openapi({ description: 'When a sweep first saw the gap (or a gap it continues).' }),
+    closedAt: isoTime.openapi({
+      description: 'When a sweep found it gone (within one sweep of the arrival).',
+    }),
+    status: z.enum(['filled', 'out-of-range']).openapi({
+      description:
+        '`filled`: every segment is archived now (and readable where content is read); `out-of-range`: segments are still absent but no longer checked (retention removed the backups that needed them, or the lineage moved on).',
+    }),
+    worstStatus: z
+      .enum(['pending', 'lost', 'acknowledged'])
+      .openapi({ description: 'The worst status it reached, pending < lost < acknowledged.' }),
+    severity: z.enum(['warning', 'critical']).openapi({ description: 'The worst severity it reached.' }),
+    acknowledgement: acknowledgementSchema
+      .optional()
+      .openapi({ description: 'The acknowledgement it had; it closed with the gap.' }),
+  })
+  .openapi('ClosedGap');
+
 export const errorSchema = z
   .strictObject({
     error: z.strictObject({

@@ -590,6 +590,20 @@ function segmentSizeProblems(state: ClusterState): { source: SegmentSizeSource; 
 }
 
 /** Per timeline with defects, its runs without the defective segments (other timelines are not copied). */
+/**
+ * Whether every segment `first…last` of `timeline` is archived and, where the content is read, readable: the
+ * test for a gap that closed by being filled (`gap-history.ts`).
+ */
+export function hasUsableSegments(
+  state: ClusterState,
+  timeline: number,
+  first: number,
+  last: number,
+): boolean {
+  const runs = withoutDefects(state).get(timeline) ?? state.segments[String(timeline)] ?? NO_RUNS;
+  return countInRange(runs, first, last) === last - first + 1;
+}
+
 function withoutDefects(state: ClusterState): Map<number, Run[]> {
   const usable = new Map<number, Run[]>();
   for (const key of Object.keys(state.defects ?? {})) {

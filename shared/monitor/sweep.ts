@@ -25,6 +25,7 @@ import pMap from 'p-map';
 import type { AlertState, ClusterInputs, MonitorData, OutboxEntry } from '../api/monitor-data.js';
 import { analyzeStoredCluster, type DrillExpectations } from '../api/reports.js';
 import { type AlertNotification, diffAlerts } from '../core/alerts.js';
+import { hasUsableSegments } from '../core/analyze.js';
 import type { Thresholds } from '../core/config.js';
 import { nextDrillCrossingAt } from '../core/drill-status.js';
 import {
@@ -34,8 +35,16 @@ import {
   nextCrossingAt,
   summarizeFleetRow,
 } from '../core/fleet-row.js';
+import {
+  EMPTY_GAP_HISTORY,
+  type GapTracking,
+  type GapTrackingContext,
+  sameGapHistory,
+  trackGaps,
+} from '../core/gap-history.js';
 import { type ClusterMetrics, fleetMaxima, fleetRowMetrics, statusCountMetrics } from '../core/metrics.js';
 import type { ClusterReport } from '../core/report.js';
+import type { ClusterState } from '../core/state.js';
 import type { StoredFleetRow } from '../store/fleet-rows.js';
 
 /** What a sweep needs from its host (Lambda with SNS and EMF, or the local monitor). */
@@ -217,15 +226,33 @@ async function sweepCluster(
   // A stored drill marks the row `drilled`; a row item older than that flag shows its drill in the row.
   const hasDrills = !stored || stored.drilled || (stored.row?.lastDrill ?? null) !== null;
   const history = expectation || hasDrills ? await deps.data.listDrills(id) : [];
-  const { report, state, drills } = analyzeStoredCluster(
-    inputs.state,
-    inputs.acknowledgements,
-    history,
+  const analyze = (acknowledgements: ClusterInputs['acknowledgements']) =>
+    analyzeStoredCluster(
+      inputs.state as ClusterState,
+      acknowledgements,
+      history,
+      now,
+      deps.thresholds,
+      expectation,
+    );
+  let analysis = analyze(inputs.acknowledgements);
+  const gaps = gapTrackingContext(inputs.state, inputs.acknowledgements);
+  // A gap that shrank or split keeps the acknowledgement of the gap it continues: analysed with it, it
+  // does not alert under its new id.
+  const inherited = trackGaps(
+    inputs.alertState.gaps ?? EMPTY_GAP_HISTORY,
+    analysis.report.gaps,
     now,
-    deps.thresholds,
-    expectation,
-  );
-  const alerts = await settleAlerts(deps, report, now, inputs.alertState);
+    gaps,
+  ).inherited;
+  if (Object.keys(inherited).length > 0) analysis = analyze({ ...inputs.acknowledgements, ...inherited });
+  const { report, state, drills } = analysis;
+  const alerts = await settleAlerts(deps, report, now, inputs.alertState, gaps);
+  if (alerts.gaps)
+    await deps.data.settleAcknowledgements(id, {
+      withdrawn: alerts.gaps.withdrawn,
+      inherited: alerts.gaps.inherited,
+    });
   const row = summarizeFleetRow(report, now);
   const crossing = nextCrossingAt(state, report, now, deps.thresholds);
   const drillCrossing = nextDrillCrossingAt(drills, now, expectation);
@@ -242,6 +269,18 @@ async function sweepCluster(
   );
   // A lost write means the state changed meanwhile: the row stays marked, and the next run analyses it.
   return { kind: 'analyzed', row, report, ...alerts, conflicts: alerts.conflicts + (written ? 0 : 1) };
+}
+
+/** What gap tracking needs of a cluster's inputs. */
+export function gapTrackingContext(
+  state: ClusterState,
+  acknowledgements: GapTrackingContext['acknowledgements'],
+): GapTrackingContext {
+  return {
+    segmentSize: state.segmentSize,
+    acknowledgements,
+    isPresent: (timeline, first, last) => hasUsableSegments(state, timeline, first, last),
+  };
 }
 
 /** Writes the fleet counts item when the counts changed. */
@@ -276,12 +315,16 @@ export async function settleAlerts(
   now: number,
   /** The alert state as already read (the sweep's batched read); the first attempt decides on it. */
   initial?: AlertState,
+  /** Tracks the report's gaps into the item's gap history, in the same conditional write. @default untracked */
+  gapContext?: GapTrackingContext,
 ): Promise<{
   sent: AlertNotification['transition'][];
   publishFailures: number;
   conflicts: number;
   /** When a notification another run claimed may be claimed again (that run may have died). */
   retryAt: number | null;
+  /** The gap tracking the item holds now, when this run decided (absent when a later sweep had). */
+  gaps?: GapTracking;
 }> {
   const claimTimeout = deps.claimTimeoutMs ?? 5 * 60_000;
   let conflicts = 0;
@@ -291,6 +334,12 @@ export async function settleAlerts(
     if (stored.decidedAt !== undefined && stored.decidedAt > now)
       return { sent: [], publishFailures: 0, conflicts, retryAt: null };
     const decided = diffAlerts(stored.open, report, now, deps.apiUrl ? { apiUrl: deps.apiUrl } : {});
+    // Re-applied to what was read on every attempt: a concurrent sweep's closures stay, none is recorded twice.
+    const gaps = gapContext
+      ? trackGaps(stored.gaps ?? EMPTY_GAP_HISTORY, report.gaps, now, gapContext)
+      : undefined;
+    const gapHistory = gaps ? gaps.history : stored.gaps;
+    const tracked = gaps ? { gaps } : {};
     const outbox: Record<string, OutboxEntry> = { ...stored.outbox };
     for (const notification of decided.notifications) {
       outbox[notification.id] ??= {
@@ -308,13 +357,18 @@ export async function settleAlerts(
       .map((entry) => (entry.claimedAt === null ? null : entry.claimedAt + claimTimeout))
       .filter((at): at is number => at !== null && at > now);
     const retryAt = theirs.length === 0 ? null : Math.min(...theirs);
-    if (mine.length === 0 && decided.notifications.length === 0 && sameKeys(stored.open, decided.open)) {
-      return { sent: [], publishFailures: 0, conflicts, retryAt };
+    const sameGaps = gapHistory === undefined || sameGapHistory(stored.gaps ?? EMPTY_GAP_HISTORY, gapHistory);
+    if (
+      mine.length === 0 &&
+      decided.notifications.length === 0 &&
+      sameKeys(stored.open, decided.open) &&
+      sameGaps
+    ) {
+      return { sent: [], publishFailures: 0, conflicts, retryAt, ...tracked };
     }
     for (const id of mine) outbox[id] = { ...(outbox[id] as OutboxEntry), claimedAt: now };
-    if (
-      !(await deps.data.putAlertState(report.id, { open: decided.open, outbox, decidedAt: now }, stored.ver))
-    ) {
+    const next = { open: decided.open, outbox, decidedAt: now, ...(gapHistory ? { gaps: gapHistory } : {}) };
+    if (!(await deps.data.putAlertState(report.id, next, stored.ver))) {
       conflicts += 1;
       continue;
     }
@@ -332,7 +386,7 @@ export async function settleAlerts(
     }
     await removeFromOutbox(deps.data, report.id, published);
     const transitions = published.map((id) => (outbox[id] as OutboxEntry).transition);
-    return { sent: transitions, publishFailures, conflicts, retryAt };
+    return { sent: transitions, publishFailures, conflicts, retryAt, ...tracked };
   }
   // Out of attempts: the next run decides again.
   return { sent: [], publishFailures: 0, conflicts, retryAt: now + 1 };
@@ -342,11 +396,11 @@ export async function settleAlerts(
 async function removeFromOutbox(data: MonitorData, clusterId: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const state = await data.getAlertState(clusterId);
+    const { ver, ...state } = await data.getAlertState(clusterId);
     const outbox = { ...state.outbox };
     for (const id of ids) delete outbox[id];
-    const kept = state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt };
-    if (await data.putAlertState(clusterId, { open: state.open, outbox, ...kept }, state.ver)) return;
+    // Everything else of the item (open alerts, decidedAt, the gap history) is written back as read.
+    if (await data.putAlertState(clusterId, { ...state, outbox }, ver)) return;
   }
 }
 

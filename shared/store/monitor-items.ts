@@ -4,7 +4,11 @@
  * | item | `pk` | holds |
  * |---|---|---|
  * | acknowledgements | `k#<cluster>` | `acks`: gap id → `{ reason, by, at }` |
- * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `decidedAt`, `ver` |
+ * | alert state | `a#<cluster>` | `open` alerts, the notification `outbox`, `decidedAt`, `ver`, gap history (`go`, `gh`) |
+ *
+ * The gap history is stored as lists of numbers and one-letter codes (`encodeGapHistory`): at most 200 open
+ * and 50 closed gaps of about 40 bytes each, plus the reasons of closed acknowledgements (cut to 280
+ * characters), about 60 KB at the very worst, far below DynamoDB's 400 KB.
  *
  * `createDynamoMonitorData` puts them together with the cluster states and the drill records
  * (`drill-items.ts`) into the API's `MonitorData`.
@@ -18,6 +22,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { AlertState, ClusterInputs, GapAcknowledgement, MonitorData } from '../api/monitor-data.js';
+import type {
+  ClosedGapRecord,
+  GapHistory,
+  GapOutcome,
+  GapWorstStatus,
+  OpenGapRecord,
+} from '../core/gap-history.js';
 import { decodeClusterState, getClusterState, listClusterIds } from './cluster-states.js';
 import { listDrillRecords, putDrillRecord } from './drill-items.js';
 import {
@@ -109,6 +120,58 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
       await markFleetRowChanged(db, table, clusterId);
       return acknowledgement;
     },
+    settleAcknowledgements: async (clusterId, change) => {
+      const withdrawn = Object.entries(change.withdrawn);
+      const inherited = Object.entries(change.inherited);
+      if (withdrawn.length === 0 && inherited.length === 0) return;
+      const key = { pk: acknowledgementsKey(clusterId) };
+      try {
+        for (const [gapId, given] of withdrawn) {
+          try {
+            await db.send(
+              new UpdateCommand({
+                TableName: table,
+                Key: key,
+                UpdateExpression: 'REMOVE acks.#gap',
+                // A newer acknowledgement of a re-opened gap with the same id stays.
+                ConditionExpression: 'acks.#gap.#at = :at',
+                ExpressionAttributeNames: { '#gap': gapId, '#at': 'at' },
+                ExpressionAttributeValues: { ':at': given.at },
+              }),
+            );
+          } catch (error) {
+            if (!isConditionFailure(error)) throw error;
+          }
+        }
+        if (inherited.length > 0)
+          await db.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: key,
+              UpdateExpression: 'SET acks = if_not_exists(acks, :empty)',
+              ExpressionAttributeValues: { ':empty': {} },
+            }),
+          );
+        for (const [gapId, given] of inherited) {
+          try {
+            await db.send(
+              new UpdateCommand({
+                TableName: table,
+                Key: key,
+                UpdateExpression: 'SET acks.#gap = :ack',
+                ConditionExpression: 'attribute_not_exists(acks.#gap)',
+                ExpressionAttributeNames: { '#gap': gapId },
+                ExpressionAttributeValues: { ':ack': given },
+              }),
+            );
+          } catch (error) {
+            if (!isConditionFailure(error)) throw error;
+          }
+        }
+      } catch (error) {
+        throw translateStoreError('UpdateItem (acknowledgements)', error);
+      }
+    },
     getAlertState: async (clusterId) =>
       decodeAlertState(await getItem(db, table, alertStateKey(clusterId), 'alert state')),
     putAlertState: async (clusterId, state, expectedVer) => {
@@ -121,6 +184,7 @@ export function createDynamoMonitorData(db: DynamoDBDocumentClient, table: strin
               open: state.open,
               outbox: state.outbox,
               ...(state.decidedAt === undefined ? {} : { decidedAt: state.decidedAt }),
+              ...(state.gaps === undefined ? {} : encodeGapHistory(state.gaps)),
               ver: expectedVer + 1,
             },
             ...(expectedVer === 0
@@ -162,7 +226,68 @@ function decodeAlertState(item: Record<string, unknown> | undefined): AlertState
     open: (item.open as AlertState['open'] | undefined) ?? {},
     outbox: (item.outbox as AlertState['outbox'] | undefined) ?? {},
     ...(typeof item.decidedAt === 'number' ? { decidedAt: item.decidedAt } : {}),
+    ...(Array.isArray(item.go) || Array.isArray(item.gh) ? { gaps: decodeGapHistory(item) } : {}),
     ver: item.ver as number,
+  };
+}
+
+const STATUS_CODE: Record<GapWorstStatus, string> = { pending: 'p', lost: 'l', acknowledged: 'a' };
+const STATUS_OF: Record<string, GapWorstStatus> = { p: 'pending', l: 'lost', a: 'acknowledged' };
+const OUTCOME_CODE: Record<GapOutcome, string> = { filled: 'f', 'out-of-range': 'r' };
+
+type OpenTuple = [number, number, number, number, string, string];
+type ClosedTuple = [...OpenTuple, number, string, ...([] | [string, string, string])];
+
+/**
+ * The gap history as the item stores it: `go` lists open gaps as
+ * `[timeline, firstSegno, lastSegno, firstSeenAt, status p|l|a, severity w|c]`, `gh` the closed ones with
+ * `closedAt`, the outcome (`f` filled, `r` out of range) and, when acknowledged, `reason, by, at`.
+ */
+export function encodeGapHistory(history: GapHistory): { go: OpenTuple[]; gh: ClosedTuple[] } {
+  const open = (r: OpenGapRecord): OpenTuple => [
+    r.timeline,
+    r.firstSegno,
+    r.lastSegno,
+    r.firstSeenAt,
+    STATUS_CODE[r.worstStatus],
+    r.severity === 'critical' ? 'c' : 'w',
+  ];
+  return {
+    go: history.open.map(open),
+    gh: history.closed.map((r): ClosedTuple => {
+      const ack = r.acknowledgement;
+      return [
+        ...open(r),
+        r.closedAt,
+        OUTCOME_CODE[r.outcome],
+        ...(ack ? ([ack.reason, ack.by, ack.at] as [string, string, string]) : ([] as [])),
+      ];
+    }),
+  };
+}
+
+/** Reads what `encodeGapHistory` stored. */
+export function decodeGapHistory(item: Record<string, unknown>): GapHistory {
+  const open = (t: readonly unknown[]): OpenGapRecord => ({
+    timeline: t[0] as number,
+    firstSegno: t[1] as number,
+    lastSegno: t[2] as number,
+    firstSeenAt: t[3] as number,
+    worstStatus: STATUS_OF[t[4] as string] ?? 'lost',
+    severity: t[5] === 'c' ? 'critical' : 'warning',
+  });
+  return {
+    open: ((item.go as unknown[][] | undefined) ?? []).map(open),
+    closed: ((item.gh as unknown[][] | undefined) ?? []).map(
+      (t): ClosedGapRecord => ({
+        ...open(t),
+        closedAt: t[6] as number,
+        outcome: t[7] === 'f' ? 'filled' : 'out-of-range',
+        ...(t.length >= 11
+          ? { acknowledgement: { reason: t[8] as string, by: t[9] as string, at: t[10] as string } }
+          : {}),
+      }),
+    ),
   };
 }
 

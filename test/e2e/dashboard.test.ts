@@ -16,6 +16,7 @@ import {
   CORRUPT_SEGMENT,
   type DashboardServer,
   FIXTURE_CLUSTERS,
+  fixtureClosedGaps,
   startDashboardServer,
 } from '../support/dashboard-server.js';
 import { serveDirectory } from '../support/static-site.js';
@@ -389,6 +390,33 @@ describe('dashboard live updates', () => {
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(
       true,
     );
+  });
+
+  it('lists the recently closed gaps: how long each was missing and when it was filled', async () => {
+    await openCluster(FIXTURE_CLUSTERS.critical);
+    const { history } = await getJson<{ history: Array<{ id: string; closedAt: string }> }>(
+      `/clusters/${encodeURIComponent(FIXTURE_CLUSTERS.critical)}/gaps`,
+    );
+    expect(history).toHaveLength(fixtureClosedGaps(0).length);
+    const items = page.locator('[data-section="closed-gaps"] li[data-closed-gap]');
+    await expect.poll(() => items.count(), { timeout: LIVE_TIMEOUT_MS }).toBe(2);
+    expect(
+      await items.evaluateAll((lis) => lis.map((li) => [li.dataset.closedGap, li.dataset.outcome])),
+    ).toEqual([
+      ['000000010000000000000004-000000010000000000000004', 'filled'],
+      ['000000010000000000000001-000000010000000000000002', 'out-of-range'],
+    ]);
+    const filledAt = `${String(history[0]?.closedAt).slice(0, 19).replace('T', ' ')} UTC`;
+    expect(await items.nth(0).textContent()).toBe(
+      `segment 000000010000000000000004 missing 3 h, filled ${filledAt} lost critical`,
+    );
+    expect(await items.nth(1).textContent()).toContain(
+      '2 segments 000000010000000000000001 … 000000010000000000000002 missing 4 h, no longer checked',
+    );
+    expect(await items.nth(1).textContent()).toContain(
+      'acknowledged by dba: lost in the 2026 bucket migration',
+    );
+    await screenshot('gap-history');
   });
 
   it('acknowledges a gap and shows it acknowledged', async () => {

@@ -16,8 +16,10 @@ import { createMemoryMonitorData } from '../../shared/api/monitor-data.js';
 import { createApiRouter } from '../../shared/api/router.js';
 import type { DrillRecord } from '../../shared/core/drill.js';
 import { countFleetRows, type FleetRow } from '../../shared/core/fleet-row.js';
+import type { ClosedGapRecord } from '../../shared/core/gap-history.js';
 import type { StoredSegmentSummary } from '../../shared/core/segment-summary.js';
 import { buildClusterStates, type ClusterState } from '../../shared/core/state.js';
+import { isoOf } from '../../shared/core/time.js';
 import { buildDashboard } from '../../web/build.js';
 import { type ArchiveSpec, contentLookup, generateArchive } from './archive-generator.js';
 import { drillRecord } from './drill-records.js';
@@ -169,6 +171,36 @@ export function fixtureDrills(now: number): DrillRecord[] {
   ];
 }
 
+/**
+ * The critical cluster's closed gaps, as a sweeper records them: a segment missing for 3 h until it was
+ * archived, and an acknowledged pair that retention took out of the checked range.
+ */
+export function fixtureClosedGaps(now: number): ClosedGapRecord[] {
+  return [
+    {
+      timeline: 1,
+      firstSegno: 4,
+      lastSegno: 4,
+      firstSeenAt: now - 5 * HOUR,
+      closedAt: now - 2 * HOUR,
+      outcome: 'filled',
+      worstStatus: 'lost',
+      severity: 'critical',
+    },
+    {
+      timeline: 1,
+      firstSegno: 1,
+      lastSegno: 2,
+      firstSeenAt: now - 30 * HOUR,
+      closedAt: now - 26 * HOUR,
+      outcome: 'out-of-range',
+      worstStatus: 'acknowledged',
+      severity: 'warning',
+      acknowledgement: { reason: 'lost in the 2026 bucket migration', by: 'dba', at: isoOf(now - 29 * HOUR) },
+    },
+  ];
+}
+
 /** Starts the fixture server on 127.0.0.1 with a free port; `fleet` adds rows of clusters without a state. */
 export async function startDashboardServer(
   options: { fleet?: readonly FleetRow[] } = {},
@@ -193,6 +225,11 @@ export async function startDashboardServer(
     new Map([[`${FIXTURE_CLUSTERS.critical}|00000001000000000000000A`, CORRUPT_SEGMENT]]),
   );
   for (const drill of fixtureDrills(startedAt)) await data.putDrill(drill);
+  await data.putAlertState(
+    FIXTURE_CLUSTERS.critical,
+    { open: {}, outbox: {}, gaps: { open: [], closed: fixtureClosedGaps(startedAt) } },
+    0,
+  );
   for (const row of options.fleet ?? [])
     await data.putFleetRow({ row, changed: false, nextCheckAt: null }, 0);
   // As the local monitor does after each change: the fleet rows follow the states before each list.

@@ -183,6 +183,91 @@ describe.each(['memory', 'dynalite'] as const)('API router over the %s store', (
     expect(gaps.gaps[0]?.status).toBe('acknowledged');
   });
 
+  it('lists the closed gaps the sweeper recorded, newest first, with the acknowledgement each closed with', async () => {
+    const { app, data } = api();
+    const hour = 3_600_000;
+    const given = { reason: 'lost in the 11/01 incident', by: 'dba', at: '2026-11-01T00:20:00.000Z' };
+    const stored = await data.getAlertState('spilo/superman/wal/15');
+    const written = await data.putAlertState(
+      'spilo/superman/wal/15',
+      {
+        open: {},
+        outbox: {},
+        decidedAt: NOW,
+        gaps: {
+          open: [],
+          closed: [
+            {
+              timeline: 1,
+              firstSegno: 4,
+              lastSegno: 4,
+              firstSeenAt: START,
+              closedAt: START + 3 * hour,
+              outcome: 'filled',
+              worstStatus: 'lost',
+              severity: 'critical',
+            },
+            {
+              timeline: 2,
+              firstSegno: 0x10,
+              lastSegno: 0x11,
+              firstSeenAt: START + 60_000,
+              closedAt: START + 2 * hour,
+              outcome: 'out-of-range',
+              worstStatus: 'acknowledged',
+              severity: 'warning',
+              acknowledgement: given,
+            },
+          ],
+        },
+      },
+      stored.ver,
+    );
+    expect(written).toBe(true);
+    const body = (await (await app.request(`/clusters/${superman}/gaps`)).json()) as {
+      gaps: unknown[];
+      history: unknown[];
+    };
+    expect(body.gaps).toHaveLength(1);
+    expect(body.history).toEqual([
+      {
+        id: '000000010000000000000004-000000010000000000000004',
+        timeline: 1,
+        firstSegment: '000000010000000000000004',
+        lastSegment: '000000010000000000000004',
+        count: 1,
+        firstSeenAt: '2026-11-01T00:00:00.000Z',
+        closedAt: '2026-11-01T03:00:00.000Z',
+        status: 'filled',
+        worstStatus: 'lost',
+        severity: 'critical',
+      },
+      {
+        id: '000000020000000000000010-000000020000000000000011',
+        timeline: 2,
+        firstSegment: '000000020000000000000010',
+        lastSegment: '000000020000000000000011',
+        count: 2,
+        firstSeenAt: '2026-11-01T00:01:00.000Z',
+        closedAt: '2026-11-01T02:00:00.000Z',
+        status: 'out-of-range',
+        worstStatus: 'acknowledged',
+        severity: 'warning',
+        acknowledgement: given,
+      },
+    ]);
+  });
+
+  it('answers an empty history for a cluster no sweep has tracked', async () => {
+    const { app } = api();
+    const body = (await (
+      await app.request(`/clusters/${encodeURIComponent('spilo/calm/wal/16')}/gaps`)
+    ).json()) as {
+      history: unknown[];
+    };
+    expect(body.history).toEqual([]);
+  });
+
   it.each([
     ['/clusters/nope', 'GET', undefined, 404],
     [`/clusters/${superman}/gaps/${gapId}/ack`, 'POST', '{"reason": ""}', 400],
