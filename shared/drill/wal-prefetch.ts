@@ -206,25 +206,29 @@ export function startWalPrefetch(options: WalPrefetchOptions): WalPrefetch {
     polling = true;
     try {
       const listedFrom = ++generation;
+      const takenAtListing = taken;
       let present: Set<string>;
       try {
         present = new Set(await readdir(dir));
       } catch {
         return;
       }
-      const before = taken;
+      let servedUpTo = -1;
       states.forEach((state, index) => {
         const segment = segments[index] as PrefetchSegment;
         if (state === 'ready' && (landedAt[index] as number) < listedFrom && !present.has(segment.name)) {
           states[index] = 'served';
           counts.served += 1;
-          taken = Math.max(taken, index);
+          servedUpTo = index;
         }
       });
+      const before = taken;
+      taken = Math.max(taken, servedUpTo);
       // A file two or more segments behind the last one taken was fetched by the server itself: it will
       // not be asked for again. (One segment behind may still be: a backup whose checkpoint record lies in
-      // the segment after its redo start is read checkpoint first.)
-      for (let index = 0; index < taken - 1; index++) {
+      // the segment after its redo start is read checkpoint first.) Only what the listing can tell counts
+      // here: the replay position may have moved past a file the server took after the listing was read.
+      for (let index = 0; index < Math.max(takenAtListing, servedUpTo) - 1; index++) {
         const segment = segments[index] as PrefetchSegment;
         if (states[index] === 'ready' && present.has(segment.name)) {
           states[index] = 'unused';
