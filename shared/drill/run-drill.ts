@@ -141,7 +141,8 @@ export class DrillSetupError extends Error {
  * Steps: analyse the archive (or take `prediction`) and plan the restore for the target; predict where
  * recovery ends; download and unpack the backup's tar partitions (for a delta backup: its chain, the full
  * backup first and each delta over it, as `wal-g backup-fetch` does); write the recovery settings
- * (`restore_command` = `walwatch wal-fetch`, the target, `recovery_target_action = 'promote'`); start
+ * (`restore_command` = a move out of the prefetch folder, else `walwatch wal-fetch`; the target;
+ * `recovery_target_action = 'promote'`); start the WAL prefetch (`prefetch`, see `wal-prefetch.ts`) and
  * PostgreSQL as an unprivileged user on a unix socket in a scratch folder; wait for recovery to end; read
  * what it reached; run `checkSql`; stop the server; remove the scratch folder unless `keep`.
  *
@@ -263,7 +264,8 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
     const walFetch = options.walwatchCommand
       ? [...options.walwatchCommand, 'wal-fetch']
       : await defaultWalFetchCommand(scratch);
-    const until = archiveAsPredicted(report);
+    const newest = newestPredictedSegments(report);
+    const until = newest.length > 0 ? ['--until', newest.join(',')] : [];
     const prefetching = options.prefetch ?? true;
     if (prefetching) {
       await mkdir(paths.prefetchDir, { mode: 0o700 });
@@ -288,7 +290,7 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
         report,
         startLsn,
         prediction.endLsn,
-        until.length > 0 ? parseWalFetchBound(until[1] as string) : undefined,
+        newest.length > 0 ? parseWalFetchBound(newest.join(',')) : undefined,
       );
       prefetch = startWalPrefetch({
         reader: source,
@@ -544,12 +546,12 @@ async function bundleWalFetch(): Promise<Uint8Array | undefined> {
 
 /** The `postgresql.auto.conf` lines of a drill: recovery from the archive, private socket, no archiving. */
 /**
- * `wal-fetch --until` with the newest segment of each timeline the prediction saw: WAL archived while the
- * drill restores (a live cluster keeps archiving) must not carry recovery past the predicted point.
+ * The newest segment of each timeline the prediction saw, for `wal-fetch --until` and the prefetch: WAL
+ * archived while the drill restores (a live cluster keeps archiving) must not carry recovery past the
+ * predicted point.
  */
-function archiveAsPredicted(report: ClusterReport): string[] {
-  const newest = report.timelines.flatMap((timeline) => (timeline.lastSegment ? [timeline.lastSegment] : []));
-  return newest.length > 0 ? ['--until', newest.join(',')] : [];
+function newestPredictedSegments(report: ClusterReport): string[] {
+  return report.timelines.flatMap((timeline) => (timeline.lastSegment ? [timeline.lastSegment] : []));
 }
 
 function recoverySettings(
