@@ -1,15 +1,20 @@
 /**
  * Restore drill benchmark: PostgreSQL 15 holds a ~1 GiB pgbench database (`WALWATCH_BENCH_DB_SCALE`,
  * default 70), a WAL-G-style base backup is taken, then ~1 GiB of WAL is written with pgbench TPC-B
- * (`WALWATCH_BENCH_WAL_MIB`, default 1024) and archived. One drill restores it all to `latest`; download,
- * unpack and replay times are printed apart. The unpack is then held against `lz4 -d | tar -x` on the same
- * parts, alternately and `WALWATCH_BENCH_UNPACK_ROUNDS` times (default 3), into fresh folders; the median
- * ratio and the spread are printed. Target: walwatch unpacks within 1.5× of the CLI pipe (median), and the
- * drill is replay-bound.
+ * (`WALWATCH_BENCH_WAL_MIB`, default 1024) and archived. Drills restore it all to `latest`, in
+ * `WALWATCH_BENCH_DRILL_ROUNDS` rounds (default 3) of three, one after another: every segment through
+ * `wal-fetch` (no prefetch), with the WAL prefetch (the default), and with every segment already
+ * decompressed on local disk and `restore_command` a shell `cp` (the bound on any prefetch). Download,
+ * unpack and replay times are printed apart, each with the load average, then the median replay of each.
+ * The unpack is then held against `lz4 -d | tar -x` on the same parts, alternately and
+ * `WALWATCH_BENCH_UNPACK_ROUNDS` times (default 3, 0 skips it), into fresh folders; the median ratio and the
+ * spread are printed. Target: walwatch unpacks within 1.5× of the CLI pipe (median), and the drill is
+ * replay-bound.
  */
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { DrillTimings } from '../shared/core/drill.js';
 import { runDrill } from '../shared/drill/run-drill.js';
 import { unpackTar } from '../shared/drill/unpack-backup.js';
 import { startPostgres } from '../test/support/postgres.js';
@@ -22,6 +27,7 @@ export default async function benchDrill(): Promise<void> {
   const scale = Number(process.env.WALWATCH_BENCH_DB_SCALE ?? 70);
   const walMib = Number(process.env.WALWATCH_BENCH_WAL_MIB ?? 1024);
   const rounds = Number(process.env.WALWATCH_BENCH_UNPACK_ROUNDS ?? 3);
+  const drillRounds = Number(process.env.WALWATCH_BENCH_DRILL_ROUNDS ?? 3);
   const cluster = 'spilo/bench-drill/wal/15';
   const pg = await startPostgres({
     archivePrefix: cluster,
@@ -61,24 +67,8 @@ export default async function benchDrill(): Promise<void> {
     );
     await primary.stop();
 
-    const record = await runDrill({
-      archive: { kind: 'dir', dir: pg.bucketDir },
-      cluster,
-      segmentSize: 16 * 1024 * 1024,
-      ...(isRoot() ? { pgUser: POSTGRES_OS_USER } : {}),
-      checkSql: 'SELECT count(*) FROM pgbench_history',
-      scratchParent: pg.dir,
-      now: Date.now,
-    });
-    const t = record.timings;
-    process.stdout.write(
-      `drill: ${record.verdict} (${record.reason ?? 'predicted = reached'}), ${record.checkResult} pgbench_history rows\n` +
-        `  download ${t?.downloadMs} ms (${(record.downloadedBytes / 2 ** 20).toFixed(0)} MiB), unpack ${t?.unpackMs} ms, replay ${t?.replayMs} ms\n`,
-    );
-
-    // The bound on any prefetch of the next segments (WAL-G's wal-prefetch): the same drill with every
-    // segment already decompressed on local disk, restore_command a shell cp. A prefetching wal-fetch
-    // cannot beat that, and it would still start Node once per segment.
+    // The bound on any prefetch of the next segments: the same drill with every segment already
+    // decompressed on local disk, restore_command a shell cp, started once per segment as wal-fetch is.
     const ready = join(pg.dir, 'prefetched');
     await mkdir(ready, { recursive: true });
     const walDir = join(pg.archive.root, 'wal_005');
@@ -100,21 +90,51 @@ export default async function benchDrill(): Promise<void> {
       { mode: 0o755 },
     );
     await chmod(pg.dir, 0o755);
-    const bound = await runDrill({
-      archive: { kind: 'dir', dir: pg.bucketDir },
-      cluster,
-      segmentSize: 16 * 1024 * 1024,
-      ...(isRoot() ? { pgUser: POSTGRES_OS_USER } : {}),
-      checkSql: 'SELECT count(*) FROM pgbench_history',
-      scratchParent: pg.dir,
-      walwatchCommand: [copy],
-      now: Date.now,
-    });
-    const boundReplayMs = bound.timings?.replayMs ?? Number.NaN;
+
+    const variants = [
+      { label: 'wal-fetch, no prefetch', options: { prefetch: false } },
+      { label: 'prefetch', options: {} },
+      { label: 'all segments local (cp)', options: { prefetch: false, walwatchCommand: [copy] } },
+    ] as const;
+    const replays = new Map<string, number[]>(variants.map((variant) => [variant.label, []]));
+    let t: DrillTimings | undefined;
+    for (let round = 1; round <= drillRounds; round++) {
+      for (const variant of variants) {
+        const record = await runDrill({
+          archive: { kind: 'dir', dir: pg.bucketDir },
+          cluster,
+          segmentSize: 16 * 1024 * 1024,
+          ...(isRoot() ? { pgUser: POSTGRES_OS_USER } : {}),
+          checkSql: 'SELECT count(*) FROM pgbench_history',
+          scratchParent: pg.dir,
+          now: Date.now,
+          ...variant.options,
+        });
+        const timings = record.timings;
+        if (variant.label === 'prefetch') t = timings;
+        replays.get(variant.label)?.push(timings?.replayMs ?? Number.NaN);
+        const prefetch = record.prefetch
+          ? `; prefetch ${record.prefetch.served} of ${record.prefetch.planned} segments served (${record.prefetch.fetched} fetched, ${record.prefetch.failed} failed, ${record.prefetch.absent} absent)`
+          : '';
+        process.stdout.write(
+          `drill round ${round}, ${variant.label}: ${record.verdict} (${record.reason ?? 'predicted = reached'}), ${record.checkResult} pgbench_history rows; ` +
+            `download ${timings?.downloadMs} ms (${(record.downloadedBytes / 2 ** 20).toFixed(0)} MiB), unpack ${timings?.unpackMs} ms, replay ${timings?.replayMs} ms${prefetch}; ` +
+            `load average ${loadavg()[0]?.toFixed(1)}\n`,
+        );
+      }
+    }
+    const medianReplay = (label: string): number => median(replays.get(label) ?? []);
+    const [plain, prefetched, local] = variants.map((variant) => medianReplay(variant.label)) as [
+      number,
+      number,
+      number,
+    ];
     process.stdout.write(
-      `replay with every segment prefetched (restore_command cp): ${bound.verdict}${bound.reason ? ` (${bound.reason})` : ''}, ${boundReplayMs} ms against ${t?.replayMs} ms ` +
-        `through wal-fetch: a prefetch could save at most ${t ? (((t.replayMs - boundReplayMs) / t.replayMs) * 100).toFixed(0) : '?'}% of the replay; ` +
-        `load average ${loadavg()[0]?.toFixed(1)}\n`,
+      `replay, median of ${drillRounds}: through wal-fetch ${plain} ms, with prefetch ${prefetched} ms, every segment local ${local} ms: ` +
+        `the prefetch saves ${(((plain - prefetched) / plain) * 100).toFixed(0)}% of the replay, of the ${(((plain - local) / plain) * 100).toFixed(0)}% a prefetch could save; ` +
+        `load average ${loadavg()
+          .map((value) => value.toFixed(1))
+          .join(' ')}\n`,
     );
 
     // The same parts unpacked by walwatch and by the CLI pipe, each into a fresh folder, alternately and
@@ -153,15 +173,24 @@ export default async function benchDrill(): Promise<void> {
       );
     }
     const sorted = [...ratios].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)] as number;
+    const ratio = median(ratios);
+    if (rounds > 0)
+      process.stdout.write(
+        `unpack: median ${ratio.toFixed(2)}× the CLI's time over ${rounds} rounds (${sorted[0]?.toFixed(2)}–${sorted.at(-1)?.toFixed(2)}×; ` +
+          `target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? 'met' : 'missed'})\n`,
+      );
     process.stdout.write(
-      `unpack: median ${median.toFixed(2)}× the CLI's time over ${rounds} rounds (${sorted[0]?.toFixed(2)}–${sorted.at(-1)?.toFixed(2)}×; ` +
-        `target ≤ ${TARGET_RATIO}×: ${median <= TARGET_RATIO ? 'met' : 'missed'}); ` +
+      `with prefetch, ` +
         `replay is ${t ? ((t.replayMs / (t.downloadMs + t.unpackMs + t.replayMs)) * 100).toFixed(0) : '?'}% of the drill\n`,
     );
   } finally {
     await pg.stop();
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function seconds(since: number): string {

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readByteSize } from '../shared/config/byte-size.js';
-import type { DrillRecord } from '../shared/core/drill.js';
+import type { DrillPrefetch, DrillRecord } from '../shared/core/drill.js';
 import {
   type DrillArchive,
   type DrillProgress,
@@ -35,6 +35,7 @@ options:
   --segment-size SIZE  WAL segment size (default 16MiB)
   --scratch DIR        parent folder of the scratch directory (default the temp folder)
   --keep               keep the scratch directory (data directory and server log)
+  --no-prefetch        let restore_command fetch every WAL segment itself, none downloaded ahead
   --json               print the drill record as JSON on stdout
   --endpoint URL       S3-compatible endpoint (also AWS_ENDPOINT_URL)
   --path-style         path-style S3 addressing
@@ -61,6 +62,7 @@ export async function run(args: string[]): Promise<number> {
         'segment-size': { type: 'string' },
         scratch: { type: 'string' },
         keep: { type: 'boolean', default: false },
+        'no-prefetch': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         endpoint: { type: 'string' },
         'path-style': { type: 'boolean', default: false },
@@ -93,6 +95,7 @@ export async function run(args: string[]): Promise<number> {
       ...(values.scratch === undefined ? {} : { scratchParent: values.scratch }),
       ...(segmentSize === undefined ? {} : { segmentSize }),
       keep: values.keep,
+      prefetch: !values['no-prefetch'],
       now: Date.now,
       onProgress: (event) => {
         if (!quiet) process.stderr.write(`walwatch drill: ${describeProgress(event)}\n`);
@@ -143,9 +146,15 @@ function describeProgress(event: DrillProgress): string {
       return `unpacked ${event.part} (${event.done} of ${event.total})`;
     case 'replay':
       return `replayed to ${event.lsn}`;
+    case 'prefetch':
+      return `prefetch: ${describePrefetch(event)}`;
     default:
       return event.message;
   }
+}
+
+function describePrefetch(counts: DrillPrefetch): string {
+  return `${counts.planned} segments planned, ${counts.fetched} fetched, ${counts.served} served, ${counts.failed} failed, ${counts.absent} absent`;
 }
 
 /** The human summary of a drill record. */
@@ -163,6 +172,7 @@ export function formatRecord(record: DrillRecord): string {
     lines.push(
       `  took        download ${record.timings.downloadMs} ms, unpack ${record.timings.unpackMs} ms, replay ${record.timings.replayMs} ms`,
     );
+  if (record.prefetch) lines.push(`  prefetch    ${describePrefetch(record.prefetch)}`);
   if (record.reason) lines.push(`  reason      ${record.reason}`);
   for (const note of record.notes ?? []) lines.push(`  note        ${note}`);
   if (record.logTail)

@@ -151,6 +151,15 @@ export const drillRecordSchema = z
     timings: z
       .strictObject({ downloadMs: z.number(), unpackMs: z.number(), replayMs: z.number() })
       .optional(),
+    prefetch: z
+      .strictObject({
+        planned: z.number().int(),
+        fetched: z.number().int(),
+        served: z.number().int(),
+        failed: z.number().int(),
+        absent: z.number().int(),
+      })
+      .optional(),
     notes: z.array(z.string()).readonly().optional(),
   })
   .openapi('DrillRecord');

@@ -42,6 +42,8 @@ export interface DrillRecord {
   readonly downloadedBytes: number;
   /** How long each step took. */
   readonly timings?: DrillTimings;
+  /** What the WAL prefetch did, when the drill prefetched. */
+  readonly prefetch?: DrillPrefetch;
   /** What the reader should know beyond the verdict, e.g. that a target lay past the last commit. */
   readonly notes?: readonly string[];
 }
@@ -52,6 +54,23 @@ export interface DrillTimings {
   readonly downloadMs: number;
   readonly unpackMs: number;
   readonly replayMs: number;
+}
+
+/**
+ * Segments of a drill's WAL prefetch: the drill downloads the segments its prediction says recovery reads
+ * while PostgreSQL replays, and `restore_command` takes them from a local folder before asking the archive.
+ */
+export interface DrillPrefetch {
+  /** Segments the prediction says recovery reads, within the archive as the prediction saw it. */
+  readonly planned: number;
+  /** Downloaded, decompressed and written to the prefetch folder. */
+  readonly fetched: number;
+  /** Taken by the server from the prefetch folder. */
+  readonly served: number;
+  /** Could not be read or decompressed: recovery fetched them itself. */
+  readonly failed: number;
+  /** Not in the archive: the prefetch stopped there, as recovery does. */
+  readonly absent: number;
 }
 
 /** A prediction with the span of its last record: a reached end inside that record is the same point. */

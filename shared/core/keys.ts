@@ -28,6 +28,21 @@ export const COMPRESSION_BY_EXTENSION = {
 /** How an object body is compressed, as told by its key. */
 export type Compression = (typeof COMPRESSION_BY_EXTENSION)[keyof typeof COMPRESSION_BY_EXTENSION] | 'none';
 
+/**
+ * The extensions a reader tries for an archived WAL file, in WAL-G's fetch order (lz4 first), then WAL-E's
+ * and none (no extension, or WAL-G 3.0.8's bare `.`), with the compression each names.
+ */
+export const WAL_EXTENSIONS: ReadonlyArray<readonly [extension: string, compression: Compression]> = [
+  ['.lz4', 'lz4'],
+  ['.zst', 'zstd'],
+  ['.br', 'brotli'],
+  ['.lzma', 'lzma'],
+  ['.gz', 'gzip'],
+  ['', 'none'],
+  ['.', 'none'],
+  ['.lzo', 'lzo'],
+];
+
 /** Display fields of Spilo's prefix shapes `spilo/<scope>[/<uid>]/wal[/<major>]`. */
 export interface SpiloShape {
   readonly scope: string | null;

@@ -7,11 +7,11 @@
 import { loadNativeCrc32c } from '../codec/crc32c-native.js';
 import { decompress } from '../codec/decompress.js';
 import type { DrillPoint } from '../core/drill.js';
+import { WAL_EXTENSIONS } from '../core/keys.js';
 import { formatLsn, type Lsn, parseLsn, segmentOfLsn, segmentStartLsn, walFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { WalReader } from '../core/wal/wal-reader.js';
 import { isObjectAbsent, type ObjectReader } from '../sources/archive-source.js';
-import { WAL_EXTENSIONS } from './wal-fetch.js';
 
 /** A drill's prediction: the point, and the span of the last record, within which the reached end may lie. */
 export interface DrillPrediction {

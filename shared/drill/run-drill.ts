@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestoreStep } from '../core/delta-chain.js';
-import { type DrillPoint, type DrillRecord, judgeDrill, normalizeMicros } from '../core/drill.js';
+import {
+  type DrillPoint,
+  type DrillPrefetch,
+  type DrillRecord,
+  judgeDrill,
+  normalizeMicros,
+} from '../core/drill.js';
 import { formatLsn, type Lsn, parseLsn } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { parseRestoreTarget, planRestore, type RestoreTarget } from '../core/restore-plan.js';
@@ -38,6 +44,8 @@ import {
   UnpackError,
   unpackTarParts,
 } from './unpack-backup.js';
+import { parseWalFetchBound } from './wal-fetch.js';
+import { planPrefetch, startWalPrefetch, type WalPrefetch } from './wal-prefetch.js';
 
 /** Where the archive lives, in a form `walwatch wal-fetch` can be pointed at from `restore_command`. */
 export type DrillArchive =
@@ -64,6 +72,7 @@ export type DrillProgress =
   | { readonly phase: 'unpack'; readonly part: string; readonly done: number; readonly total: number }
   | { readonly phase: 'start'; readonly message: string }
   | { readonly phase: 'replay'; readonly lsn: string }
+  | ({ readonly phase: 'prefetch' } & DrillPrefetch)
   | { readonly phase: 'check'; readonly message: string }
   | { readonly phase: 'stop'; readonly message: string };
 
@@ -101,6 +110,12 @@ export interface RunDrillOptions {
    * @default `wal-fetch` bundled into the scratch folder, run by the current Node
    */
   readonly walwatchCommand?: readonly string[];
+  /**
+   * Download the WAL segments the prediction says recovery reads while PostgreSQL replays, into a folder of
+   * the scratch directory that `restore_command` takes them from before it runs `wal-fetch`.
+   * @default true
+   */
+  readonly prefetch?: boolean;
   /** The longest a recovery may take before the drill fails. @default 6 h */
   readonly recoveryTimeoutMs?: number;
   /** Called as the drill advances. */
@@ -126,7 +141,8 @@ export class DrillSetupError extends Error {
  * Steps: analyse the archive (or take `prediction`) and plan the restore for the target; predict where
  * recovery ends; download and unpack the backup's tar partitions (for a delta backup: its chain, the full
  * backup first and each delta over it, as `wal-g backup-fetch` does); write the recovery settings
- * (`restore_command` = `walwatch wal-fetch`, the target, `recovery_target_action = 'promote'`); start
+ * (`restore_command` = a move out of the prefetch folder, else `walwatch wal-fetch`; the target;
+ * `recovery_target_action = 'promote'`); start the WAL prefetch (`prefetch`, see `wal-prefetch.ts`) and
  * PostgreSQL as an unprivileged user on a unix socket in a scratch folder; wait for recovery to end; read
  * what it reached; run `checkSql`; stop the server; remove the scratch folder unless `keep`.
  *
@@ -211,8 +227,10 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
     dataDir: join(scratch, 'data'),
     socketDir: join(scratch, 'socket'),
     logFile: join(scratch, 'postgres.log'),
+    prefetchDir: join(scratch, 'prefetch'),
   };
   let server: RestoreServer | undefined;
+  let prefetch: WalPrefetch | undefined;
   let downloadedBytes = 0;
   const timings = { downloadMs: 0, unpackMs: 0, replayMs: 0 };
   const predicted = prediction.point;
@@ -246,15 +264,44 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
     const walFetch = options.walwatchCommand
       ? [...options.walwatchCommand, 'wal-fetch']
       : await defaultWalFetchCommand(scratch);
+    const newest = newestPredictedSegments(report);
+    const until = newest.length > 0 ? ['--until', newest.join(',')] : [];
+    const prefetching = options.prefetch ?? true;
+    if (prefetching) {
+      await mkdir(paths.prefetchDir, { mode: 0o700 });
+      await chown(paths.prefetchDir, user.uid, user.gid);
+    }
     await prepareDataDir(
       paths,
       user,
-      recoverySettings(options, target, targetText, recoverToEnd, paths, [
-        ...walFetch,
-        ...archiveAsPredicted(report),
-      ]),
+      recoverySettings(
+        options,
+        target,
+        targetText,
+        recoverToEnd,
+        paths,
+        [...walFetch, ...until],
+        prefetching ? paths.prefetchDir : undefined,
+      ),
     );
 
+    if (prefetching) {
+      const segments = planPrefetch(
+        report,
+        startLsn,
+        prediction.endLsn,
+        newest.length > 0 ? parseWalFetchBound(newest.join(',')) : undefined,
+      );
+      prefetch = startWalPrefetch({
+        reader: source,
+        root: cluster,
+        segments,
+        dir: paths.prefetchDir,
+        segmentSize: report.segmentSize,
+        ...(user.switchUser ? { owner: { uid: user.uid, gid: user.gid } } : {}),
+        onProgress: (counts) => progress({ phase: 'prefetch', ...counts }),
+      });
+    }
     progress({ phase: 'start', message: `starting PostgreSQL on ${paths.socketDir}` });
     const replayStarted = performance.now();
     server = await startRestoreServer({
@@ -263,8 +310,16 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
       user,
       roles: [...new Set([user.name ?? process.env.USER ?? 'postgres', 'postgres'])],
     });
-    const outcome = await waitForRecovery(server, options.recoveryTimeoutMs ?? 6 * 3600_000, progress);
+    const running = prefetch;
+    const outcome = await waitForRecovery(server, options.recoveryTimeoutMs ?? 6 * 3600_000, (event) => {
+      if (event.phase === 'replay') {
+        const lsn = parseLsn(event.lsn);
+        if (lsn !== undefined) running?.noteReplayed(lsn);
+      }
+      progress(event);
+    });
     timings.replayMs = Math.round(performance.now() - replayStarted);
+    const prefetched = await prefetch?.stop();
     const logText = await readFile(paths.logFile, 'utf8').catch(() => '');
     const recoveryLog = parseRecoveryLog(logText);
     const logTail = await readLogTail(paths.logFile);
@@ -275,6 +330,7 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
       consistentLsn: recoveryLog.consistentLsn,
       downloadedBytes,
       timings,
+      ...(prefetched ? { prefetch: prefetched } : {}),
       notes,
     };
     if (outcome.kind !== 'promoted') {
@@ -335,6 +391,7 @@ export async function runDrill(options: RunDrillOptions): Promise<DrillRecord> {
     };
   } finally {
     progress({ phase: 'stop', message: options.keep ? `kept ${scratch}` : `removing ${scratch}` });
+    await prefetch?.stop();
     await server?.stop();
     if (!options.keep) await rm(scratch, { recursive: true, force: true });
   }
@@ -415,6 +472,31 @@ function quoteShell(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * A word of `restore_command`: shell-quoted, with each `%` doubled, since PostgreSQL reads `%f`, `%p`, `%r`
+ * and `%%` in the whole command before the shell sees it (a folder named `100%full` would become the WAL
+ * file's name).
+ */
+export function restoreCommandWord(value: string): string {
+  return quoteShell(value).replaceAll('%', '%%');
+}
+
+/**
+ * The drill's `restore_command`: `wal-fetch` with its archive options, after a move out of the prefetch
+ * folder when there is one. A file the prefetch does not hold (not fetched yet, not planned, a history
+ * file, one whose read failed) makes `mv` fail silently and `wal-fetch` fetch it.
+ */
+export function buildRestoreCommand(
+  walFetch: readonly string[],
+  from: readonly string[],
+  prefetchDir?: string,
+): string {
+  const fetch = `${walFetch.map(restoreCommandWord).join(' ')} "%f" "%p" ${from.map(restoreCommandWord).join(' ')}`;
+  return prefetchDir === undefined
+    ? fetch
+    : `mv -f ${restoreCommandWord(prefetchDir)}/"%f" "%p" 2>/dev/null || ${fetch}`;
+}
+
 function quoteSetting(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
@@ -464,12 +546,12 @@ async function bundleWalFetch(): Promise<Uint8Array | undefined> {
 
 /** The `postgresql.auto.conf` lines of a drill: recovery from the archive, private socket, no archiving. */
 /**
- * `wal-fetch --until` with the newest segment of each timeline the prediction saw: WAL archived while the
- * drill restores (a live cluster keeps archiving) must not carry recovery past the predicted point.
+ * The newest segment of each timeline the prediction saw, for `wal-fetch --until` and the prefetch: WAL
+ * archived while the drill restores (a live cluster keeps archiving) must not carry recovery past the
+ * predicted point.
  */
-function archiveAsPredicted(report: ClusterReport): string[] {
-  const newest = report.timelines.flatMap((timeline) => (timeline.lastSegment ? [timeline.lastSegment] : []));
-  return newest.length > 0 ? ['--until', newest.join(',')] : [];
+function newestPredictedSegments(report: ClusterReport): string[] {
+  return report.timelines.flatMap((timeline) => (timeline.lastSegment ? [timeline.lastSegment] : []));
 }
 
 function recoverySettings(
@@ -479,6 +561,7 @@ function recoverySettings(
   recoverToEnd: boolean,
   paths: { scratch: string; socketDir: string },
   walFetch: readonly string[],
+  prefetchDir: string | undefined,
 ): Record<string, string> {
   const archive = options.archive;
   const root = options.cluster;
@@ -492,7 +575,6 @@ function recoverySettings(
           ...(archive.forcePathStyle ? ['--path-style'] : []),
           ...(archive.region ? ['--region', archive.region] : []),
         ];
-  const command = walFetch;
   const settings: Record<string, string> = {
     listen_addresses: '',
     unix_socket_directories: paths.socketDir,
@@ -514,7 +596,7 @@ function recoverySettings(
     // Scratch data: nothing to make durable.
     fsync: 'off',
     synchronous_commit: 'off',
-    restore_command: `${command.map(quoteShell).join(' ')} "%f" "%p" ${from.map(quoteShell).join(' ')}`,
+    restore_command: buildRestoreCommand(walFetch, from, prefetchDir),
     recovery_target_timeline: 'latest',
     recovery_target_action: 'promote',
   };

@@ -4,14 +4,20 @@
  */
 import type { ListedObject } from '../core/state.js';
 
+/** Options of a single object read. */
+export interface ReadOptions {
+  /** Aborts the read: it rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 /** A bucket-like store of archive objects. */
 export interface ArchiveSource {
   /** Human description for messages, e.g. `s3://bucket/prefix` or a folder path. */
   readonly description: string;
   /** Lists every object below the source's prefix, in any order. */
   list(): AsyncIterable<ListedObject>;
-  /** Reads one object body by its full key. */
-  read(key: string): Promise<Uint8Array>;
+  /** Reads one object body by its full key; `signal` aborts the read. */
+  read(key: string, options?: ReadOptions): Promise<Uint8Array>;
   /** Reads the first `length` bytes of an object (fewer when it is shorter): a ranged GET, a partial read. */
   readHead?(key: string, length: number): Promise<Uint8Array>;
 }

@@ -7,22 +7,11 @@
 import { loadNativeCrc32c } from '../codec/crc32c-native.js';
 import { decompress } from '../codec/decompress.js';
 import type { SegmentCommit } from '../core/config.js';
+import { WAL_EXTENSIONS } from '../core/keys.js';
 import { formatLsn, parseLsn, segmentOfLsn, walFileName } from '../core/lsn.js';
 import type { ClusterReport } from '../core/report.js';
 import { readSegment } from '../core/wal/wal-reader.js';
 import { isObjectAbsent, type ObjectReader } from './archive-source.js';
-
-/** Extensions tried for a segment object, in WAL-G's fetch order (lz4 first), then WAL-E's and none. */
-const EXTENSIONS = [
-  ['.lz4', 'lz4'],
-  ['.zst', 'zstd'],
-  ['.br', 'brotli'],
-  ['.lzma', 'lzma'],
-  ['.gz', 'gzip'],
-  ['', 'none'],
-  ['.', 'none'],
-  ['.lzo', 'lzo'],
-] as const;
 
 /** Newest commit per chain end, and why some could not be read. */
 export interface ChainCommits {
@@ -35,7 +24,7 @@ export interface ChainCommits {
   readonly unsettled: Set<string>;
 }
 
-/** Per archive (report id), the index in `EXTENSIONS` that last held a segment: tried first next time. */
+/** Per archive (report id), the index in `WAL_EXTENSIONS` that last held a segment: tried first next time. */
 const lastExtension = new Map<string, number>();
 
 /**
@@ -101,9 +90,9 @@ async function readSegmentObject(
   let lastError = 'not found';
   let passing: string | undefined;
   const first = lastExtension.get(archive) ?? 0;
-  const order = [first, ...EXTENSIONS.keys()].filter((index, at) => at === 0 || index !== first);
+  const order = [first, ...WAL_EXTENSIONS.keys()].filter((index, at) => at === 0 || index !== first);
   for (const index of order) {
-    const [extension, method] = EXTENSIONS[index] as (typeof EXTENSIONS)[number];
+    const [extension, method] = WAL_EXTENSIONS[index] as (typeof WAL_EXTENSIONS)[number];
     let body: Uint8Array;
     try {
       body = await source.read(`${base}${extension}`);

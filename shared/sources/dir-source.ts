@@ -19,10 +19,12 @@ export async function openDirSource(root: string): Promise<ArchiveSource> {
   return {
     description: root,
     list: () => walk(root, root),
-    read: async (key) => {
+    read: async (key, options) => {
+      const signal = options?.signal;
       try {
-        return new Uint8Array(await readFile(join(root, ...key.split('/'))));
+        return new Uint8Array(await readFile(join(root, ...key.split('/')), signal ? { signal } : {}));
       } catch (error) {
+        if (signal?.aborted) throw signal.reason;
         throw new SourceAccessError(`cannot read ${key}: ${(error as Error).message}`, { cause: error });
       }
     },

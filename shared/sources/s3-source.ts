@@ -48,12 +48,17 @@ export function openS3Source(
   return {
     description: `s3://${bucket}/${prefix}`,
     list: () => listBucket(client, bucket, prefix),
-    read: async (key) => {
+    read: async (key, options) => {
+      const signal = options?.signal;
       try {
-        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const response = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key }),
+          signal ? { abortSignal: signal } : {},
+        );
         if (!response.Body) throw new Error('empty body');
         return await response.Body.transformToByteArray();
       } catch (error) {
+        if (signal?.aborted) throw signal.reason;
         throw new SourceAccessError(`cannot read s3://${bucket}/${key}: ${describeS3Error(error)}`, {
           cause: error,
         });

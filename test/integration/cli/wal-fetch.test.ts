@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../../cli/wal-fetch.js';
+import { readWalFile } from '../../../shared/drill/wal-fetch.js';
+import { openS3Source } from '../../../shared/sources/s3-source.js';
 import {
   type LocalMoto,
   MOTO_CREDENTIALS,
@@ -197,6 +199,33 @@ describe('walwatch wal-fetch from S3', () => {
       await new Promise((resolve) => server.close(resolve));
     }
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('aborts an S3 read that hangs when its signal fires, closing the connection of the GET', async () => {
+    // A store that takes the request and never answers, as a hung GET does.
+    let closed = false;
+    const server: Server = createServer((request) => {
+      request.socket.on('close', () => {
+        closed = true;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const source = openS3Source({ bucket: 'bucket', prefix: '', endpoint, forcePathStyle: true });
+      const abort = new AbortController();
+      const reason = new Error('the drill ended');
+      setTimeout(() => abort.abort(reason), 200);
+      const started = performance.now();
+      await expect(readWalFile(source, 'spilo/demo/wal/15', SEGMENT, undefined, abort.signal)).rejects.toBe(
+        reason,
+      );
+      expect(performance.now() - started).toBeLessThan(5000);
+      await vi.waitFor(() => expect(closed).toBe(true));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it.runIf(motoAvailable())(
