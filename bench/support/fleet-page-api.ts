@@ -13,8 +13,7 @@ const script = fileURLToPath(new URL('./fleet-page-process.ts', import.meta.url)
 
 /** Runs one measurement in a fresh API process, which exits after it. */
 export async function measureFleetPageInOwnProcess(
-  endpoint: string,
-  table: string,
+  store: { endpoint: string; pid: number; table: string },
   request: FleetPageRequest,
 ): Promise<FleetPageReport> {
   const child = fork(script, [], {
@@ -22,11 +21,13 @@ export async function measureFleetPageInOwnProcess(
     // What the function's environment holds (the table) and what the SDK reads for the store on AWS.
     env: {
       ...process.env,
-      [ENV.tableName]: table,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      [ENV.tableName]: store.table,
+      AWS_ENDPOINT_URL_DYNAMODB: store.endpoint,
       AWS_REGION: BENCH_REGION,
       AWS_ACCESS_KEY_ID: BENCH_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey,
+      // For the store's CPU time per page.
+      WALWATCH_BENCH_DYNAMO_PID: String(store.pid),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -12,7 +12,7 @@ import type { APIGatewayProxyEventV2WithIAMAuthorizer, Context } from 'aws-lambd
 import { createLambdaApiHandler } from '../../shared/api/lambda-api.js';
 import { readMonitorConfig } from '../../shared/config/monitor-config.js';
 import { createDocumentClient } from '../../shared/store/client.js';
-import { peakRssOf } from './dynamo-process.js';
+import { cpuSecondsOf, peakRssOf } from './dynamo-process.js';
 import { RequestCounter } from './request-counter.js';
 
 /**
@@ -36,6 +36,9 @@ export interface RouteReport {
   /** Requests slower than 50 ms, and how many of them a GC pause overlapped. */
   readonly slow: number;
   readonly slowWithGc: number;
+  /** CPU milliseconds per page of this process and of the DynamoDB server. */
+  readonly apiCpuMs: number;
+  readonly storeCpuMs: number;
 }
 
 /** What the API process measured. */
@@ -62,6 +65,7 @@ const handler = createLambdaApiHandler({
   onError: (error) => process.stderr.write(`API error: ${(error as Error).stack ?? String(error)}\n`),
 });
 const context = { awsRequestId: 'bench' } as Context;
+const storePid = Number(process.env.WALWATCH_BENCH_DYNAMO_PID);
 
 /** An API Gateway HTTP API (payload 2.0) event of a GET from an IAM principal. */
 function event(route: string, headers: Record<string, string> = {}): APIGatewayProxyEventV2WithIAMAuthorizer {
@@ -107,12 +111,16 @@ async function measure(request: FleetPageRequest): Promise<FleetPageReport> {
     counter.reset();
     observer.observe({ entryTypes: ['gc'] });
     const spans: [number, number][] = [];
+    const cpu = process.cpuUsage();
+    const storeCpu = cpuSecondsOf(storePid);
     for (let i = 0; i < request.runs; i++) {
       const started = performance.now();
       const response = await get(route);
       spans.push([started, performance.now()]);
       if (response.statusCode !== 200) throw new Error(`${route} answered ${response.statusCode}`);
     }
+    const { user, system } = process.cpuUsage(cpu);
+    const storeCpuMs = ((cpuSecondsOf(storePid) - storeCpu) * 1000) / request.runs;
     // Entries are delivered asynchronously: let the last ones in before reading them.
     await new Promise((resolve) => setImmediate(resolve));
     observer.disconnect();
@@ -125,6 +133,8 @@ async function measure(request: FleetPageRequest): Promise<FleetPageReport> {
       slowWithGc: slow.filter(([start, end]) =>
         pauses.some((gc) => gc.startTime < end && gc.startTime + gc.duration > start),
       ).length,
+      apiCpuMs: (user + system) / 1000 / request.runs,
+      storeCpuMs,
     });
   }
   const etag = (await get(request.routes[0] as string)).headers?.etag ?? '';
