@@ -1,6 +1,7 @@
 /**
  * Starts the query API in a process of its own (`fleet-page-process.ts`) against a DynamoDB endpoint and
  * table, as the Lambda function is to the store, has it measure the fleet page and waits for its report.
+ * `WALWATCH_BENCH_PROFILE=<dir>` writes the API process's CPU profile there.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,8 +17,9 @@ export async function measureFleetPageInOwnProcess(
   store: { endpoint: string; pid: number; table: string },
   request: FleetPageRequest,
 ): Promise<FleetPageReport> {
+  const profile = process.env.WALWATCH_BENCH_PROFILE;
   const child = fork(script, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [])],
     // What the function's environment holds (the table) and what the SDK reads for the store on AWS.
     env: {
       ...process.env,
