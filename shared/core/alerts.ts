@@ -5,6 +5,7 @@
  * so no alert.
  */
 import { formatDuration } from './analyze.js';
+import type { GapOutcome } from './gap-history.js';
 import type { ClusterReport, Problem, Severity } from './report.js';
 
 /** An alert that is open for a cluster. */
@@ -36,6 +37,14 @@ export function alertKey(problem: { kind: string; subject: string }): string {
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
+/** What a notification may say beyond the report. */
+export interface AlertContext {
+  /** The API's base URL, for a link to the cluster's report. */
+  readonly apiUrl?: string;
+  /** How each closed gap closed, by gap id (the gap history's newest record of that id). */
+  readonly closedGaps?: ReadonlyMap<string, GapOutcome>;
+}
+
 /**
  * Compares a cluster's open alerts with its current report: what to send and what stays open.
  *
@@ -46,7 +55,7 @@ export function diffAlerts(
   previous: OpenAlerts,
   report: ClusterReport,
   now: number,
-  links: { readonly apiUrl?: string } = {},
+  links: AlertContext = {},
 ): { notifications: AlertNotification[]; open: OpenAlerts } {
   const open: OpenAlerts = {};
   const notifications: AlertNotification[] = [];
@@ -81,12 +90,12 @@ function render(
   alert: OpenAlert,
   report: ClusterReport,
   now: number,
-  links: { readonly apiUrl?: string },
+  links: AlertContext,
 ): AlertNotification {
   const state = transition === 'resolved' ? 'RESOLVED' : alert.severity.toUpperCase();
   const lines = [
     transition === 'resolved'
-      ? `Resolved after ${formatDuration(now - alert.openedAt)}${resolution(alert, report)}: ${alert.message}`
+      ? `Resolved after ${formatDuration(now - alert.openedAt)}${resolution(alert, report, links.closedGaps)}: ${alert.message}`
       : `${transition === 'escalated' ? 'Escalated to ' : ''}${alert.severity}: ${alert.message}`,
     '',
     `Cluster:               ${report.id}${report.scope ? ` (scope ${report.scope}${report.pgMajor ? `, PostgreSQL ${report.pgMajor}` : ''})` : ''}`,
@@ -114,13 +123,24 @@ function render(
   };
 }
 
-/** Why a gap alert closed: an operator accepted the gap, or the gap is gone (`filled` in the spec's terms). */
-function resolution(alert: OpenAlert, report: ClusterReport): string {
+/**
+ * Why a gap alert closed: an operator accepted the gap, or the gap is gone — `filled` (its segments arrived)
+ * or out of range (still absent, but no backup needs them), as the gap history recorded it.
+ */
+function resolution(
+  alert: OpenAlert,
+  report: ClusterReport,
+  closedGaps: ReadonlyMap<string, GapOutcome> | undefined,
+): string {
   if (alert.kind !== 'wal-gap') return '';
   const gap = report.gaps.find((g) => g.id === alert.subject);
   if (gap?.status === 'acknowledged') return ' (acknowledged by an operator)';
-  if (gap === undefined) return ' (filled: the segments are archived now, or no backup needs them any more)';
-  return '';
+  if (gap !== undefined) return '';
+  const outcome = closedGaps?.get(alert.subject);
+  if (outcome === 'filled') return ' (filled: the missing segments are archived now)';
+  if (outcome === 'out-of-range')
+    return ' (out of range: the segments are still absent, but no backup needs them any more)';
+  return ' (filled: the segments are archived now, or no backup needs them any more)';
 }
 
 const ADVICE: Record<string, string> = {

@@ -36,6 +36,7 @@ import {
   summarizeFleetRow,
 } from '../core/fleet-row.js';
 import {
+  closedGapOutcomes,
   EMPTY_GAP_HISTORY,
   type GapTracking,
   type GapTrackingContext,
@@ -333,11 +334,14 @@ export async function settleAlerts(
     // A later sweep decided already: this one's report may be older than what that one saw.
     if (stored.decidedAt !== undefined && stored.decidedAt > now)
       return { sent: [], publishFailures: 0, conflicts, retryAt: null };
-    const decided = diffAlerts(stored.open, report, now, deps.apiUrl ? { apiUrl: deps.apiUrl } : {});
     // Re-applied to what was read on every attempt: a concurrent sweep's closures stay, none is recorded twice.
     const gaps = gapContext
       ? trackGaps(stored.gaps ?? EMPTY_GAP_HISTORY, report.gaps, now, gapContext)
       : undefined;
+    const decided = diffAlerts(stored.open, report, now, {
+      ...(deps.apiUrl ? { apiUrl: deps.apiUrl } : {}),
+      ...(gaps && gapContext ? { closedGaps: closedGapOutcomes(gaps.history, gapContext.segmentSize) } : {}),
+    });
     const gapHistory = gaps ? gaps.history : stored.gaps;
     const tracked = gaps ? { gaps } : {};
     const outbox: Record<string, OutboxEntry> = { ...stored.outbox };

@@ -48,7 +48,7 @@ const gapOf = (name: string) => `${name}-${name}`;
 class Scenario {
   readonly archive = new MemoryArchive(() => 16 * MIB);
   readonly data: MonitorData;
-  readonly sent: Array<{ subject: string }> = [];
+  readonly sent: Array<{ subject: string; body: string }> = [];
   private sequence = 0;
 
   constructor(
@@ -135,6 +135,10 @@ describe.each(['memory', 'dynalite'] as const)('gap history over the %s store', 
     ]);
     expect(s.gapAlerts()).toHaveLength(2);
     expect(s.gapAlerts()[1]).toBe(`[walwatch] RESOLVED ${CLUSTER}: wal-gap ${SEG_A}`);
+    // The resolution says how the gap closed, as its history recorded it.
+    expect(s.sent.find((n) => n.subject.includes('RESOLVED'))?.body).toContain(
+      'Resolved after 3 h (filled: the missing segments are archived now)',
+    );
   });
 
   it('closes an acknowledgement with its gap: the gap re-opened under the same id alerts again', async () => {

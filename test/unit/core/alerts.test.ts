@@ -74,6 +74,23 @@ describe('diffAlerts', () => {
     expect(resolved?.body).toContain('(acknowledged by an operator)');
   });
 
+  it('says how a gap closed when the gap history knows it: filled, or out of range', () => {
+    const holed = reportAt(START + 30 * 60_000, [9]);
+    const lost = holed.gaps[0] as ClusterReport['gaps'][number];
+    const problem = holed.problems.find((p) => p.kind === 'wal-gap') as Problem;
+    const opened = diffAlerts({}, withProblems(holed, [problem]), 1000);
+    const gone: ClusterReport = { ...holed, gaps: [], problems: [] };
+    const said = (outcome?: 'filled' | 'out-of-range') =>
+      diffAlerts(opened.open, gone, 2000, outcome ? { closedGaps: new Map([[lost.id, outcome]]) } : {})
+        .notifications[0]?.body;
+    expect(said('filled')).toContain('(filled: the missing segments are archived now)');
+    expect(said('out-of-range')).toContain(
+      '(out of range: the segments are still absent, but no backup needs them any more)',
+    );
+    // Without history (a store written before it), both causes are named.
+    expect(said()).toContain('(filled: the segments are archived now, or no backup needs them any more)');
+  });
+
   it('escalates when the severity rises, but not when it falls', () => {
     const warning = { ...gap, severity: 'warning' as const };
     const opened = diffAlerts({}, withProblems(fresh, [warning]), 1000);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   boundHistory,
   type ClosedGapRecord,
+  closedGapOutcomes,
   EMPTY_GAP_HISTORY,
   type GapHistory,
   type GapHistoryAcknowledgement,
@@ -289,6 +290,18 @@ describe('boundHistory', () => {
     severity: 'critical',
     closedAt: T0 + n * 60_000,
     outcome: 'filled',
+  });
+
+  it('tells how each closed gap closed by its id, the newest record of an id winning', () => {
+    const record = closedAt(4);
+    const id = gapRecordId(record, SIZE);
+    const reopened = { ...record, closedAt: record.closedAt + HOUR, outcome: 'out-of-range' as const };
+    const history = { open: [], closed: [record, reopened, closedAt(7)] };
+    const outcomes = closedGapOutcomes(history, SIZE);
+    expect(outcomes.get(id)).toBe('out-of-range');
+    expect(outcomes.get(gapRecordId(closedAt(7), SIZE))).toBe('filled');
+    expect(closedGapOutcomes({ ...history, closed: [reopened, record] }, SIZE).get(id)).toBe('out-of-range');
+    expect(outcomes.size).toBe(2);
   });
 
   it('keeps the newest closed gaps, newest first', () => {
