@@ -251,9 +251,8 @@ describe('startWalPrefetch', () => {
     };
     const prefetch = start({ reader, segments });
     await until(() => reads === 2);
-    const started = performance.now();
+    // Were stop() to wait for the read, it would never return and the test would time out.
     const counts = await prefetch.stop();
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(signals.every((signal) => signal.aborted)).toBe(true);
     expect(counts).toEqual({ planned: 6, fetched: 0, served: 0, failed: 0, absent: 0 });
     expect(await prefetch.stop()).toEqual(counts);
