@@ -242,15 +242,12 @@ export function describeClosedGaps(history: GapHistory, segmentSize: number): Cl
 
 /** How each closed gap of a history closed, by gap id; a re-closed id keeps its newest outcome. */
 export function closedGapOutcomes(history: GapHistory, segmentSize: number): Map<string, GapOutcome> {
-  const outcomes = new Map<string, GapOutcome>();
-  const newest = new Map<string, number>();
+  const newest = new Map<string, ClosedGapRecord>();
   for (const record of history.closed) {
     const id = gapRecordId(record, segmentSize);
-    if ((newest.get(id) ?? Number.NEGATIVE_INFINITY) > record.closedAt) continue;
-    newest.set(id, record.closedAt);
-    outcomes.set(id, record.outcome);
+    if ((newest.get(id)?.closedAt ?? Number.NEGATIVE_INFINITY) <= record.closedAt) newest.set(id, record);
   }
-  return outcomes;
+  return new Map([...newest].map(([id, record]) => [id, record.outcome]));
 }
 
 /** Whether a closed gap only ever was a normal upload hole: pending, never acknowledged. */
